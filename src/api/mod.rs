@@ -1,0 +1,33 @@
+//! KubeEdge-compatible API types (`apps.kubeedge.io/v1alpha1`) and the
+//! well-known names the engine writes onto other objects.
+//!
+//! JSON field names follow KubeEdge exactly so existing manifests decode
+//! unchanged. Fields KubeEdge lacks (marked "edgedeck extension") only ever
+//! appear in `status`, which users do not author.
+
+mod edge_application;
+mod names;
+mod node_group;
+mod schema;
+
+pub use edge_application::*;
+pub use names::*;
+pub use node_group::*;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+/// Both CRDs, in the order they should be applied.
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    vec![NodeGroup::crd(), EdgeApplication::crd()]
+}
+
+/// Both CRDs as one multi-document YAML stream (what `edgedeck crds` prints).
+pub fn crds_yaml() -> Result<String, serde_yaml_ng::Error> {
+    let mut out = String::new();
+    for crd in crds() {
+        out.push_str("---\n");
+        out.push_str(&serde_yaml_ng::to_string(&crd)?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,4 @@
+//! edgedeck: KubeEdge node group management as an engine behind a terminal console.
+
+pub mod api;
+pub mod engine;
