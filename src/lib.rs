@@ -1,4 +1,6 @@
 //! edgedeck: KubeEdge node group management as an engine behind a terminal console.
 
 pub mod api;
+pub mod dry_run;
 pub mod engine;
+pub mod manifests;

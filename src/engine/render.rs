@@ -1,0 +1,368 @@
+//! EdgeApplication → the exact objects the cluster should hold.
+//!
+//! Workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet, Pod) are
+//! rendered once per target, named `<name>-<group>` or `<name>-ls-<hash>`
+//! and pinned there. Services are rendered once with the `range-nodegroup`
+//! annotation; every other manifest once, unchanged. Every object gets the
+//! application label and (when the application has a uid) a controller
+//! ownerReference.
+//!
+//! Errors are values: a broken manifest or target never stops the others
+//! from rendering. When the name an object would have had is known, the
+//! error carries it so pruning keeps the object already in the cluster
+//! instead of deleting it over what may be a typo.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value, json};
+
+use super::EngineError;
+use super::object::{ObjectKey, WorkloadKind, is_cluster_scoped};
+use super::overrides::{Target, apply_target};
+use crate::api::{
+    ANNOTATION_SERVICE_TOPOLOGY, API_VERSION, EdgeApplication, LABEL_EDGEAPPLICATION_NAME,
+    MAX_LABEL_NAME_LEN, MAX_NAME_LEN, Overriders, SERVICE_TOPOLOGY_RANGE_NODEGROUP,
+};
+
+/// One object the cluster should hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredObject {
+    /// Index of the manifest it came from.
+    pub ordinal: usize,
+    /// Target suffix (group name or `ls-<hash>`) for per-target copies.
+    pub target: Option<String>,
+    pub key: ObjectKey,
+    pub object: Value,
+}
+
+/// Something that could not be rendered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderError {
+    /// Index of the manifest, when the error concerns one.
+    pub ordinal: Option<usize>,
+    pub target: Option<String>,
+    /// The object that would have been generated, when known: pruning keeps it.
+    pub key: Option<ObjectKey>,
+    pub error: EngineError,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rendered {
+    pub objects: Vec<DesiredObject>,
+    pub errors: Vec<RenderError>,
+}
+
+impl Rendered {
+    /// Keys of objects to keep although they were not rendered this time.
+    pub fn retained(&self) -> impl Iterator<Item = &ObjectKey> {
+        self.errors.iter().filter_map(|e| e.key.as_ref())
+    }
+}
+
+/// Renders every manifest of `app` for every target of its workload scope.
+pub fn render(app: &EdgeApplication) -> Rendered {
+    let mut out = Rendered::default();
+    let app_name = app.metadata.name.clone().unwrap_or_default();
+    let app_namespace = app.metadata.namespace.clone().unwrap_or_else(|| "default".to_owned());
+    if app_name.len() > MAX_LABEL_NAME_LEN {
+        // The name becomes a label value on every generated object; the API server would refuse them all.
+        out.errors.push(RenderError {
+            ordinal: None,
+            target: None,
+            key: None,
+            error: EngineError::InvalidField {
+                object: format!("EdgeApplication {app_namespace}/{app_name}"),
+                field: "metadata.name".into(),
+                problem: format!(
+                    "{} characters; it must fit a label value ({MAX_LABEL_NAME_LEN})",
+                    app_name.len()
+                ),
+            },
+        });
+        return out;
+    }
+    let ctx = Context {
+        app_name,
+        app_namespace,
+        owner: owner_reference(app),
+    };
+    let (targets, rejected) = targets(app);
+    for (ordinal, manifest) in app.spec.workload_template.manifests.iter().enumerate() {
+        render_manifest(&ctx, ordinal, manifest, &targets, &rejected, &mut out);
+    }
+    out
+}
+
+struct Context {
+    app_name: String,
+    app_namespace: String,
+    owner: Option<Value>,
+}
+
+/// A target that cannot be rendered, with why.
+struct RejectedTarget {
+    suffix: String,
+    error: EngineError,
+}
+
+/// Resolves the workload scope into targets, in spec order (groups, then
+/// label selectors). A target listed twice is rejected entirely: which of its
+/// overriders were meant is unknowable, and its objects are kept as they are.
+fn targets(app: &EdgeApplication) -> (Vec<(Target, &Overriders)>, Vec<RejectedTarget>) {
+    let scope = &app.spec.workload_scope;
+    let mut all: Vec<(Target, &Overriders)> = Vec::new();
+    let mut rejected = Vec::new();
+    for group in &scope.target_node_groups {
+        if group.name.is_empty() {
+            rejected.push(RejectedTarget {
+                suffix: String::new(),
+                error: EngineError::InvalidField {
+                    object: "workloadScope".into(),
+                    field: "targetNodeGroups[].name".into(),
+                    problem: "empty group name".into(),
+                },
+            });
+            continue;
+        }
+        all.push((Target::Group(group.name.clone()), &group.overriders));
+    }
+    for labels in &scope.target_node_labels {
+        all.push((Target::labels(labels.label_selector.clone()), &labels.overriders));
+    }
+    let mut seen = BTreeSet::new();
+    let duplicated: BTreeSet<String> = all
+        .iter()
+        .filter(|(t, _)| !seen.insert(t.suffix().to_owned()))
+        .map(|(t, _)| t.suffix().to_owned())
+        .collect();
+    for suffix in &duplicated {
+        rejected.push(RejectedTarget {
+            suffix: suffix.clone(),
+            error: EngineError::DuplicateTarget {
+                target: suffix.clone(),
+            },
+        });
+    }
+    all.retain(|(t, _)| !duplicated.contains(t.suffix()));
+    (all, rejected)
+}
+
+fn render_manifest(
+    ctx: &Context,
+    ordinal: usize,
+    manifest: &Value,
+    targets: &[(Target, &Overriders)],
+    rejected: &[RejectedTarget],
+    out: &mut Rendered,
+) {
+    let base = match normalise(ctx, ordinal, manifest) {
+        Ok(base) => base,
+        Err(error) => {
+            out.errors.push(RenderError {
+                ordinal: Some(ordinal),
+                target: None,
+                key: ObjectKey::of(manifest),
+                error,
+            });
+            return;
+        }
+    };
+    let Some(key) = ObjectKey::of(&base) else {
+        // normalise() guarantees apiVersion, kind and name; unreachable in practice.
+        return;
+    };
+    match WorkloadKind::of(&key.api_version, &key.kind) {
+        Some(kind) => {
+            for (target, overriders) in targets {
+                let result = apply_target(&base, kind, target, overriders)
+                    .and_then(|object| check_name_length(kind, object));
+                push_result(ctx, ordinal, Some(target.suffix()), &key, result, out);
+            }
+            for r in rejected {
+                out.errors.push(RenderError {
+                    ordinal: Some(ordinal),
+                    target: Some(r.suffix.clone()),
+                    key: (!r.suffix.is_empty()).then(|| per_target_key(&key, &r.suffix)),
+                    error: r.error.clone(),
+                });
+            }
+        }
+        None => {
+            let mut object = base;
+            if key.group().is_empty() && key.kind == "Service" {
+                set_string(&mut object, &["metadata", "annotations"], ANNOTATION_SERVICE_TOPOLOGY, SERVICE_TOPOLOGY_RANGE_NODEGROUP);
+            }
+            let result = if key.kind == "Service" && key.name.len() > MAX_LABEL_NAME_LEN {
+                Err(name_too_long(&key.kind, &key.name, MAX_LABEL_NAME_LEN))
+            } else {
+                Ok(object)
+            };
+            push_result(ctx, ordinal, None, &key, result, out);
+        }
+    }
+}
+
+fn push_result(
+    ctx: &Context,
+    ordinal: usize,
+    target: Option<&str>,
+    base_key: &ObjectKey,
+    result: Result<Value, EngineError>,
+    out: &mut Rendered,
+) {
+    match result {
+        Ok(mut object) => {
+            stamp(ctx, &mut object);
+            let Some(key) = ObjectKey::of(&object) else {
+                return;
+            };
+            out.objects.push(DesiredObject {
+                ordinal,
+                target: target.map(str::to_owned),
+                key,
+                object,
+            });
+        }
+        Err(error) => out.errors.push(RenderError {
+            ordinal: Some(ordinal),
+            target: target.map(str::to_owned),
+            key: Some(match target {
+                Some(suffix) => per_target_key(base_key, suffix),
+                None => base_key.clone(),
+            }),
+            error,
+        }),
+    }
+}
+
+fn per_target_key(base: &ObjectKey, suffix: &str) -> ObjectKey {
+    ObjectKey {
+        name: format!("{}-{suffix}", base.name),
+        ..base.clone()
+    }
+}
+
+/// Validates a manifest's identity, defaults its namespace and strips what
+/// belongs to a live object (pasting `kubectl get -o yaml` output must work).
+fn normalise(ctx: &Context, ordinal: usize, manifest: &Value) -> Result<Value, EngineError> {
+    let Value::Object(_) = manifest else {
+        return Err(EngineError::ManifestNotObject { ordinal });
+    };
+    let api_version = non_empty_str(manifest, &["apiVersion"]).ok_or(EngineError::ManifestMissingField { ordinal, field: "apiVersion" })?;
+    let kind = non_empty_str(manifest, &["kind"]).ok_or(EngineError::ManifestMissingField { ordinal, field: "kind" })?;
+    let name = non_empty_str(manifest, &["metadata", "name"]).ok_or(EngineError::ManifestMissingField { ordinal, field: "metadata.name" })?;
+    let object_name = format!("{kind} {name}");
+    if is_cluster_scoped(api_version, kind) {
+        // A namespaced owner cannot own a cluster-scoped object; the garbage collector would never clean it up.
+        return Err(EngineError::InvalidField {
+            object: object_name,
+            field: "kind".into(),
+            problem: "cluster-scoped kinds cannot be generated by a namespaced EdgeApplication".into(),
+        });
+    }
+    if let Some(ns) = non_empty_str(manifest, &["metadata", "namespace"])
+        && ns != ctx.app_namespace
+    {
+        // Owner references do not cross namespaces: the garbage collector would delete the object at once.
+        return Err(EngineError::InvalidField {
+            object: object_name,
+            field: "metadata.namespace".into(),
+            problem: format!(
+                "{ns:?} differs from the EdgeApplication's namespace {:?}",
+                ctx.app_namespace
+            ),
+        });
+    }
+    let mut object = manifest.clone();
+    if let Some(map) = object.as_object_mut() {
+        map.remove("status");
+    }
+    let meta = metadata_mut(&mut object);
+    for live in ["uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields", "selfLink", "ownerReferences", "generateName"] {
+        meta.remove(live);
+    }
+    meta.insert("namespace".into(), Value::String(ctx.app_namespace.clone()));
+    Ok(object)
+}
+
+/// Adds the application label and the controller ownerReference.
+fn stamp(ctx: &Context, object: &mut Value) {
+    set_string(object, &["metadata", "labels"], LABEL_EDGEAPPLICATION_NAME, &ctx.app_name);
+    if let Some(owner) = &ctx.owner {
+        metadata_mut(object).insert("ownerReferences".into(), Value::Array(vec![owner.clone()]));
+    }
+}
+
+fn owner_reference(app: &EdgeApplication) -> Option<Value> {
+    let uid = app.metadata.uid.as_deref()?;
+    Some(json!({
+        "apiVersion": API_VERSION,
+        "kind": "EdgeApplication",
+        "name": app.metadata.name.as_deref().unwrap_or_default(),
+        "uid": uid,
+        "controller": true,
+        "blockOwnerDeletion": true,
+    }))
+}
+
+/// StatefulSet pods carry a `controller-revision-hash` label of `<name>-<10 chars>`,
+/// which must fit in 63, so Kubernetes effectively caps StatefulSet names at 52.
+const MAX_STATEFULSET_NAME_LEN: usize = 52;
+
+fn check_name_length(kind: WorkloadKind, object: Value) -> Result<Value, EngineError> {
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let max = match kind {
+        WorkloadKind::StatefulSet => MAX_STATEFULSET_NAME_LEN,
+        _ => MAX_NAME_LEN,
+    };
+    if name.len() > max {
+        return Err(name_too_long(kind.kind(), name, max));
+    }
+    Ok(object)
+}
+
+fn name_too_long(kind: &str, name: &str, max: usize) -> EngineError {
+    EngineError::NameTooLong {
+        kind: kind.to_owned(),
+        name: name.to_owned(),
+        len: name.len(),
+        max,
+    }
+}
+
+fn non_empty_str<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
+    let mut at = value;
+    for segment in path {
+        at = at.get(segment)?;
+    }
+    at.as_str().filter(|s| !s.is_empty())
+}
+
+/// `metadata` as a map, creating or replacing it when absent or not an object.
+fn metadata_mut(object: &mut Value) -> &mut Map<String, Value> {
+    let root = ensure_object(object);
+    ensure_object(root.entry("metadata").or_insert(Value::Null))
+}
+
+/// Sets `object[path…][key] = val`, creating maps along the way.
+fn set_string(object: &mut Value, path: &[&str], key: &str, val: &str) {
+    let mut map = ensure_object(object);
+    for segment in path {
+        map = ensure_object(map.entry(*segment).or_insert(Value::Null));
+    }
+    map.insert(key.to_owned(), Value::String(val.to_owned()));
+}
+
+/// The value as a map, replacing anything that is not one.
+fn ensure_object(value: &mut Value) -> &mut Map<String, Value> {
+    if !value.is_object() {
+        *value = Value::Object(Map::new());
+    }
+    match value {
+        Value::Object(map) => map,
+        _ => unreachable!("replaced by an object above"),
+    }
+}

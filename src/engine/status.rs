@@ -1,0 +1,294 @@
+//! Observed generated objects → EdgeApplication status.
+//!
+//! Availability is judged the way `kubectl rollout status` judges it, not by
+//! "the object exists": the controller must have observed the current
+//! generation, every replica must run the current template and be ready, and
+//! old replicas must be gone. So `replicas: 0` is Available only once the
+//! workload has actually scaled down.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::object::{ObjectKey, WorkloadKind};
+use super::render::Rendered;
+use crate::api::{
+    EdgeApplicationStatus, GroupSummary, ManifestCondition, ManifestStatus, ResourceIdentifier,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Availability {
+    Available,
+    /// Not there yet, and why.
+    Processing(String),
+}
+
+/// Whether an observed object of any kind is in its desired state.
+pub fn availability(object: &Value) -> Availability {
+    let kind = WorkloadKind::of_object(object);
+    if let Some(reason) = kind.and_then(|k| generation_lag(k, object)) {
+        return Availability::Processing(reason);
+    }
+    let problem = match kind {
+        Some(WorkloadKind::Deployment) => deployment_problem(object),
+        Some(WorkloadKind::StatefulSet) => statefulset_problem(object),
+        Some(WorkloadKind::DaemonSet) => daemonset_problem(object),
+        Some(WorkloadKind::ReplicaSet) => replicaset_problem(object),
+        Some(WorkloadKind::Pod) => pod_problem(object),
+        None => None,
+    };
+    match problem {
+        Some(reason) => Availability::Processing(reason),
+        None => Availability::Available,
+    }
+}
+
+fn int(object: &Value, pointer: &str) -> Option<i64> {
+    object.pointer(pointer).and_then(Value::as_i64)
+}
+
+fn status_int(object: &Value, field: &str) -> i64 {
+    int(object, &format!("/status/{field}")).unwrap_or(0)
+}
+
+/// Kubernetes defaults `spec.replicas` to 1.
+fn spec_replicas(object: &Value) -> i64 {
+    int(object, "/spec/replicas").unwrap_or(1)
+}
+
+fn generation_lag(kind: WorkloadKind, object: &Value) -> Option<String> {
+    if kind == WorkloadKind::Pod {
+        return None;
+    }
+    let generation = int(object, "/metadata/generation")?;
+    let observed = int(object, "/status/observedGeneration").unwrap_or(0);
+    (observed < generation).then(|| format!("generation {generation} not yet observed by its controller"))
+}
+
+/// The first unmet condition of a replicated workload, if any.
+fn replicas_problem(desired: i64, current: i64, updated: Option<i64>, ready: i64) -> Option<String> {
+    if let Some(updated) = updated
+        && updated < desired
+    {
+        return Some(format!("{updated} of {desired} replicas updated"));
+    }
+    if current > desired {
+        return Some(format!("{} old replicas pending termination", current - desired));
+    }
+    if ready < desired {
+        return Some(format!("{ready} of {desired} replicas ready"));
+    }
+    None
+}
+
+fn deployment_problem(d: &Value) -> Option<String> {
+    replicas_problem(
+        spec_replicas(d),
+        status_int(d, "replicas"),
+        Some(status_int(d, "updatedReplicas")),
+        status_int(d, "readyReplicas"),
+    )
+}
+
+fn statefulset_problem(s: &Value) -> Option<String> {
+    let on_delete = s.pointer("/spec/updateStrategy/type").and_then(Value::as_str) == Some("OnDelete");
+    // With OnDelete, pods are only updated when someone deletes them; waiting for that would never end.
+    let updated = (!on_delete).then(|| status_int(s, "updatedReplicas"));
+    replicas_problem(spec_replicas(s), status_int(s, "replicas"), updated, status_int(s, "readyReplicas"))
+}
+
+fn replicaset_problem(r: &Value) -> Option<String> {
+    replicas_problem(spec_replicas(r), status_int(r, "replicas"), None, status_int(r, "readyReplicas"))
+}
+
+fn daemonset_problem(d: &Value) -> Option<String> {
+    let desired = status_int(d, "desiredNumberScheduled");
+    let updated = status_int(d, "updatedNumberScheduled");
+    let ready = status_int(d, "numberReady");
+    if updated < desired {
+        return Some(format!("{updated} of {desired} daemon pods updated"));
+    }
+    if ready < desired {
+        return Some(format!("{ready} of {desired} daemon pods ready"));
+    }
+    None
+}
+
+fn pod_problem(p: &Value) -> Option<String> {
+    let phase = p.pointer("/status/phase").and_then(Value::as_str).unwrap_or("Pending");
+    match phase {
+        "Succeeded" => None,
+        "Running" if pod_ready(p) => None,
+        "Running" => Some("pod is running but not ready".into()),
+        other => Some(format!("pod is {other}")),
+    }
+}
+
+fn pod_ready(p: &Value) -> bool {
+    p.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|conditions| {
+            conditions.iter().any(|c| {
+                c.get("type").and_then(Value::as_str) == Some("Ready")
+                    && c.get("status").and_then(Value::as_str) == Some("True")
+            })
+        })
+}
+
+/// Desired and ready replicas of an observed workload, for per-group summaries.
+/// `rendered` supplies the desired count when the object has not been observed yet.
+fn replica_counts(rendered: &Value, observed: Option<&Value>) -> (i64, i64) {
+    match (WorkloadKind::of_object(rendered), observed) {
+        (Some(WorkloadKind::DaemonSet), Some(o)) => (status_int(o, "desiredNumberScheduled"), status_int(o, "numberReady")),
+        (Some(WorkloadKind::DaemonSet), None) => (0, 0),
+        (Some(WorkloadKind::Pod), o) => (1, i64::from(o.is_some_and(pod_ready))),
+        (Some(_), o) => (spec_replicas(rendered), o.map_or(0, |o| status_int(o, "readyReplicas"))),
+        (None, _) => (0, 0),
+    }
+}
+
+fn identifier(ordinal: usize, key: &ObjectKey) -> ResourceIdentifier {
+    ResourceIdentifier {
+        ordinal: i32::try_from(ordinal).unwrap_or(i32::MAX),
+        group: key.group().to_owned(),
+        version: key.version().to_owned(),
+        kind: key.kind.clone(),
+        resource: key.resource(),
+        namespace: key.namespace.clone().unwrap_or_default(),
+        name: key.name.clone(),
+    }
+}
+
+/// The application's status from what was rendered and what the cluster holds.
+/// `observed` looks up a generated object by the key it was rendered with.
+pub fn summarize<'a>(
+    rendered: &Rendered,
+    observed: impl Fn(&ObjectKey) -> Option<&'a Value>,
+    observed_generation: Option<i64>,
+) -> EdgeApplicationStatus {
+    let mut entries: Vec<ManifestStatus> = Vec::new();
+    let mut groups: BTreeMap<String, GroupSummary> = BTreeMap::new();
+    for desired in &rendered.objects {
+        let live = observed(&desired.key);
+        let (condition, reason) = match live.map(availability) {
+            None => (ManifestCondition::Processing, Some("not created yet".to_owned())),
+            Some(Availability::Available) => (ManifestCondition::Available, None),
+            Some(Availability::Processing(why)) => (ManifestCondition::Processing, Some(why)),
+        };
+        if let Some(target) = &desired.target {
+            let summary = group_entry(&mut groups, target);
+            let (want, ready) = replica_counts(&desired.object, live);
+            summary.desired_replicas += clamp(want);
+            summary.ready_replicas += clamp(ready);
+            summary.workloads += 1;
+            summary.available_workloads += i32::from(condition == ManifestCondition::Available);
+        }
+        entries.push(ManifestStatus {
+            identifier: identifier(desired.ordinal, &desired.key),
+            conditions: Some(condition),
+            reason,
+        });
+    }
+    for failed in &rendered.errors {
+        if let Some(target) = failed.target.as_deref().filter(|t| !t.is_empty()) {
+            group_entry(&mut groups, target).workloads += 1;
+        }
+        let identifier = match (&failed.key, failed.ordinal) {
+            (Some(key), ordinal) => identifier(ordinal.unwrap_or(0), key),
+            (None, ordinal) => ResourceIdentifier {
+                ordinal: i32::try_from(ordinal.unwrap_or(0)).unwrap_or(i32::MAX),
+                ..ResourceIdentifier::default()
+            },
+        };
+        entries.push(ManifestStatus {
+            identifier,
+            conditions: Some(ManifestCondition::Failed),
+            reason: Some(failed.error.to_string()),
+        });
+    }
+    entries.sort_by(|a, b| a.identifier.cmp(&b.identifier));
+    let available = entries
+        .iter()
+        .filter(|e| e.conditions == Some(ManifestCondition::Available))
+        .count();
+    EdgeApplicationStatus {
+        available: Some(format!("{available}/{}", entries.len())),
+        workload_status: entries,
+        groups: groups.into_values().collect(),
+        observed_generation,
+    }
+}
+
+fn group_entry<'m>(groups: &'m mut BTreeMap<String, GroupSummary>, target: &str) -> &'m mut GroupSummary {
+    groups.entry(target.to_owned()).or_insert_with(|| GroupSummary {
+        name: target.to_owned(),
+        ..GroupSummary::default()
+    })
+}
+
+fn clamp(n: i64) -> i32 {
+    i32::try_from(n.max(0)).unwrap_or(i32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn deployment(replicas: i64, generation: i64, status: Value) -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": "web", "namespace": "default", "generation": generation},
+               "spec": {"replicas": replicas}, "status": status})
+    }
+
+    #[test]
+    fn deployment_is_available_only_when_rolled_out_and_ready() {
+        let ready = json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 3});
+        assert_eq!(availability(&deployment(3, 2, ready)), Availability::Available);
+
+        let stale = json!({"observedGeneration": 1, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 3});
+        assert!(matches!(availability(&deployment(3, 2, stale)), Availability::Processing(r) if r.contains("generation 2")));
+
+        let rolling = json!({"observedGeneration": 2, "replicas": 4, "updatedReplicas": 2, "readyReplicas": 4});
+        assert_eq!(
+            availability(&deployment(3, 2, rolling)),
+            Availability::Processing("2 of 3 replicas updated".into())
+        );
+
+        let not_ready = json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 1});
+        assert_eq!(
+            availability(&deployment(3, 2, not_ready)),
+            Availability::Processing("1 of 3 replicas ready".into())
+        );
+    }
+
+    #[test]
+    fn scaled_to_zero_is_available_only_once_scaled_down() {
+        let draining = json!({"observedGeneration": 3, "replicas": 2, "updatedReplicas": 2, "readyReplicas": 2});
+        assert_eq!(
+            availability(&deployment(0, 3, draining)),
+            Availability::Processing("2 old replicas pending termination".into())
+        );
+        let done = json!({"observedGeneration": 3});
+        assert_eq!(availability(&deployment(0, 3, done)), Availability::Available);
+    }
+
+    #[test]
+    fn daemonset_statefulset_and_pod_rules() {
+        let ds = json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "d", "generation": 1},
+                        "status": {"observedGeneration": 1, "desiredNumberScheduled": 3, "updatedNumberScheduled": 3, "numberReady": 2}});
+        assert_eq!(availability(&ds), Availability::Processing("2 of 3 daemon pods ready".into()));
+
+        let sts = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "s", "generation": 1},
+                         "spec": {"replicas": 2, "updateStrategy": {"type": "OnDelete"}},
+                         "status": {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 0, "readyReplicas": 2}});
+        assert_eq!(availability(&sts), Availability::Available, "OnDelete must not wait for updates");
+
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                         "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]}});
+        assert!(matches!(availability(&pod), Availability::Processing(_)));
+
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
+        assert_eq!(availability(&cm), Availability::Available);
+    }
+}

@@ -1,0 +1,167 @@
+//! Reading Kubernetes objects from YAML or JSON files, the way `kubectl apply -f` does:
+//! multi-document streams, `-` for standard input, and `kind: List` flattened.
+
+use std::fmt;
+use std::io::Read;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use thiserror::Error;
+
+/// Where an object came from, for error messages: `file.yaml#2` (documents count from 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub file: String,
+    pub document: usize,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{}", self.file, self.document)
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ManifestError {
+    #[error("{file}: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{at}: not valid YAML: {message}")]
+    Syntax { at: Source, message: String },
+    #[error("{at}: not a Kubernetes object (a map with apiVersion and kind)")]
+    NotAnObject { at: Source },
+    #[error("{at}: {kind} {name}: {path}: {message}")]
+    Field {
+        at: Source,
+        kind: String,
+        name: String,
+        path: String,
+        message: String,
+    },
+}
+
+/// One object read from a file.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub source: Source,
+    pub object: Value,
+}
+
+impl Loaded {
+    pub fn api_version(&self) -> &str {
+        self.object.get("apiVersion").and_then(Value::as_str).unwrap_or_default()
+    }
+
+    pub fn kind(&self) -> &str {
+        self.object.get("kind").and_then(Value::as_str).unwrap_or_default()
+    }
+
+    pub fn name(&self) -> &str {
+        self.object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("<unnamed>")
+    }
+
+    /// Decodes into a typed object; the error names the exact field that is wrong.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, ManifestError> {
+        serde_path_to_error::deserialize(&self.object).map_err(|e| ManifestError::Field {
+            at: self.source.clone(),
+            kind: self.kind().to_owned(),
+            name: self.name().to_owned(),
+            path: e.path().to_string(),
+            message: e.inner().to_string(),
+        })
+    }
+}
+
+/// Reads every object of one file (`-` is standard input).
+pub fn read_file(path: &str) -> Result<Vec<Loaded>, ManifestError> {
+    let text = if path == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|source| ManifestError::Read { file: "<stdin>".into(), source })?;
+        s
+    } else {
+        std::fs::read_to_string(Path::new(path)).map_err(|source| ManifestError::Read {
+            file: path.to_owned(),
+            source,
+        })?
+    };
+    parse(if path == "-" { "<stdin>" } else { path }, &text)
+}
+
+/// Parses a multi-document YAML (or JSON) stream. Empty documents are skipped;
+/// `kind: List` documents contribute their items.
+pub fn parse(file: &str, text: &str) -> Result<Vec<Loaded>, ManifestError> {
+    let mut out = Vec::new();
+    for (index, document) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
+        let at = Source {
+            file: file.to_owned(),
+            document: index + 1,
+        };
+        let value = Value::deserialize(document).map_err(|e| ManifestError::Syntax {
+            at: at.clone(),
+            message: e.to_string(),
+        })?;
+        match value {
+            Value::Null => {}
+            Value::Object(ref map) if map.get("kind").and_then(Value::as_str) == Some("List") => {
+                let items = map.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
+                for item in items {
+                    out.push(checked(at.clone(), item)?);
+                }
+            }
+            other => out.push(checked(at, other)?),
+        }
+    }
+    Ok(out)
+}
+
+fn checked(source: Source, object: Value) -> Result<Loaded, ManifestError> {
+    let is_object = object.get("apiVersion").and_then(Value::as_str).is_some()
+        && object.get("kind").and_then(Value::as_str).is_some();
+    if !is_object {
+        return Err(ManifestError::NotAnObject { at: source });
+    }
+    Ok(Loaded { source, object })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_document_stream_with_list_and_empty_documents() {
+        let text = "---\napiVersion: v1\nkind: Node\nmetadata: {name: a}\n---\n---\n\
+                    apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Node, metadata: {name: b}}\n";
+        let loaded = parse("f.yaml", text).unwrap();
+        let names: Vec<_> = loaded.iter().map(Loaded::name).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(loaded[1].source.to_string(), "f.yaml#3");
+    }
+
+    #[test]
+    fn errors_say_where() {
+        let err = parse("f.yaml", "apiVersion: v1\nkind: [\n").unwrap_err();
+        assert!(err.to_string().starts_with("f.yaml#1: not valid YAML"), "{err}");
+        let err = parse("f.yaml", "---\njust a string\n").unwrap_err();
+        assert_eq!(err.to_string(), "f.yaml#1: not a Kubernetes object (a map with apiVersion and kind)");
+    }
+
+    #[test]
+    fn decode_names_the_field() {
+        let loaded = parse(
+            "g.yaml",
+            "apiVersion: apps.kubeedge.io/v1alpha1\nkind: NodeGroup\nmetadata: {name: g}\nspec: {nodes: 3}\n",
+        )
+        .unwrap();
+        let err = loaded[0].decode::<crate::api::NodeGroup>().unwrap_err();
+        assert!(err.to_string().starts_with("g.yaml#1: NodeGroup g: spec.nodes: invalid type"), "{err}");
+    }
+}
