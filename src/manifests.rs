@@ -34,11 +34,11 @@ pub enum ManifestError {
     Syntax { at: Source, message: String },
     #[error("{at}: not a Kubernetes object (a map with apiVersion and kind)")]
     NotAnObject { at: Source },
-    #[error("{at}: {kind} {name}: {path}: {message}")]
+    #[error("{at}: {object}: {path}: {message}")]
     Field {
         at: Source,
-        kind: String,
-        name: String,
+        /// `Kind name`
+        object: String,
         path: String,
         message: String,
     },
@@ -71,8 +71,7 @@ impl Loaded {
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, ManifestError> {
         serde_path_to_error::deserialize(&self.object).map_err(|e| ManifestError::Field {
             at: self.source.clone(),
-            kind: self.kind().to_owned(),
-            name: self.name().to_owned(),
+            object: format!("{} {}", self.kind(), self.name()),
             path: e.path().to_string(),
             message: e.inner().to_string(),
         })

@@ -5,6 +5,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+// kube-derive takes one `printcolumn` attribute per column.
+#[allow(clippy::duplicated_attributes)]
 /// One application, rendered once per target node group (KubeEdge `EdgeApplication`).
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(

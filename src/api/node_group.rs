@@ -4,6 +4,8 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+// kube-derive takes one `printcolumn` attribute per column.
+#[allow(clippy::duplicated_attributes)]
 /// A set of nodes chosen by name and/or labels (KubeEdge `NodeGroup`).
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
