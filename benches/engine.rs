@@ -4,7 +4,10 @@
 use std::collections::BTreeMap;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use edgedeck::api::{EdgeApplication, EdgeApplicationSpec, ImageComponent, ImageOverrider, OverriderOperator, Overriders, TargetNodeGroup};
+use edgedeck::api::{
+    EdgeApplication, EdgeApplicationSpec, ImageComponent, ImageOverrider, OverriderOperator,
+    Overriders, TargetNodeGroup,
+};
 use edgedeck::engine::{render, topology};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointSlice};
 use serde_json::json;
@@ -65,9 +68,13 @@ fn benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("render");
     for groups in [10, 500] {
         let app = app_across(groups);
-        group.bench_with_input(BenchmarkId::new("deployment+service", groups), &app, |b, app| {
-            b.iter(|| render::render(app));
-        });
+        group.bench_with_input(
+            BenchmarkId::new("deployment+service", groups),
+            &app,
+            |b, app| {
+                b.iter(|| render::render(app));
+            },
+        );
     }
     group.finish();
 

@@ -36,8 +36,13 @@ struct Inputs {
 pub fn dry_run(loaded: &[Loaded]) -> DryRun {
     let mut out = DryRun::default();
     let inputs = classify(loaded, &mut out.errors);
-    let membership = (!inputs.nodes.is_empty()).then(|| membership::compute(&inputs.nodes, &inputs.groups));
-    let defined: BTreeSet<&str> = inputs.groups.iter().filter_map(|g| g.metadata.name.as_deref()).collect();
+    let membership =
+        (!inputs.nodes.is_empty()).then(|| membership::compute(&inputs.nodes, &inputs.groups));
+    let defined: BTreeSet<&str> = inputs
+        .groups
+        .iter()
+        .filter_map(|g| g.metadata.name.as_deref())
+        .collect();
 
     for (source, app) in &inputs.apps {
         let app_id = format!(
@@ -55,7 +60,8 @@ pub fn dry_run(loaded: &[Loaded]) -> DryRun {
         }
         let rendered = render::render(app);
         for failure in &rendered.errors {
-            out.errors.push(format!("{source}: {app_id}: {}", failure.error));
+            out.errors
+                .push(format!("{source}: {app_id}: {}", failure.error));
         }
         for object in &rendered.objects {
             push_yaml(&mut out, &object.object);
@@ -68,7 +74,8 @@ pub fn dry_run(loaded: &[Loaded]) -> DryRun {
             let mut group = group.clone();
             group.status = membership.statuses.get(name).cloned();
             if group.status.as_ref().and_then(|s| s.members) == Some(0) {
-                out.warnings.push(format!("NodeGroup {name} selects no node"));
+                out.warnings
+                    .push(format!("NodeGroup {name} selects no node"));
             }
             push_yaml(&mut out, &group);
         }
@@ -77,7 +84,13 @@ pub fn dry_run(loaded: &[Loaded]) -> DryRun {
             let name = node.metadata.name.clone().unwrap_or_default();
             let labels = node.metadata.labels.get_or_insert_with(Default::default);
             labels.remove(crate::api::LABEL_BELONGING_TO);
-            labels.extend(membership.node_labels.get(&name).cloned().unwrap_or_default());
+            labels.extend(
+                membership
+                    .node_labels
+                    .get(&name)
+                    .cloned()
+                    .unwrap_or_default(),
+            );
             push_yaml(&mut out, &node);
         }
     }
@@ -102,7 +115,9 @@ fn classify(loaded: &[Loaded], errors: &mut Vec<String>) -> Inputs {
             ("v1", "Node") => item.decode().map(|n| inputs.nodes.push(n)),
             (API_VERSION, "EdgeApplication") => item.decode().map(|mut app: EdgeApplication| {
                 // Like kubectl apply without -n: the default namespace.
-                app.metadata.namespace.get_or_insert_with(|| "default".to_owned());
+                app.metadata
+                    .namespace
+                    .get_or_insert_with(|| "default".to_owned());
                 inputs.apps.push((item.source.to_string(), app));
             }),
             (api_version, kind) => {

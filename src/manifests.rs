@@ -53,11 +53,17 @@ pub struct Loaded {
 
 impl Loaded {
     pub fn api_version(&self) -> &str {
-        self.object.get("apiVersion").and_then(Value::as_str).unwrap_or_default()
+        self.object
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
     }
 
     pub fn kind(&self) -> &str {
-        self.object.get("kind").and_then(Value::as_str).unwrap_or_default()
+        self.object
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
     }
 
     pub fn name(&self) -> &str {
@@ -84,7 +90,10 @@ pub fn read_file(path: &str) -> Result<Vec<Loaded>, ManifestError> {
         let mut s = String::new();
         std::io::stdin()
             .read_to_string(&mut s)
-            .map_err(|source| ManifestError::Read { file: "<stdin>".into(), source })?;
+            .map_err(|source| ManifestError::Read {
+                file: "<stdin>".into(),
+                source,
+            })?;
         s
     } else {
         std::fs::read_to_string(Path::new(path)).map_err(|source| ManifestError::Read {
@@ -111,7 +120,11 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Loaded>, ManifestError> {
         match value {
             Value::Null => {}
             Value::Object(ref map) if map.get("kind").and_then(Value::as_str) == Some("List") => {
-                let items = map.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
+                let items = map
+                    .get("items")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 for item in items {
                     out.push(checked(at.clone(), item)?);
                 }
@@ -148,9 +161,15 @@ mod tests {
     #[test]
     fn errors_say_where() {
         let err = parse("f.yaml", "apiVersion: v1\nkind: [\n").unwrap_err();
-        assert!(err.to_string().starts_with("f.yaml#1: not valid YAML"), "{err}");
+        assert!(
+            err.to_string().starts_with("f.yaml#1: not valid YAML"),
+            "{err}"
+        );
         let err = parse("f.yaml", "---\njust a string\n").unwrap_err();
-        assert_eq!(err.to_string(), "f.yaml#1: not a Kubernetes object (a map with apiVersion and kind)");
+        assert_eq!(
+            err.to_string(),
+            "f.yaml#1: not a Kubernetes object (a map with apiVersion and kind)"
+        );
     }
 
     #[test]
@@ -161,6 +180,10 @@ mod tests {
         )
         .unwrap();
         let err = loaded[0].decode::<crate::api::NodeGroup>().unwrap_err();
-        assert!(err.to_string().starts_with("g.yaml#1: NodeGroup g: spec.nodes: invalid type"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("g.yaml#1: NodeGroup g: spec.nodes: invalid type"),
+            "{err}"
+        );
     }
 }

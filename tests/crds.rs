@@ -12,7 +12,11 @@ fn printed_crds() -> Vec<CustomResourceDefinition> {
         .arg("crds")
         .output()
         .expect("run edgedeck crds");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).expect("utf-8");
     serde_yaml_ng::Deserializer::from_str(&text)
         .map(|doc| CustomResourceDefinition::deserialize(doc).expect("a CustomResourceDefinition"))
@@ -34,17 +38,29 @@ fn crds_match_the_kubeedge_contract() {
     assert_eq!(ng.spec.group, "apps.kubeedge.io");
     assert_eq!(ng.spec.scope, "Cluster");
     assert_eq!(ng.spec.names.kind, "NodeGroup");
-    assert_eq!(ng.spec.names.short_names.as_deref(), Some(&["ng".to_owned()][..]));
+    assert_eq!(
+        ng.spec.names.short_names.as_deref(),
+        Some(&["ng".to_owned()][..])
+    );
 
     let eapp = crd(&crds, "edgeapplications.apps.kubeedge.io");
     assert_eq!(eapp.spec.scope, "Namespaced");
-    assert_eq!(eapp.spec.names.short_names.as_deref(), Some(&["eapp".to_owned()][..]));
+    assert_eq!(
+        eapp.spec.names.short_names.as_deref(),
+        Some(&["eapp".to_owned()][..])
+    );
 
     for c in [ng, eapp] {
         let v = &c.spec.versions[0];
         assert_eq!(v.name, "v1alpha1");
         assert!(v.served && v.storage);
-        assert!(v.subresources.as_ref().and_then(|s| s.status.as_ref()).is_some(), "status subresource");
+        assert!(
+            v.subresources
+                .as_ref()
+                .and_then(|s| s.status.as_ref())
+                .is_some(),
+            "status subresource"
+        );
         let columns: Vec<&str> = v
             .additional_printer_columns
             .iter()
@@ -53,9 +69,19 @@ fn crds_match_the_kubeedge_contract() {
             .collect();
         assert!(columns.len() >= 2, "printer columns: {columns:?}");
     }
-    let ng_columns: Vec<_> = ng.spec.versions[0].additional_printer_columns.iter().flatten().map(|c| c.name.as_str()).collect();
+    let ng_columns: Vec<_> = ng.spec.versions[0]
+        .additional_printer_columns
+        .iter()
+        .flatten()
+        .map(|c| c.name.as_str())
+        .collect();
     assert_eq!(ng_columns, ["Members", "Ready", "Age"]);
-    let eapp_columns: Vec<_> = eapp.spec.versions[0].additional_printer_columns.iter().flatten().map(|c| c.name.as_str()).collect();
+    let eapp_columns: Vec<_> = eapp.spec.versions[0]
+        .additional_printer_columns
+        .iter()
+        .flatten()
+        .map(|c| c.name.as_str())
+        .collect();
     assert_eq!(eapp_columns, ["Target Groups", "Available", "Age"]);
 }
 
@@ -63,7 +89,10 @@ fn crds_match_the_kubeedge_contract() {
 fn proposal_examples_are_accepted_unchanged() {
     let crds = printed_crds();
     let mut checked = 0;
-    for file in ["examples/proposal/nodegroups.yaml", "examples/proposal/edgeapplication.yaml"] {
+    for file in [
+        "examples/proposal/nodegroups.yaml",
+        "examples/proposal/edgeapplication.yaml",
+    ] {
         for object in manifests::read_file(file).expect("example parses") {
             let crd = match object.kind() {
                 "NodeGroup" => crd(&crds, "nodegroups.apps.kubeedge.io"),
@@ -71,7 +100,13 @@ fn proposal_examples_are_accepted_unchanged() {
                 other => panic!("unexpected kind {other}"),
             };
             let findings = validate_against_crd(crd, &object.object);
-            assert_eq!(findings, Vec::<Finding>::new(), "{} {}", object.kind(), object.name());
+            assert_eq!(
+                findings,
+                Vec::<Finding>::new(),
+                "{} {}",
+                object.kind(),
+                object.name()
+            );
             checked += 1;
         }
     }
@@ -91,5 +126,10 @@ fn the_schema_catches_what_the_server_would_reject_or_drop() {
     )
     .unwrap();
     let findings = validate_against_crd(eapp, &draft[0].object);
-    assert_eq!(findings, vec![Finding::Pruned { path: "spec.workloadScopes".into() }]);
+    assert_eq!(
+        findings,
+        vec![Finding::Pruned {
+            path: "spec.workloadScopes".into()
+        }]
+    );
 }

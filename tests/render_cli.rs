@@ -15,7 +15,12 @@ fn edgedeck(args: &[&str], stdin: Option<&str>) -> Output {
         .spawn()
         .expect("start edgedeck");
     if let Some(text) = stdin {
-        child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write stdin");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("write stdin");
     }
     drop(child.stdin.take());
     child.wait_with_output().expect("edgedeck finishes")
@@ -38,33 +43,70 @@ fn find<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
 #[test]
 fn proposal_example_renders_per_group() {
     let out = edgedeck(
-        &["render", "-f", "examples/proposal/nodegroups.yaml", "-f", "examples/proposal/edgeapplication.yaml"],
+        &[
+            "render",
+            "-f",
+            "examples/proposal/nodegroups.yaml",
+            "-f",
+            "examples/proposal/edgeapplication.yaml",
+        ],
         None,
     );
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let docs = documents(&out);
     assert_eq!(docs.len(), 3, "two Deployments and one Service: {docs:#?}");
 
     for (group, replicas) in [("hangzhou", 2), ("beijing", 3)] {
         let d = find(&docs, "Deployment", &format!("nginx-{group}"));
         assert_eq!(d["metadata"]["namespace"], "default");
-        assert_eq!(d["metadata"]["labels"]["apps.kubeedge.io/edgeapplication-name"], "nginx-app");
+        assert_eq!(
+            d["metadata"]["labels"]["apps.kubeedge.io/edgeapplication-name"],
+            "nginx-app"
+        );
         assert_eq!(d["spec"]["replicas"], replicas);
-        assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["image"], format!("{group}.registry.io/nginx:latest"));
-        assert_eq!(d["spec"]["template"]["spec"]["nodeSelector"]["apps.kubeedge.io/belonging-to"], group);
+        assert_eq!(
+            d["spec"]["template"]["spec"]["containers"][0]["image"],
+            format!("{group}.registry.io/nginx:latest")
+        );
+        assert_eq!(
+            d["spec"]["template"]["spec"]["nodeSelector"]["apps.kubeedge.io/belonging-to"],
+            group
+        );
     }
     let svc = find(&docs, "Service", "nginx-service");
-    assert_eq!(svc["metadata"]["annotations"]["apps.kubeedge.io/service-topology"], "range-nodegroup");
-    assert_eq!(svc["metadata"]["labels"]["apps.kubeedge.io/edgeapplication-name"], "nginx-app");
+    assert_eq!(
+        svc["metadata"]["annotations"]["apps.kubeedge.io/service-topology"],
+        "range-nodegroup"
+    );
+    assert_eq!(
+        svc["metadata"]["labels"]["apps.kubeedge.io/edgeapplication-name"],
+        "nginx-app"
+    );
 }
 
 #[test]
 fn with_nodes_it_shows_membership_too() {
     let out = edgedeck(
-        &["render", "-f", "examples/proposal/nodegroups.yaml", "-f", "examples/proposal/nodes.yaml", "-f", "-"],
+        &[
+            "render",
+            "-f",
+            "examples/proposal/nodegroups.yaml",
+            "-f",
+            "examples/proposal/nodes.yaml",
+            "-f",
+            "-",
+        ],
         Some(&std::fs::read_to_string("examples/proposal/edgeapplication.yaml").unwrap()),
     );
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let docs = documents(&out);
     let hangzhou = find(&docs, "NodeGroup", "hangzhou");
     let names: Vec<&str> = hangzhou["status"]["nodeStatuses"]
@@ -75,7 +117,10 @@ fn with_nodes_it_shows_membership_too() {
         .collect();
     assert_eq!(names, ["node-a", "node-b"]);
     assert_eq!(hangzhou["status"]["members"], 2);
-    assert_eq!(find(&docs, "Node", "node-c")["metadata"]["labels"]["apps.kubeedge.io/belonging-to"], "beijing");
+    assert_eq!(
+        find(&docs, "Node", "node-c")["metadata"]["labels"]["apps.kubeedge.io/belonging-to"],
+        "beijing"
+    );
 }
 
 #[test]
@@ -111,12 +156,24 @@ metadata: {name: not-an-input}
     let out = edgedeck(&["render", "-f", "-"], Some(input));
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("EdgeApplication edge/shop: manifest 1: missing or empty metadata.name"), "{stderr}");
-    assert!(stderr.contains("replicas must not be negative (got -1)"), "{stderr}");
-    assert!(stderr.contains("v1 Secret not-an-input is not an input of render"), "{stderr}");
+    assert!(
+        stderr.contains("EdgeApplication edge/shop: manifest 1: missing or empty metadata.name"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("replicas must not be negative (got -1)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("v1 Secret not-an-input is not an input of render"),
+        "{stderr}"
+    );
     let docs = documents(&out);
     assert_eq!(docs.len(), 1, "{docs:#?}");
-    assert_eq!(find(&docs, "Deployment", "web-south")["metadata"]["namespace"], "edge");
+    assert_eq!(
+        find(&docs, "Deployment", "web-south")["metadata"]["namespace"],
+        "edge"
+    );
 }
 
 #[test]

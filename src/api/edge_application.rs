@@ -23,7 +23,11 @@ use serde_json::Value;
         json_path = ".spec.workloadScope.targetNodeGroups[*].name"
     ),
     printcolumn(name = "Available", type_ = "string", json_path = ".status.available"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct EdgeApplicationSpec {
@@ -176,7 +180,9 @@ pub struct ManifestStatus {
     pub reason: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceIdentifier {
     /// Index of the manifest in `spec.workloadTemplate.manifests`.

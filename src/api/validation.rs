@@ -32,7 +32,10 @@ const SERVER_OWNED: [&str; 3] = ["apiVersion", "kind", "metadata"];
 
 /// Validates `object` against the schema of the CRD version named by its apiVersion.
 pub fn validate_against_crd(crd: &CustomResourceDefinition, object: &Value) -> Vec<Finding> {
-    let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+    let api_version = object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let version = api_version.rsplit('/').next().unwrap_or_default();
     let schema = crd
         .spec
@@ -44,12 +47,18 @@ pub fn validate_against_crd(crd: &CustomResourceDefinition, object: &Value) -> V
     let Some(schema) = schema else {
         return vec![Finding::Invalid {
             path: "apiVersion".into(),
-            problem: format!("version {version:?} is not served by CRD {:?}", crd.metadata.name),
+            problem: format!(
+                "version {version:?} is not served by CRD {:?}",
+                crd.metadata.name
+            ),
         }];
     };
     let mut findings = Vec::new();
     let Some(map) = object.as_object() else {
-        findings.push(Finding::Invalid { path: String::new(), problem: "not an object".into() });
+        findings.push(Finding::Invalid {
+            path: String::new(),
+            problem: "not an object".into(),
+        });
         return findings;
     };
     let properties = schema.properties.as_ref();
@@ -112,7 +121,11 @@ fn check_enum(schema: &JSONSchemaProps, value: &Value, path: &str, findings: &mu
         && !allowed.iter().any(|a| a.0 == *value)
     {
         let names: Vec<String> = allowed.iter().map(|a| a.0.to_string()).collect();
-        invalid(findings, path, &format!("{value} is not one of {}", names.join(", ")));
+        invalid(
+            findings,
+            path,
+            &format!("{value} is not one of {}", names.join(", ")),
+        );
     }
 }
 
@@ -168,7 +181,11 @@ fn check_array(schema: &JSONSchemaProps, items: &[Value], path: &str, findings: 
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 fn invalid(findings: &mut Vec<Finding>, path: &str, problem: &str) {
@@ -191,7 +208,9 @@ mod tests {
                         "metadata": {"name": "g"}, "spec": {"matchLabels": {"a": "b"}, "typo": 1}});
         assert_eq!(
             validate_against_crd(&NodeGroup::crd(), &ng),
-            vec![Finding::Pruned { path: "spec.typo".into() }]
+            vec![Finding::Pruned {
+                path: "spec.typo".into()
+            }]
         );
     }
 
@@ -205,7 +224,12 @@ mod tests {
         let findings = validate_against_crd(&EdgeApplication::crd(), &app);
         let paths: Vec<String> = findings.iter().map(ToString::to_string).collect();
         assert!(paths.iter().any(|p| p.starts_with("spec.workloadScope.targetNodeGroups[0].overriders.replicas: must be of type integer")), "{paths:?}");
-        assert!(paths.iter().any(|p| p.contains("imageOverriders[0].component: \"registry\" is not one of")), "{paths:?}");
+        assert!(
+            paths
+                .iter()
+                .any(|p| p.contains("imageOverriders[0].component: \"registry\" is not one of")),
+            "{paths:?}"
+        );
     }
 
     #[test]

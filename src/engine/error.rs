@@ -36,7 +36,9 @@ pub enum EngineError {
     #[error("{object}: image overrider: {problem}")]
     BadImageOverrider { object: String, problem: String },
 
-    #[error("{object}: {overrider} overrider names container {container:?}, which the pod template does not have")]
+    #[error(
+        "{object}: {overrider} overrider names container {container:?}, which the pod template does not have"
+    )]
     UnknownContainer {
         object: String,
         overrider: &'static str,
@@ -59,7 +61,9 @@ pub enum EngineError {
     #[error("{target}: invalid label selector: {problem}")]
     InvalidSelector { target: String, problem: String },
 
-    #[error("generated {kind} name {name:?} is {len} characters, over the Kubernetes limit of {max}")]
+    #[error(
+        "generated {kind} name {name:?} is {len} characters, over the Kubernetes limit of {max}"
+    )]
     NameTooLong {
         kind: String,
         name: String,

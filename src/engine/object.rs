@@ -111,7 +111,10 @@ impl WorkloadKind {
 
     /// Whether `spec.replicas` exists for this kind.
     pub fn has_replicas(self) -> bool {
-        matches!(self, Self::Deployment | Self::StatefulSet | Self::ReplicaSet)
+        matches!(
+            self,
+            Self::Deployment | Self::StatefulSet | Self::ReplicaSet
+        )
     }
 
     pub fn kind(self) -> &'static str {
@@ -134,10 +137,18 @@ pub fn resource_for_kind(kind: &str) -> String {
         "ingress" => "ingresses".into(),
         "networkpolicy" => "networkpolicies".into(),
         "priorityclass" | "storageclass" | "runtimeclass" | "ingressclass" => format!("{lower}es"),
-        _ if lower.ends_with('s') || lower.ends_with("ch") || lower.ends_with("sh") || lower.ends_with('x') => {
+        _ if lower.ends_with('s')
+            || lower.ends_with("ch")
+            || lower.ends_with("sh")
+            || lower.ends_with('x') =>
+        {
             format!("{lower}es")
         }
-        _ if lower.ends_with('y') && !lower.ends_with("ay") && !lower.ends_with("ey") && !lower.ends_with("oy") => {
+        _ if lower.ends_with('y')
+            && !lower.ends_with("ay")
+            && !lower.ends_with("ey")
+            && !lower.ends_with("oy") =>
+        {
             format!("{}ies", &lower[..lower.len() - 1])
         }
         _ => format!("{lower}s"),
@@ -151,9 +162,15 @@ pub fn is_cluster_scoped(api_version: &str, kind: &str) -> bool {
     matches!(
         (group, kind),
         ("", "Namespace" | "Node" | "PersistentVolume")
-            | ("rbac.authorization.k8s.io", "ClusterRole" | "ClusterRoleBinding")
+            | (
+                "rbac.authorization.k8s.io",
+                "ClusterRole" | "ClusterRoleBinding"
+            )
             | ("apiextensions.k8s.io", "CustomResourceDefinition")
-            | ("storage.k8s.io", "StorageClass" | "CSIDriver" | "CSINode" | "VolumeAttachment")
+            | (
+                "storage.k8s.io",
+                "StorageClass" | "CSIDriver" | "CSINode" | "VolumeAttachment"
+            )
             | ("scheduling.k8s.io", "PriorityClass")
             | ("node.k8s.io", "RuntimeClass")
             | ("networking.k8s.io", "IngressClass")
@@ -197,7 +214,10 @@ mod tests {
 
     #[test]
     fn workload_kinds_need_the_right_group() {
-        assert_eq!(WorkloadKind::of("apps/v1", "Deployment"), Some(WorkloadKind::Deployment));
+        assert_eq!(
+            WorkloadKind::of("apps/v1", "Deployment"),
+            Some(WorkloadKind::Deployment)
+        );
         assert_eq!(WorkloadKind::of("v1", "Deployment"), None);
         assert_eq!(WorkloadKind::of("v1", "Pod"), Some(WorkloadKind::Pod));
         assert!(!WorkloadKind::DaemonSet.has_replicas());

@@ -12,7 +12,12 @@ use super::render::Rendered;
 
 /// Identity of an object across API versions.
 fn identity(key: &ObjectKey) -> (&str, &str, Option<&str>, &str) {
-    (key.group(), key.kind.as_str(), key.namespace.as_deref(), key.name.as_str())
+    (
+        key.group(),
+        key.kind.as_str(),
+        key.namespace.as_deref(),
+        key.name.as_str(),
+    )
 }
 
 /// The keys in `existing` (objects generated earlier for this application)
@@ -24,7 +29,10 @@ pub fn to_delete<'a>(existing: &'a [ObjectKey], rendered: &Rendered) -> Vec<&'a 
         .map(|o| identity(&o.key))
         .chain(rendered.retained().map(identity))
         .collect();
-    existing.iter().filter(|k| !wanted.contains(&identity(k))).collect()
+    existing
+        .iter()
+        .filter(|k| !wanted.contains(&identity(k)))
+        .collect()
 }
 
 #[cfg(test)]

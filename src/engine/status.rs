@@ -62,18 +62,27 @@ fn generation_lag(kind: WorkloadKind, object: &Value) -> Option<String> {
     }
     let generation = int(object, "/metadata/generation")?;
     let observed = int(object, "/status/observedGeneration").unwrap_or(0);
-    (observed < generation).then(|| format!("generation {generation} not yet observed by its controller"))
+    (observed < generation)
+        .then(|| format!("generation {generation} not yet observed by its controller"))
 }
 
 /// The first unmet condition of a replicated workload, if any.
-fn replicas_problem(desired: i64, current: i64, updated: Option<i64>, ready: i64) -> Option<String> {
+fn replicas_problem(
+    desired: i64,
+    current: i64,
+    updated: Option<i64>,
+    ready: i64,
+) -> Option<String> {
     if let Some(updated) = updated
         && updated < desired
     {
         return Some(format!("{updated} of {desired} replicas updated"));
     }
     if current > desired {
-        return Some(format!("{} old replicas pending termination", current - desired));
+        return Some(format!(
+            "{} old replicas pending termination",
+            current - desired
+        ));
     }
     if ready < desired {
         return Some(format!("{ready} of {desired} replicas ready"));
@@ -91,14 +100,27 @@ fn deployment_problem(d: &Value) -> Option<String> {
 }
 
 fn statefulset_problem(s: &Value) -> Option<String> {
-    let on_delete = s.pointer("/spec/updateStrategy/type").and_then(Value::as_str) == Some("OnDelete");
+    let on_delete = s
+        .pointer("/spec/updateStrategy/type")
+        .and_then(Value::as_str)
+        == Some("OnDelete");
     // With OnDelete, pods are only updated when someone deletes them; waiting for that would never end.
     let updated = (!on_delete).then(|| status_int(s, "updatedReplicas"));
-    replicas_problem(spec_replicas(s), status_int(s, "replicas"), updated, status_int(s, "readyReplicas"))
+    replicas_problem(
+        spec_replicas(s),
+        status_int(s, "replicas"),
+        updated,
+        status_int(s, "readyReplicas"),
+    )
 }
 
 fn replicaset_problem(r: &Value) -> Option<String> {
-    replicas_problem(spec_replicas(r), status_int(r, "replicas"), None, status_int(r, "readyReplicas"))
+    replicas_problem(
+        spec_replicas(r),
+        status_int(r, "replicas"),
+        None,
+        status_int(r, "readyReplicas"),
+    )
 }
 
 fn daemonset_problem(d: &Value) -> Option<String> {
@@ -115,7 +137,10 @@ fn daemonset_problem(d: &Value) -> Option<String> {
 }
 
 fn pod_problem(p: &Value) -> Option<String> {
-    let phase = p.pointer("/status/phase").and_then(Value::as_str).unwrap_or("Pending");
+    let phase = p
+        .pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("Pending");
     match phase {
         "Succeeded" => None,
         "Running" if pod_ready(p) => None,
@@ -139,10 +164,16 @@ fn pod_ready(p: &Value) -> bool {
 /// `rendered` supplies the desired count when the object has not been observed yet.
 fn replica_counts(rendered: &Value, observed: Option<&Value>) -> (i64, i64) {
     match (WorkloadKind::of_object(rendered), observed) {
-        (Some(WorkloadKind::DaemonSet), Some(o)) => (status_int(o, "desiredNumberScheduled"), status_int(o, "numberReady")),
+        (Some(WorkloadKind::DaemonSet), Some(o)) => (
+            status_int(o, "desiredNumberScheduled"),
+            status_int(o, "numberReady"),
+        ),
         (Some(WorkloadKind::DaemonSet), None) => (0, 0),
         (Some(WorkloadKind::Pod), o) => (1, i64::from(o.is_some_and(pod_ready))),
-        (Some(_), o) => (spec_replicas(rendered), o.map_or(0, |o| status_int(o, "readyReplicas"))),
+        (Some(_), o) => (
+            spec_replicas(rendered),
+            o.map_or(0, |o| status_int(o, "readyReplicas")),
+        ),
         (None, _) => (0, 0),
     }
 }
@@ -171,7 +202,10 @@ pub fn summarize<'a>(
     for desired in &rendered.objects {
         let live = observed(&desired.key);
         let (condition, reason) = match live.map(availability) {
-            None => (ManifestCondition::Processing, Some("not created yet".to_owned())),
+            None => (
+                ManifestCondition::Processing,
+                Some("not created yet".to_owned()),
+            ),
             Some(Availability::Available) => (ManifestCondition::Available, None),
             Some(Availability::Processing(why)) => (ManifestCondition::Processing, Some(why)),
         };
@@ -219,11 +253,16 @@ pub fn summarize<'a>(
     }
 }
 
-fn group_entry<'m>(groups: &'m mut BTreeMap<String, GroupSummary>, target: &str) -> &'m mut GroupSummary {
-    groups.entry(target.to_owned()).or_insert_with(|| GroupSummary {
-        name: target.to_owned(),
-        ..GroupSummary::default()
-    })
+fn group_entry<'m>(
+    groups: &'m mut BTreeMap<String, GroupSummary>,
+    target: &str,
+) -> &'m mut GroupSummary {
+    groups
+        .entry(target.to_owned())
+        .or_insert_with(|| GroupSummary {
+            name: target.to_owned(),
+            ..GroupSummary::default()
+        })
 }
 
 fn clamp(n: i64) -> i32 {
@@ -244,10 +283,15 @@ mod tests {
     #[test]
     fn deployment_is_available_only_when_rolled_out_and_ready() {
         let ready = json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 3});
-        assert_eq!(availability(&deployment(3, 2, ready)), Availability::Available);
+        assert_eq!(
+            availability(&deployment(3, 2, ready)),
+            Availability::Available
+        );
 
         let stale = json!({"observedGeneration": 1, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 3});
-        assert!(matches!(availability(&deployment(3, 2, stale)), Availability::Processing(r) if r.contains("generation 2")));
+        assert!(
+            matches!(availability(&deployment(3, 2, stale)), Availability::Processing(r) if r.contains("generation 2"))
+        );
 
         let rolling = json!({"observedGeneration": 2, "replicas": 4, "updatedReplicas": 2, "readyReplicas": 4});
         assert_eq!(
@@ -270,19 +314,29 @@ mod tests {
             Availability::Processing("2 old replicas pending termination".into())
         );
         let done = json!({"observedGeneration": 3});
-        assert_eq!(availability(&deployment(0, 3, done)), Availability::Available);
+        assert_eq!(
+            availability(&deployment(0, 3, done)),
+            Availability::Available
+        );
     }
 
     #[test]
     fn daemonset_statefulset_and_pod_rules() {
         let ds = json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "d", "generation": 1},
                         "status": {"observedGeneration": 1, "desiredNumberScheduled": 3, "updatedNumberScheduled": 3, "numberReady": 2}});
-        assert_eq!(availability(&ds), Availability::Processing("2 of 3 daemon pods ready".into()));
+        assert_eq!(
+            availability(&ds),
+            Availability::Processing("2 of 3 daemon pods ready".into())
+        );
 
         let sts = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "s", "generation": 1},
                          "spec": {"replicas": 2, "updateStrategy": {"type": "OnDelete"}},
                          "status": {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 0, "readyReplicas": 2}});
-        assert_eq!(availability(&sts), Availability::Available, "OnDelete must not wait for updates");
+        assert_eq!(
+            availability(&sts),
+            Availability::Available,
+            "OnDelete must not wait for updates"
+        );
 
         let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
                          "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]}});
