@@ -1,0 +1,76 @@
+//! What the engine tells its embedder (the console, or the headless log).
+
+use std::fmt;
+use std::time::SystemTime;
+
+/// Which part of the engine speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    NodeGroup,
+    EdgeApplication,
+    Leader,
+    Engine,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Source::NodeGroup => "nodegroup",
+            Source::EdgeApplication => "edgeapplication",
+            Source::Leader => "leader",
+            Source::Engine => "engine",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A reconcile finished; `changes` says what was written (empty: nothing needed).
+    Reconciled { changes: Vec<String> },
+    /// A reconcile failed and will be retried.
+    Failed { reason: String },
+    /// Leadership changed hands; `holder` is who leads now (None: nobody).
+    Leadership { holder: Option<String>, we_lead: bool },
+    /// Started or stopped.
+    Lifecycle { message: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineEvent {
+    pub at: SystemTime,
+    pub source: Source,
+    /// `namespace/name` or `name` of the object concerned; empty for engine-wide events.
+    pub object: String,
+    pub outcome: Outcome,
+}
+
+impl EngineEvent {
+    pub fn new(source: Source, object: impl Into<String>, outcome: Outcome) -> Self {
+        EngineEvent {
+            at: SystemTime::now(),
+            source,
+            object: object.into(),
+            outcome,
+        }
+    }
+
+    pub fn is_failure(&self) -> bool {
+        matches!(self.outcome, Outcome::Failed { .. })
+    }
+}
+
+impl fmt::Display for EngineEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: ", self.source, self.object)?;
+        match &self.outcome {
+            Outcome::Reconciled { changes } if changes.is_empty() => f.write_str("in sync"),
+            Outcome::Reconciled { changes } => write!(f, "{}", changes.join("; ")),
+            Outcome::Failed { reason } => write!(f, "failed: {reason}"),
+            Outcome::Leadership { holder: Some(h), we_lead } => {
+                write!(f, "leader is {h}{}", if *we_lead { " (this engine)" } else { "" })
+            }
+            Outcome::Leadership { holder: None, .. } => f.write_str("no leader"),
+            Outcome::Lifecycle { message } => f.write_str(message),
+        }
+    }
+}

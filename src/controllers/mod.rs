@@ -1,0 +1,117 @@
+//! The engine against a live cluster: kube-runtime controllers that fetch,
+//! call the pure engine, and write back. The console and `edgedeck engine`
+//! both start it with [`Engine::spawn`].
+
+pub mod edge_application;
+pub mod events;
+pub mod leader;
+pub mod node_group;
+
+use std::sync::Arc;
+
+use kube::Client;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use events::{EngineEvent, Outcome, Source};
+pub use leader::LeaseOptions;
+
+/// How the engine runs.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Act only while holding the lease, so one engine writes at a time.
+    pub leader_elect: bool,
+    pub lease: LeaseOptions,
+    /// Engine events kept for slow subscribers; older ones are dropped for them.
+    pub event_capacity: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            leader_elect: false,
+            lease: LeaseOptions::default(),
+            event_capacity: 1024,
+        }
+    }
+}
+
+/// What every controller shares.
+pub struct Context {
+    pub client: Client,
+    events: broadcast::Sender<EngineEvent>,
+}
+
+impl Context {
+    pub fn new(client: Client, events: broadcast::Sender<EngineEvent>) -> Self {
+        Context { client, events }
+    }
+
+    /// Publishes an event; having no subscriber is fine.
+    pub fn emit(&self, event: EngineEvent) {
+        match &event.outcome {
+            Outcome::Failed { reason } => tracing::warn!(source = %event.source, object = %event.object, %reason, "reconcile failed"),
+            _ => tracing::debug!(%event, "engine event"),
+        }
+        let _ = self.events.send(event);
+    }
+}
+
+pub struct Engine;
+
+impl Engine {
+    /// Starts every controller on the current tokio runtime.
+    pub fn spawn(client: Client, options: EngineOptions) -> EngineHandle {
+        let (events, _) = broadcast::channel(options.event_capacity.max(1));
+        let ctx = Arc::new(Context::new(client, events.clone()));
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(run(ctx, options, cancel.clone()));
+        EngineHandle { events, cancel, task }
+    }
+}
+
+async fn run(ctx: Arc<Context>, options: EngineOptions, cancel: CancellationToken) {
+    ctx.emit(EngineEvent::new(Source::Engine, "", Outcome::Lifecycle { message: "started".into() }));
+    if options.leader_elect {
+        let work_ctx = ctx.clone();
+        leader::lead(ctx.clone(), options.lease, cancel, move |leading| controllers(work_ctx.clone(), leading)).await;
+    } else {
+        controllers(ctx.clone(), cancel).await;
+    }
+    ctx.emit(EngineEvent::new(Source::Engine, "", Outcome::Lifecycle { message: "stopped".into() }));
+}
+
+/// Runs both controllers until `cancel` fires.
+async fn controllers(ctx: Arc<Context>, cancel: CancellationToken) {
+    tokio::join!(
+        node_group::run(ctx.clone(), cancel.clone()),
+        edge_application::run(ctx.clone(), cancel.clone()),
+    );
+}
+
+/// A running engine.
+pub struct EngineHandle {
+    events: broadcast::Sender<EngineEvent>,
+    cancel: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl EngineHandle {
+    /// A stream of engine events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.events.subscribe()
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Stops every controller (and gives up the lease) and waits for them.
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        if let Err(e) = self.task.await {
+            tracing::error!(error = %e, "engine task ended abnormally");
+        }
+    }
+}
