@@ -1,13 +1,408 @@
-//! EdgeApplication controller.
-//! INTERFACE STUB — to be implemented.
+//! EdgeApplication controller: renders each application with the engine,
+//! server-side applies what changed, prunes what is no longer wanted, and
+//! writes `status` when it differs.
+//!
+//! Safety rules, in the order they bite:
+//! - an object with a generated name that this application does not control
+//!   is never taken over (someone else's Deployment is not ours to rewrite);
+//! - an object whose render failed is kept, never pruned (see engine::render);
+//! - one failing object does not stop the others;
+//! - nothing is written when the live object already says what we want, so
+//!   status changes of children do not turn into write storms.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::Duration;
 
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, Service};
+use kube::api::{
+    Api, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
+};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+use serde_json::{Value, json};
+use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
-use super::Context;
+use super::cluster::{self, KindCache};
+use super::{Context, EngineEvent, Outcome, Source};
+use crate::api::{
+    EdgeApplication, EdgeApplicationStatus, FIELD_MANAGER, LABEL_EDGEAPPLICATION_NAME,
+};
+use crate::engine::object::split_api_version;
+use crate::engine::render::{self, Rendered};
+use crate::engine::status::{self, Observation};
+use crate::engine::{ObjectKey, prune};
+
+/// How often an application in sync is looked at again, to catch drift on
+/// kinds the controller does not watch.
+const RESYNC: Duration = Duration::from_secs(300);
+const RETRY: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("EdgeApplication {0} has no namespace or uid")]
+    Incomplete(String),
+    #[error("writing status: {0}")]
+    Status(#[source] kube::Error),
+}
+
+struct State {
+    ctx: Arc<Context>,
+    kinds: KindCache,
+}
 
 /// Runs until `cancel` fires.
-pub async fn run(_ctx: Arc<Context>, _cancel: CancellationToken) {
-    todo!()
+pub async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
+    let client = ctx.client.clone();
+    let generated = watcher::Config::default().labels(LABEL_EDGEAPPLICATION_NAME);
+    let state = Arc::new(State {
+        ctx,
+        kinds: KindCache::default(),
+    });
+    Controller::new(
+        Api::<EdgeApplication>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .owns(Api::<Deployment>::all(client.clone()), generated.clone())
+    .owns(Api::<StatefulSet>::all(client.clone()), generated.clone())
+    .owns(Api::<DaemonSet>::all(client.clone()), generated.clone())
+    .owns(Api::<Service>::all(client.clone()), generated.clone())
+    .owns(Api::<ConfigMap>::all(client), generated)
+    .graceful_shutdown_on(cancel.cancelled_owned())
+    .run(reconcile, error_policy, state)
+    .for_each(|_| async {})
+    .await;
+}
+
+fn error_policy(app: Arc<EdgeApplication>, error: &Error, state: Arc<State>) -> Action {
+    state.ctx.emit(EngineEvent::new(
+        Source::EdgeApplication,
+        app_id(&app),
+        Outcome::Failed {
+            reason: error.to_string(),
+        },
+    ));
+    Action::requeue(RETRY)
+}
+
+fn app_id(app: &EdgeApplication) -> String {
+    format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any())
+}
+
+/// What one pass found and did.
+#[derive(Default)]
+struct Pass {
+    /// Generated objects in the cluster, by identity.
+    live: BTreeMap<String, Value>,
+    /// Keys of the objects this application controls, for pruning.
+    owned: Vec<ObjectKey>,
+    /// Objects that could not be inspected or written, and why.
+    failures: BTreeMap<String, String>,
+    changes: Vec<String>,
+}
+
+fn id(key: &ObjectKey) -> String {
+    let (group, kind, namespace, name) = key.identity();
+    format!("{group}/{kind}/{}/{name}", namespace.unwrap_or_default())
+}
+
+fn gvk_of(key: &ObjectKey) -> GroupVersionKind {
+    let (group, version) = split_api_version(&key.api_version);
+    GroupVersionKind::gvk(group, version, &key.kind)
+}
+
+async fn reconcile(app: Arc<EdgeApplication>, state: Arc<State>) -> Result<Action, Error> {
+    let (Some(namespace), Some(uid)) = (app.namespace(), app.uid()) else {
+        return Err(Error::Incomplete(app.name_any()));
+    };
+    if app.meta().deletion_timestamp.is_some() {
+        // The garbage collector removes what we generated through ownerReferences.
+        return Ok(Action::await_change());
+    }
+    let client = &state.ctx.client;
+    let rendered = render::render(&app);
+    let mut pass = Pass::default();
+
+    for gvk in kinds_to_inspect(&app, &rendered) {
+        inspect_kind(&state, &app, &namespace, &uid, &gvk, &rendered, &mut pass).await;
+    }
+    for desired in &rendered.objects {
+        apply(&state, &namespace, &uid, &app, desired, &mut pass).await;
+    }
+    let doomed: Vec<ObjectKey> = prune::to_delete(&pass.owned, &rendered)
+        .into_iter()
+        .cloned()
+        .collect();
+    for gone in &doomed {
+        delete(&state, &namespace, gone, &mut pass).await;
+    }
+
+    let new_status = status::summarize(
+        &rendered,
+        |key| match pass.failures.get(&id(key)) {
+            Some(reason) => Observation::Failed(reason),
+            None => pass
+                .live
+                .get(&id(key))
+                .map_or(Observation::Absent, Observation::Live),
+        },
+        app.meta().generation,
+    );
+    if app.status.as_ref() != Some(&new_status) {
+        record_new_failures(client, &app, &new_status).await;
+        write_status(client, &app, &namespace, &new_status).await?;
+        pass.changes.push("status updated".into());
+    }
+    if !pass.changes.is_empty() || !pass.failures.is_empty() || !rendered.errors.is_empty() {
+        let outcome = match failure_summary(&rendered, &pass) {
+            Some(reason) => Outcome::Failed { reason },
+            None => Outcome::Reconciled {
+                changes: pass.changes,
+            },
+        };
+        state.ctx.emit(EngineEvent::new(
+            Source::EdgeApplication,
+            app_id(&app),
+            outcome,
+        ));
+    }
+    Ok(Action::requeue(RESYNC))
+}
+
+/// Every kind this application may have objects of: what it renders now and
+/// what its status says it generated before (so removed manifests are pruned).
+fn kinds_to_inspect(app: &EdgeApplication, rendered: &Rendered) -> Vec<GroupVersionKind> {
+    let mut kinds: BTreeMap<(String, String), GroupVersionKind> = BTreeMap::new();
+    let now = rendered
+        .objects
+        .iter()
+        .map(|o| &o.key)
+        .chain(rendered.retained())
+        .map(gvk_of);
+    let before = app
+        .status
+        .iter()
+        .flat_map(|s| &s.workload_status)
+        .filter_map(|entry| {
+            let id = &entry.identifier;
+            (!id.kind.is_empty() && !id.version.is_empty())
+                .then(|| GroupVersionKind::gvk(&id.group, &id.version, &id.kind))
+        });
+    // One version per kind is enough to list it; prefer what the spec uses now.
+    for gvk in now.chain(before) {
+        kinds
+            .entry((gvk.group.clone(), gvk.kind.clone()))
+            .or_insert(gvk);
+    }
+    kinds.into_values().collect()
+}
+
+/// Lists the application's objects of one kind into `pass`.
+async fn inspect_kind(
+    state: &State,
+    app: &EdgeApplication,
+    namespace: &str,
+    uid: &str,
+    gvk: &GroupVersionKind,
+    rendered: &Rendered,
+    pass: &mut Pass,
+) {
+    let client = &state.ctx.client;
+    let listed = match state.kinds.resolve(client, gvk).await {
+        Ok(resource) => {
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(client.clone(), namespace, &resource);
+            let selector = format!("{LABEL_EDGEAPPLICATION_NAME}={}", app.name_any());
+            api.list(&ListParams::default().labels(&selector))
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Err(e) => Err(format!(
+            "kind {} {} is not served by the cluster: {e}",
+            gvk.api_version(),
+            gvk.kind
+        )),
+    };
+    match listed {
+        Ok(list) => {
+            for object in list.items {
+                let Ok(value) = serde_json::to_value(&object) else {
+                    continue;
+                };
+                let Some(key) = ObjectKey::of(&value) else {
+                    continue;
+                };
+                if cluster::controlled_by(&value, uid) {
+                    pass.owned.push(key.clone());
+                    pass.live.insert(id(&key), value);
+                }
+            }
+        }
+        Err(reason) => {
+            // Nothing of this kind can be applied or pruned this time; say so on each object.
+            for desired in rendered.objects.iter().filter(|o| gvk_of(&o.key) == *gvk) {
+                pass.failures.insert(id(&desired.key), reason.clone());
+            }
+        }
+    }
+}
+
+async fn apply(
+    state: &State,
+    namespace: &str,
+    uid: &str,
+    app: &EdgeApplication,
+    desired: &render::DesiredObject,
+    pass: &mut Pass,
+) {
+    let key_id = id(&desired.key);
+    if pass.failures.contains_key(&key_id) {
+        return;
+    }
+    if pass
+        .live
+        .get(&key_id)
+        .is_some_and(|live| cluster::covers(live, &desired.object))
+    {
+        return;
+    }
+    let client = &state.ctx.client;
+    let resource = match state.kinds.resolve(client, &gvk_of(&desired.key)).await {
+        Ok(resource) => resource,
+        Err(e) => {
+            pass.failures
+                .insert(key_id, format!("kind is not served by the cluster: {e}"));
+            return;
+        }
+    };
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
+    if !pass.live.contains_key(&key_id) {
+        // Not ours (yet): make sure we are not about to take over someone else's object.
+        match api.get_opt(&desired.key.name).await {
+            Ok(Some(existing)) => {
+                let value = serde_json::to_value(&existing).unwrap_or(Value::Null);
+                if !cluster::controlled_by(&value, uid) {
+                    pass.failures.insert(
+                        key_id,
+                        format!(
+                            "{} already exists and is not controlled by EdgeApplication {}; refusing to take it over",
+                            desired.key,
+                            app.name_any()
+                        ),
+                    );
+                    return;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                pass.failures.insert(key_id, e.to_string());
+                return;
+            }
+        }
+    }
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    match api
+        .patch(&desired.key.name, &params, &Patch::Apply(&desired.object))
+        .await
+    {
+        Ok(applied) => {
+            if let Ok(value) = serde_json::to_value(&applied) {
+                pass.live.insert(key_id, value);
+            }
+            pass.changes.push(format!("applied {}", desired.key));
+        }
+        Err(e) => {
+            pass.failures.insert(key_id, format!("apply failed: {e}"));
+        }
+    }
+}
+
+async fn delete(state: &State, namespace: &str, key: &ObjectKey, pass: &mut Pass) {
+    let client = &state.ctx.client;
+    let result = match state.kinds.resolve(client, &gvk_of(key)).await {
+        Ok(resource) => {
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(client.clone(), namespace, &resource);
+            let params = DeleteParams::background();
+            match api.delete(&key.name, &params).await {
+                Ok(_) => Ok(()),
+                Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    match result {
+        Ok(()) => pass.changes.push(format!("pruned {key}")),
+        Err(reason) => {
+            pass.failures
+                .insert(id(key), format!("prune failed: {reason}"));
+        }
+    }
+}
+
+async fn write_status(
+    client: &kube::Client,
+    app: &EdgeApplication,
+    namespace: &str,
+    status: &EdgeApplicationStatus,
+) -> Result<(), Error> {
+    let api: Api<EdgeApplication> = Api::namespaced(client.clone(), namespace);
+    // A merge patch of the whole status: list fields are replaced, so stale entries go.
+    let patch = json!({ "status": status });
+    api.patch_status(
+        &app.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map(|_| ())
+    .map_err(Error::Status)
+}
+
+/// Records a Kubernetes Event for each failure reason the previous status did not already show.
+async fn record_new_failures(
+    client: &kube::Client,
+    app: &EdgeApplication,
+    status: &EdgeApplicationStatus,
+) {
+    let before: BTreeSet<&str> = app
+        .status
+        .iter()
+        .flat_map(|s| &s.workload_status)
+        .filter_map(|e| e.reason.as_deref())
+        .collect();
+    let reference = ObjectReference {
+        api_version: Some(crate::api::API_VERSION.to_owned()),
+        kind: Some("EdgeApplication".to_owned()),
+        name: app.metadata.name.clone(),
+        namespace: app.metadata.namespace.clone(),
+        uid: app.metadata.uid.clone(),
+        ..ObjectReference::default()
+    };
+    for entry in &status.workload_status {
+        if entry.conditions != Some(crate::api::ManifestCondition::Failed) {
+            continue;
+        }
+        let Some(reason) = entry.reason.as_deref() else {
+            continue;
+        };
+        if !before.contains(reason) {
+            cluster::warn(client, reference.clone(), "GenerateFailed", reason).await;
+        }
+    }
+}
+
+fn failure_summary(rendered: &Rendered, pass: &Pass) -> Option<String> {
+    let mut reasons: Vec<String> = rendered
+        .errors
+        .iter()
+        .map(|e| e.error.to_string())
+        .collect();
+    reasons.extend(pass.failures.values().cloned());
+    (!reasons.is_empty()).then(|| reasons.join("; "))
 }

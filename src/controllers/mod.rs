@@ -2,6 +2,7 @@
 //! call the pure engine, and write back. The console and `edgedeck engine`
 //! both start it with [`Engine::spawn`].
 
+pub mod cluster;
 pub mod edge_application;
 pub mod events;
 pub mod leader;
@@ -51,7 +52,9 @@ impl Context {
     /// Publishes an event; having no subscriber is fine.
     pub fn emit(&self, event: EngineEvent) {
         match &event.outcome {
-            Outcome::Failed { reason } => tracing::warn!(source = %event.source, object = %event.object, %reason, "reconcile failed"),
+            Outcome::Failed { reason } => {
+                tracing::warn!(source = %event.source, object = %event.object, %reason, "reconcile failed")
+            }
             _ => tracing::debug!(%event, "engine event"),
         }
         let _ = self.events.send(event);
@@ -67,19 +70,38 @@ impl Engine {
         let ctx = Arc::new(Context::new(client, events.clone()));
         let cancel = CancellationToken::new();
         let task = tokio::spawn(run(ctx, options, cancel.clone()));
-        EngineHandle { events, cancel, task }
+        EngineHandle {
+            events,
+            cancel,
+            task,
+        }
     }
 }
 
 async fn run(ctx: Arc<Context>, options: EngineOptions, cancel: CancellationToken) {
-    ctx.emit(EngineEvent::new(Source::Engine, "", Outcome::Lifecycle { message: "started".into() }));
+    ctx.emit(EngineEvent::new(
+        Source::Engine,
+        "",
+        Outcome::Lifecycle {
+            message: "started".into(),
+        },
+    ));
     if options.leader_elect {
         let work_ctx = ctx.clone();
-        leader::lead(ctx.clone(), options.lease, cancel, move |leading| controllers(work_ctx.clone(), leading)).await;
+        leader::lead(ctx.clone(), options.lease, cancel, move |leading| {
+            controllers(work_ctx.clone(), leading)
+        })
+        .await;
     } else {
         controllers(ctx.clone(), cancel).await;
     }
-    ctx.emit(EngineEvent::new(Source::Engine, "", Outcome::Lifecycle { message: "stopped".into() }));
+    ctx.emit(EngineEvent::new(
+        Source::Engine,
+        "",
+        Outcome::Lifecycle {
+            message: "stopped".into(),
+        },
+    ));
 }
 
 /// Runs both controllers until `cancel` fires.

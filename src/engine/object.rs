@@ -49,6 +49,17 @@ impl ObjectKey {
         split_api_version(&self.api_version).1
     }
 
+    /// The object regardless of API version: a manifest moving from
+    /// `apps/v1beta2` to `apps/v1` still names the same object.
+    pub fn identity(&self) -> (&str, &str, Option<&str>, &str) {
+        (
+            self.group(),
+            &self.kind,
+            self.namespace.as_deref(),
+            &self.name,
+        )
+    }
+
     /// Lower-case plural resource name, as in URLs.
     pub fn resource(&self) -> String {
         resource_for_kind(&self.kind)

@@ -10,28 +10,18 @@ use std::collections::BTreeSet;
 use super::object::ObjectKey;
 use super::render::Rendered;
 
-/// Identity of an object across API versions.
-fn identity(key: &ObjectKey) -> (&str, &str, Option<&str>, &str) {
-    (
-        key.group(),
-        key.kind.as_str(),
-        key.namespace.as_deref(),
-        key.name.as_str(),
-    )
-}
-
 /// The keys in `existing` (objects generated earlier for this application)
 /// that the current render no longer wants, in the order given.
 pub fn to_delete<'a>(existing: &'a [ObjectKey], rendered: &Rendered) -> Vec<&'a ObjectKey> {
     let wanted: BTreeSet<_> = rendered
         .objects
         .iter()
-        .map(|o| identity(&o.key))
-        .chain(rendered.retained().map(identity))
+        .map(|o| o.key.identity())
+        .chain(rendered.retained().map(ObjectKey::identity))
         .collect();
     existing
         .iter()
-        .filter(|k| !wanted.contains(&identity(k)))
+        .filter(|k| !wanted.contains(&k.identity()))
         .collect()
 }
 

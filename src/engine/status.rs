@@ -190,24 +190,40 @@ fn identifier(ordinal: usize, key: &ObjectKey) -> ResourceIdentifier {
     }
 }
 
+/// What the cluster holds for one rendered object.
+#[derive(Debug, Clone, Copy)]
+pub enum Observation<'a> {
+    Live(&'a Value),
+    Absent,
+    /// Writing it failed, with the reason the cluster gave.
+    Failed(&'a str),
+}
+
 /// The application's status from what was rendered and what the cluster holds.
-/// `observed` looks up a generated object by the key it was rendered with.
+/// `observe` looks up a generated object by the key it was rendered with.
 pub fn summarize<'a>(
     rendered: &Rendered,
-    observed: impl Fn(&ObjectKey) -> Option<&'a Value>,
+    observe: impl Fn(&ObjectKey) -> Observation<'a>,
     observed_generation: Option<i64>,
 ) -> EdgeApplicationStatus {
     let mut entries: Vec<ManifestStatus> = Vec::new();
     let mut groups: BTreeMap<String, GroupSummary> = BTreeMap::new();
     for desired in &rendered.objects {
-        let live = observed(&desired.key);
-        let (condition, reason) = match live.map(availability) {
-            None => (
+        let observation = observe(&desired.key);
+        let live = match observation {
+            Observation::Live(object) => Some(object),
+            _ => None,
+        };
+        let (condition, reason) = match observation {
+            Observation::Absent => (
                 ManifestCondition::Processing,
                 Some("not created yet".to_owned()),
             ),
-            Some(Availability::Available) => (ManifestCondition::Available, None),
-            Some(Availability::Processing(why)) => (ManifestCondition::Processing, Some(why)),
+            Observation::Failed(why) => (ManifestCondition::Failed, Some(why.to_owned())),
+            Observation::Live(object) => match availability(object) {
+                Availability::Available => (ManifestCondition::Available, None),
+                Availability::Processing(why) => (ManifestCondition::Processing, Some(why)),
+            },
         };
         if let Some(target) = &desired.target {
             let summary = group_entry(&mut groups, target);
@@ -344,5 +360,157 @@ mod tests {
 
         let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
         assert_eq!(availability(&cm), Availability::Available);
+    }
+
+    fn rendered_example() -> Rendered {
+        let text = include_str!("../../examples/proposal/edgeapplication.yaml");
+        let app: crate::api::EdgeApplication =
+            serde_yaml_ng::from_str(text).expect("example parses");
+        crate::engine::render::render(&app)
+    }
+
+    fn rolled_out(object: &Value, ready: i64) -> Value {
+        let mut live = object.clone();
+        let replicas = live["spec"]["replicas"].clone();
+        live["metadata"]["generation"] = json!(1);
+        live["status"] = json!({"observedGeneration": 1, "replicas": replicas,
+                                "updatedReplicas": replicas, "readyReplicas": ready});
+        live
+    }
+
+    #[test]
+    fn summary_of_the_proposal_example() {
+        let rendered = rendered_example();
+        let hangzhou = rolled_out(&rendered.objects[0].object, 2);
+        let beijing = rolled_out(&rendered.objects[1].object, 1);
+        let status = summarize(
+            &rendered,
+            |key| match key.name.as_str() {
+                "nginx-hangzhou" => Observation::Live(&hangzhou),
+                "nginx-beijing" => Observation::Live(&beijing),
+                _ => Observation::Absent,
+            },
+            Some(7),
+        );
+        let rows: Vec<(String, String, Option<ManifestCondition>, Option<String>)> = status
+            .workload_status
+            .iter()
+            .map(|e| {
+                (
+                    e.identifier.name.clone(),
+                    format!(
+                        "{}/{}/{}",
+                        e.identifier.group, e.identifier.version, e.identifier.resource
+                    ),
+                    e.conditions,
+                    e.reason.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (
+                    "nginx-beijing".into(),
+                    "apps/v1/deployments".into(),
+                    Some(ManifestCondition::Processing),
+                    Some("1 of 3 replicas ready".into())
+                ),
+                (
+                    "nginx-hangzhou".into(),
+                    "apps/v1/deployments".into(),
+                    Some(ManifestCondition::Available),
+                    None
+                ),
+                (
+                    "nginx-service".into(),
+                    "/v1/services".into(),
+                    Some(ManifestCondition::Processing),
+                    Some("not created yet".into())
+                ),
+            ]
+        );
+        assert_eq!(status.workload_status[2].identifier.ordinal, 1);
+        assert_eq!(status.available.as_deref(), Some("1/3"));
+        assert_eq!(status.observed_generation, Some(7));
+        let groups: Vec<(String, i32, i32, i32, i32)> = status
+            .groups
+            .iter()
+            .map(|g| {
+                (
+                    g.name.clone(),
+                    g.desired_replicas,
+                    g.ready_replicas,
+                    g.workloads,
+                    g.available_workloads,
+                )
+            })
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                ("beijing".into(), 3, 1, 1, 0),
+                ("hangzhou".into(), 2, 2, 1, 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn apply_and_render_failures_are_failed_entries_with_reasons() {
+        let mut rendered = rendered_example();
+        rendered.errors.push(crate::engine::render::RenderError {
+            ordinal: Some(0),
+            target: Some("shanghai".into()),
+            key: Some(ObjectKey::new(
+                "apps/v1",
+                "Deployment",
+                Some("default"),
+                "nginx-shanghai",
+            )),
+            error: crate::engine::EngineError::NegativeReplicas {
+                target: "shanghai".into(),
+                value: -1,
+            },
+        });
+        let status = summarize(
+            &rendered,
+            |key| {
+                if key.kind == "Service" {
+                    Observation::Failed("admission webhook denied it")
+                } else {
+                    Observation::Absent
+                }
+            },
+            None,
+        );
+        let failed: Vec<(&str, &str)> = status
+            .workload_status
+            .iter()
+            .filter(|e| e.conditions == Some(ManifestCondition::Failed))
+            .map(|e| {
+                (
+                    e.identifier.name.as_str(),
+                    e.reason.as_deref().unwrap_or_default(),
+                )
+            })
+            .collect();
+        // Sorted by manifest ordinal: the Deployment (0) before the Service (1).
+        assert_eq!(
+            failed,
+            [
+                (
+                    "nginx-shanghai",
+                    "shanghai: replicas must not be negative (got -1)"
+                ),
+                ("nginx-service", "admission webhook denied it"),
+            ]
+        );
+        let shanghai = status
+            .groups
+            .iter()
+            .find(|g| g.name == "shanghai")
+            .expect("failed target listed");
+        assert_eq!((shanghai.workloads, shanghai.available_workloads), (1, 0));
+        assert_eq!(status.available.as_deref(), Some("0/4"));
     }
 }
