@@ -1,7 +1,11 @@
 //! edgedeck: KubeEdge node group management as an engine behind a terminal console.
 
 pub mod api;
+pub mod connect;
+pub mod console;
 pub mod controllers;
 pub mod dry_run;
+pub mod embedded;
 pub mod engine;
+pub mod headless;
 pub mod manifests;

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use edgedeck::headless::{self, HeadlessOptions};
 use edgedeck::{api, dry_run, manifests};
 
 /// edgedeck: KubeEdge node group management — NodeGroups, EdgeApplications and
@@ -31,6 +32,31 @@ enum Command {
         #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
         files: Vec<String>,
     },
+    /// Run every controller headless, as in a cluster, until SIGINT or SIGTERM.
+    Engine {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        /// Act only while holding the coordination.k8s.io Lease, so one engine writes at a time.
+        #[arg(long)]
+        leader_elect: bool,
+        /// Namespace of the leader Lease.
+        #[arg(long, default_value = "kube-system")]
+        lease_namespace: String,
+        /// Identity recorded in the Lease (default: host name and process id).
+        #[arg(long)]
+        identity: Option<String>,
+    },
+}
+
+/// Which cluster to talk to, as kubectl chooses it.
+#[derive(clap::Args)]
+struct ClusterArgs {
+    /// Path to the kubeconfig (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
+    #[arg(long, value_name = "PATH")]
+    kubeconfig: Option<std::path::PathBuf>,
+    /// Kubeconfig context to use (default: its current context).
+    #[arg(long, value_name = "NAME")]
+    context: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -38,6 +64,45 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Crds => crds(),
         Command::Render { files } => render(&files),
+        Command::Engine {
+            cluster,
+            leader_elect,
+            lease_namespace,
+            identity,
+        } => {
+            init_logging();
+            block_on(headless::run(HeadlessOptions {
+                kubeconfig: cluster.kubeconfig,
+                context: cluster.context,
+                leader_elect,
+                lease_namespace: Some(lease_namespace),
+                identity,
+            }))
+        }
+    }
+}
+
+/// Logs to standard error, filtered by `RUST_LOG` (default `info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn block_on<E: std::fmt::Display>(work: impl std::future::Future<Output = Result<(), E>>) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(work) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

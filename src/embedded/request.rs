@@ -1,0 +1,313 @@
+//! Parsing of request paths, query parameters and bodies.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::error::{ApiError, ApiResult};
+use super::operations::{DeleteOptions, ListOptions, Propagation, WriteOptions};
+use super::resources::Registry;
+use super::selectors::{FieldSelector, LabelSelector};
+
+/// A path naming objects of one resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourcePath {
+    pub group: String,
+    pub version: String,
+    pub namespace: Option<String>,
+    pub plural: String,
+    pub name: Option<String>,
+    pub subresource: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Version,
+    CoreVersions,
+    GroupList,
+    Group(String),
+    ResourceList { group: String, version: String },
+    Health,
+    OpenApiRoot,
+    OpenApiGroupVersion { group: String, version: String },
+    OpenApiV2,
+    Resource(ResourcePath),
+    Unknown,
+}
+
+/// Maps a URL path onto a route. `registry` disambiguates
+/// `namespaces/{ns}/{plural}` from `namespaces/{name}/{subresource}`.
+pub fn route(path: &str, registry: &Registry) -> Route {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match segments.as_slice() {
+        ["version"] => Route::Version,
+        ["healthz" | "livez" | "readyz", ..] => Route::Health,
+        ["openapi", "v3"] => Route::OpenApiRoot,
+        ["openapi", "v3", "api", version] => Route::OpenApiGroupVersion {
+            group: String::new(),
+            version: (*version).to_string(),
+        },
+        ["openapi", "v3", "apis", group, version] => Route::OpenApiGroupVersion {
+            group: (*group).to_string(),
+            version: (*version).to_string(),
+        },
+        ["openapi", ..] => Route::OpenApiV2,
+        ["api"] => Route::CoreVersions,
+        ["api", "v1"] => Route::ResourceList {
+            group: String::new(),
+            version: "v1".into(),
+        },
+        ["api", "v1", rest @ ..] => resource_route("", "v1", rest, registry),
+        ["apis"] => Route::GroupList,
+        ["apis", group] => Route::Group((*group).to_string()),
+        ["apis", group, version] => Route::ResourceList {
+            group: (*group).to_string(),
+            version: (*version).to_string(),
+        },
+        ["apis", group, version, rest @ ..] => resource_route(group, version, rest, registry),
+        _ => Route::Unknown,
+    }
+}
+
+fn resource_route(group: &str, version: &str, rest: &[&str], registry: &Registry) -> Route {
+    let path = |namespace: Option<&str>, plural: &str, name: Option<&str>, sub: Option<&str>| {
+        Route::Resource(ResourcePath {
+            group: group.to_string(),
+            version: version.to_string(),
+            namespace: namespace.map(str::to_string),
+            plural: plural.to_string(),
+            name: name.map(str::to_string),
+            subresource: sub.map(str::to_string),
+        })
+    };
+    let is_namespaced_plural = |plural: &str| {
+        registry
+            .find(group, version, plural)
+            .is_some_and(|r| r.namespaced)
+    };
+    match rest {
+        [plural] => path(None, plural, None, None),
+        [plural, name] => path(None, plural, Some(name), None),
+        ["namespaces", ns, plural] if group.is_empty() || is_namespaced_plural(plural) => {
+            if is_namespaced_plural(plural) {
+                path(Some(ns), plural, None, None)
+            } else {
+                // `namespaces/{name}/status` and `/finalize`.
+                path(None, "namespaces", Some(ns), Some(plural))
+            }
+        }
+        ["namespaces", ns, plural] => path(Some(ns), plural, None, None),
+        [plural, name, sub] => path(None, plural, Some(name), Some(sub)),
+        ["namespaces", ns, plural, name] => path(Some(ns), plural, Some(name), None),
+        ["namespaces", ns, plural, name, sub] => path(Some(ns), plural, Some(name), Some(sub)),
+        _ => Route::Unknown,
+    }
+}
+
+/// Query parameters in order of appearance.
+#[derive(Debug, Clone, Default)]
+pub struct Query(Vec<(String, String)>);
+
+impl Query {
+    pub fn parse(raw: Option<&str>) -> ApiResult<Query> {
+        let Some(raw) = raw else {
+            return Ok(Query::default());
+        };
+        let uri: axum::http::Uri = format!("/?{raw}")
+            .parse()
+            .map_err(|_| ApiError::BadRequest("malformed query string".into()))?;
+        let axum::extract::Query(pairs) =
+            axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&uri)
+                .map_err(|e| ApiError::BadRequest(format!("malformed query string: {e}")))?;
+        Ok(Query(pairs))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn flag(&self, name: &str) -> bool {
+        matches!(self.get(name), Some("true" | "1"))
+    }
+
+    fn number<T: std::str::FromStr>(&self, name: &str) -> ApiResult<Option<T>> {
+        self.get(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| {
+                v.parse::<T>()
+                    .map_err(|_| ApiError::BadRequest(format!("invalid value for {name}: {v:?}")))
+            })
+            .transpose()
+    }
+
+    pub fn is_watch(&self) -> bool {
+        self.flag("watch")
+    }
+
+    pub fn resource_version(&self) -> ApiResult<Option<u64>> {
+        self.number("resourceVersion")
+    }
+
+    pub fn timeout(&self) -> ApiResult<Option<Duration>> {
+        Ok(self
+            .number::<u64>("timeoutSeconds")?
+            .map(Duration::from_secs))
+    }
+
+    pub fn list_options(&self, group: &str, plural: &str) -> ApiResult<ListOptions> {
+        Ok(ListOptions {
+            labels: LabelSelector::parse(self.get("labelSelector").unwrap_or(""))?,
+            fields: FieldSelector::parse(self.get("fieldSelector").unwrap_or(""), group, plural)?,
+            limit: self.number("limit")?,
+            continue_token: self
+                .get("continue")
+                .filter(|c| !c.is_empty())
+                .map(str::to_string),
+        })
+    }
+
+    pub fn write_options(&self) -> WriteOptions {
+        WriteOptions {
+            dry_run: self.get("dryRun") == Some("All"),
+            field_manager: self
+                .get("fieldManager")
+                .filter(|m| !m.is_empty())
+                .map(str::to_string),
+        }
+    }
+
+    /// DeleteOptions from the query, overridden by those in the body (if any).
+    pub fn delete_options(&self, body: Option<&Value>) -> ApiResult<DeleteOptions> {
+        let mut opts = DeleteOptions {
+            propagation: self
+                .get("propagationPolicy")
+                .map(parse_propagation)
+                .transpose()?,
+            dry_run: self.get("dryRun") == Some("All"),
+            ..Default::default()
+        };
+        if self.get("orphanDependents") == Some("true") {
+            opts.propagation = Some(Propagation::Orphan);
+        }
+        if let Some(body) = body {
+            if let Some(p) = body.get("propagationPolicy").and_then(Value::as_str) {
+                opts.propagation = Some(parse_propagation(p)?);
+            } else if body.get("orphanDependents") == Some(&Value::Bool(true)) {
+                opts.propagation = Some(Propagation::Orphan);
+            }
+            if let Some(pre) = body.get("preconditions") {
+                opts.precondition_uid = pre.get("uid").and_then(Value::as_str).map(str::to_string);
+                opts.precondition_rv = pre
+                    .get("resourceVersion")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+            }
+            if let Some(Value::Array(modes)) = body.get("dryRun") {
+                opts.dry_run |= modes.iter().any(|m| m == "All");
+            }
+        }
+        Ok(opts)
+    }
+}
+
+fn parse_propagation(value: &str) -> ApiResult<Propagation> {
+    match value {
+        "Background" => Ok(Propagation::Background),
+        "Foreground" => Ok(Propagation::Foreground),
+        "Orphan" => Ok(Propagation::Orphan),
+        other => Err(ApiError::BadRequest(format!(
+            "invalid propagationPolicy {other:?}: must be Orphan, Background or Foreground"
+        ))),
+    }
+}
+
+/// Decodes a JSON or YAML body (YAML is a superset of JSON, so YAML content
+/// types accept both).
+pub fn decode_body(content_type: &str, bytes: &[u8]) -> ApiResult<Value> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadRequest("the request body is empty".into()));
+    }
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    if media.contains("protobuf") || media.contains("cbor") {
+        // Clients fall back to JSON on 415 (client-go does for these encodings).
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {media:?})"
+        )));
+    }
+    let yaml = content_type.contains("yaml");
+    let parsed = if yaml {
+        serde_yaml_ng::from_slice::<Value>(bytes).map_err(|e| e.to_string())
+    } else {
+        serde_json::from_slice::<Value>(bytes).map_err(|e| e.to_string())
+    };
+    parsed.map_err(|e| {
+        ApiError::BadRequest(format!(
+            "the request body could not be decoded as {}: {e}",
+            if yaml { "YAML" } else { "JSON" }
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(path: &str) -> Route {
+        route(path, &Registry::build(&[]))
+    }
+
+    #[test]
+    fn routes() {
+        assert_eq!(
+            r("/api/v1/namespaces/default/pods/web"),
+            Route::Resource(ResourcePath {
+                group: "".into(),
+                version: "v1".into(),
+                namespace: Some("default".into()),
+                plural: "pods".into(),
+                name: Some("web".into()),
+                subresource: None,
+            })
+        );
+        let Route::Resource(ns) = r("/api/v1/namespaces/default") else {
+            panic!("namespace object route");
+        };
+        assert_eq!(
+            (ns.plural.as_str(), ns.name.as_deref(), ns.namespace),
+            ("namespaces", Some("default"), None)
+        );
+        let Route::Resource(status) = r("/api/v1/namespaces/default/status") else {
+            panic!("namespace status route");
+        };
+        assert_eq!(status.subresource.as_deref(), Some("status"));
+        let Route::Resource(scale) = r("/apis/apps/v1/namespaces/x/deployments/d/scale") else {
+            panic!("scale route");
+        };
+        assert_eq!(scale.subresource.as_deref(), Some("scale"));
+        assert_eq!(
+            r("/apis/apps/v1"),
+            Route::ResourceList {
+                group: "apps".into(),
+                version: "v1".into()
+            }
+        );
+        assert_eq!(r("/nope"), Route::Unknown);
+    }
+
+    #[test]
+    fn query_parsing() {
+        let q = Query::parse(Some("watch=1&labelSelector=app%3Dweb&limit=5")).expect("parses");
+        assert!(q.is_watch());
+        assert_eq!(q.get("labelSelector"), Some("app=web"));
+        assert!(q.list_options("", "pods").expect("valid").limit == Some(5));
+        assert!(
+            Query::parse(Some("limit=x"))
+                .expect("parses")
+                .list_options("", "pods")
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,391 @@
+//! HTTP front of the embedded cluster (axum): authentication, routing,
+//! content negotiation (JSON / Table), watch streaming.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::cluster::Cluster;
+use super::discovery;
+use super::error::{ApiError, ApiResult};
+use super::openapi;
+use super::operations::{self, Deleted, Subresource};
+use super::patch::PatchKind;
+use super::request::{Query, ResourcePath, Route, decode_body, route};
+use super::resources::ResourceInfo;
+use super::resources::crd_key;
+use super::table::{self, IncludeObject};
+use super::watch::{self, WatchOptions};
+
+/// Requests larger than this are refused with 413, like the real API server's 3 MiB.
+pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+pub struct ServerState {
+    pub cluster: Arc<Cluster>,
+    pub token: String,
+    /// `127.0.0.1:port`, advertised in /api.
+    pub address: String,
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+pub fn router(state: Arc<ServerState>) -> Router {
+    Router::new().fallback(handle).with_state(state)
+}
+
+async fn handle(State(state): State<Arc<ServerState>>, request: Request) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let response = match dispatch(&state, request).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    };
+    tracing::debug!(%method, %path, status = response.status().as_u16(), "embedded api request");
+    response
+}
+
+/// Compares without an early exit so response timing does not leak the token.
+fn token_matches(given: &[u8], expected: &[u8]) -> bool {
+    given.len() == expected.len()
+        && given
+            .iter()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+fn authorized(headers: &HeaderMap, token: &str) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| token_matches(given.trim().as_bytes(), token.as_bytes()))
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> &str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+async fn read_body(headers: &HeaderMap, body: Body) -> ApiResult<axum::body::Bytes> {
+    let declared = header_str(headers, header::CONTENT_LENGTH)
+        .parse::<usize>()
+        .ok();
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+    }
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(MAX_BODY_BYTES))
+}
+
+async fn dispatch(state: &ServerState, request: Request) -> ApiResult<Response> {
+    if !authorized(request.headers(), &state.token) {
+        return Err(ApiError::Unauthorized);
+    }
+    let registry = state.cluster.registry();
+    let (parts, body) = request.into_parts();
+    let ok = |v: Value| Ok(json_response(StatusCode::OK, &v));
+    match route(parts.uri.path(), &registry) {
+        Route::Version => ok(discovery::version()),
+        Route::Health => Ok((StatusCode::OK, "ok").into_response()),
+        Route::CoreVersions => ok(discovery::core_versions(&state.address)),
+        Route::GroupList => ok(discovery::group_list(&registry)),
+        Route::Group(group) => discovery::group(&registry, &group)
+            .map(|v| json_response(StatusCode::OK, &v))
+            .ok_or(ApiError::NoSuchResource),
+        Route::ResourceList { group, version } => {
+            discovery::resource_list(&registry, &group, &version)
+                .map(|v| json_response(StatusCode::OK, &v))
+                .ok_or(ApiError::NoSuchResource)
+        }
+        Route::OpenApiRoot => ok(openapi::root(
+            &registry,
+            state.cluster.store.last_change(&crd_key()),
+        )),
+        Route::OpenApiGroupVersion { group, version } => {
+            openapi::group_version(&registry, &group, &version)
+                .map(|v| json_response(StatusCode::OK, &v))
+                .ok_or(ApiError::NoSuchResource)
+        }
+        // OpenAPI v2 (protobuf) is not served; kubectl uses v3 when present.
+        Route::OpenApiV2 | Route::Unknown => Err(ApiError::NoSuchResource),
+        Route::Resource(path) => {
+            let info = registry
+                .find(&path.group, &path.version, &path.plural)
+                .ok_or(ApiError::NoSuchResource)?;
+            let query = Query::parse(parts.uri.query())?;
+            let body = match parts.method {
+                Method::GET | Method::HEAD => None,
+                _ => Some(read_body(&parts.headers, body).await?),
+            };
+            resource_request(
+                state,
+                &info,
+                &path,
+                &parts.method,
+                &parts.headers,
+                &query,
+                body,
+            )
+            .await
+        }
+    }
+}
+
+/// How the client wants objects rendered.
+fn table_mode(headers: &HeaderMap, query: &Query) -> Option<IncludeObject> {
+    table::wants_table(header_str(headers, header::ACCEPT))
+        .then(|| IncludeObject::parse(query.get("includeObject")))
+}
+
+fn body_value(headers: &HeaderMap, body: Option<&axum::body::Bytes>) -> ApiResult<Value> {
+    let bytes = body.ok_or_else(|| ApiError::BadRequest("the request body is empty".into()))?;
+    decode_body(header_str(headers, header::CONTENT_TYPE), bytes)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn resource_request(
+    state: &ServerState,
+    info: &Arc<ResourceInfo>,
+    path: &ResourcePath,
+    method: &Method,
+    headers: &HeaderMap,
+    query: &Query,
+    body: Option<axum::body::Bytes>,
+) -> ApiResult<Response> {
+    let cluster = &state.cluster;
+    let ns = path.namespace.as_deref();
+    if ns.is_some() && !info.namespaced {
+        return Err(ApiError::NoSuchResource);
+    }
+    let sub = match path.subresource.as_deref() {
+        None => Subresource::Main,
+        Some("status") if info.status_subresource => Subresource::Status,
+        Some("scale") if info.scale.is_some() => {
+            return scale_request(state, info, path, method, headers, query, body.as_ref());
+        }
+        Some(_) => return Err(ApiError::NoSuchResource),
+    };
+    let table = table_mode(headers, query);
+    let render_one = |object: Value| -> Value {
+        match table {
+            Some(include) => {
+                let meta = json!({"resourceVersion": object.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null)});
+                table::table(info, &[&object], include, meta, true)
+            }
+            None => object,
+        }
+    };
+    let write_opts = query.write_options();
+    match (method, path.name.as_deref()) {
+        (&Method::GET, None) if query.is_watch() => watch_response(state, info, ns, query, table),
+        (&Method::GET, Some(name)) if query.is_watch() => {
+            // Legacy single-object watch: a watch filtered by name.
+            let mut opts = watch_options(info, ns, query, table)?;
+            opts.fields = super::selectors::FieldSelector::parse(
+                &format!("metadata.name={name}"),
+                &info.group,
+                &info.plural,
+            )?;
+            let stream = watch::start(cluster.clone(), info.clone(), opts, state.shutdown.clone())?;
+            Ok(stream_response(stream))
+        }
+        (&Method::GET, None) => {
+            let opts = query.list_options(&info.group, &info.plural)?;
+            let (items, meta) = operations::list(cluster, info, ns, &opts)?;
+            let body = match table {
+                Some(include) => table::table(
+                    info,
+                    &items.iter().collect::<Vec<_>>(),
+                    include,
+                    meta.to_json(),
+                    true,
+                ),
+                None => json!({
+                    "kind": info.list_kind(),
+                    "apiVersion": info.api_version(),
+                    "metadata": meta.to_json(),
+                    "items": items,
+                }),
+            };
+            Ok(json_response(StatusCode::OK, &body))
+        }
+        (&Method::GET, Some(name)) => {
+            let object = operations::get(cluster, info, ns, name)?;
+            Ok(json_response(StatusCode::OK, &render_one(object)))
+        }
+        (&Method::POST, None) if sub == Subresource::Main => {
+            let value = body_value(headers, body.as_ref())?;
+            let created = operations::create(cluster, info, ns, value, &write_opts)?;
+            Ok(json_response(StatusCode::CREATED, &render_one(created)))
+        }
+        (&Method::PUT, Some(name)) => {
+            let value = body_value(headers, body.as_ref())?;
+            let updated = operations::update(cluster, info, ns, name, value, sub, &write_opts)?;
+            Ok(json_response(StatusCode::OK, &render_one(updated)))
+        }
+        (&Method::PATCH, Some(name)) => {
+            let kind = PatchKind::from_content_type(header_str(headers, header::CONTENT_TYPE))?;
+            let value = body_value(headers, body.as_ref())?;
+            let existed =
+                kind != PatchKind::Apply || operations::get(cluster, info, ns, name).is_ok();
+            let patched =
+                operations::patch(cluster, info, ns, name, kind, value, sub, &write_opts)?;
+            let code = if existed {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
+            Ok(json_response(code, &render_one(patched)))
+        }
+        (&Method::DELETE, Some(name)) if sub == Subresource::Main => {
+            let options = delete_body(headers, body.as_ref())?;
+            let opts = query.delete_options(options.as_ref())?;
+            match operations::delete(cluster, info, ns, name, &opts)? {
+                Deleted::Pending(object) => Ok(json_response(StatusCode::OK, &object)),
+                Deleted::Gone(object) => Ok(json_response(
+                    StatusCode::OK,
+                    &success_status(info, &object),
+                )),
+            }
+        }
+        (&Method::DELETE, None) => {
+            let options = delete_body(headers, body.as_ref())?;
+            let opts = query.delete_options(options.as_ref())?;
+            let list_opts = query.list_options(&info.group, &info.plural)?;
+            let items = operations::delete_collection(cluster, info, ns, &list_opts, &opts)?;
+            let body = json!({
+                "kind": info.list_kind(),
+                "apiVersion": info.api_version(),
+                "metadata": {"resourceVersion": cluster.store.current_rv().to_string()},
+                "items": items,
+            });
+            Ok(json_response(StatusCode::OK, &body))
+        }
+        _ => Err(ApiError::MethodNotAllowed),
+    }
+}
+
+/// A DELETE body is optional; when present it is a DeleteOptions object.
+fn delete_body(headers: &HeaderMap, body: Option<&axum::body::Bytes>) -> ApiResult<Option<Value>> {
+    match body {
+        Some(bytes) if !bytes.iter().all(u8::is_ascii_whitespace) => {
+            decode_body(header_str(headers, header::CONTENT_TYPE), bytes).map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
+fn success_status(info: &ResourceInfo, object: &Value) -> Value {
+    json!({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": {
+            "name": object.pointer("/metadata/name").cloned().unwrap_or(Value::Null),
+            "group": info.group,
+            "kind": info.plural,
+            "uid": object.pointer("/metadata/uid").cloned().unwrap_or(Value::Null),
+        },
+    })
+}
+
+fn watch_options(
+    info: &ResourceInfo,
+    ns: Option<&str>,
+    query: &Query,
+    table: Option<IncludeObject>,
+) -> ApiResult<WatchOptions> {
+    let list = query.list_options(&info.group, &info.plural)?;
+    Ok(WatchOptions {
+        namespace: ns.map(str::to_string),
+        labels: list.labels,
+        fields: list.fields,
+        resource_version: query.resource_version()?,
+        send_initial_events: query.get("sendInitialEvents").map(|v| v == "true"),
+        bookmarks: query.flag("allowWatchBookmarks"),
+        timeout: query.timeout()?,
+        table,
+    })
+}
+
+fn watch_response(
+    state: &ServerState,
+    info: &Arc<ResourceInfo>,
+    ns: Option<&str>,
+    query: &Query,
+    table: Option<IncludeObject>,
+) -> ApiResult<Response> {
+    let opts = watch_options(info, ns, query, table)?;
+    let stream = watch::start(
+        state.cluster.clone(),
+        info.clone(),
+        opts,
+        state.shutdown.clone(),
+    )?;
+    Ok(stream_response(stream))
+}
+
+fn stream_response(
+    stream: impl futures::Stream<Item = Result<bytes::Bytes, std::convert::Infallible>> + Send + 'static,
+) -> Response {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-cache, private")
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|e| ApiError::Internal(e.to_string()).into_response())
+}
+
+fn scale_request(
+    state: &ServerState,
+    info: &ResourceInfo,
+    path: &ResourcePath,
+    method: &Method,
+    headers: &HeaderMap,
+    query: &Query,
+    body: Option<&axum::body::Bytes>,
+) -> ApiResult<Response> {
+    let cluster = &state.cluster;
+    let ns = path.namespace.as_deref();
+    let name = path.name.as_deref().ok_or(ApiError::NoSuchResource)?;
+    let scale = match *method {
+        Method::GET => operations::get_scale(cluster, info, ns, name)?,
+        Method::PUT => {
+            let value = body_value(headers, body)?;
+            operations::update_scale(cluster, info, ns, name, value, None, &query.write_options())?
+        }
+        Method::PATCH => {
+            let kind = PatchKind::from_content_type(header_str(headers, header::CONTENT_TYPE))?;
+            let value = body_value(headers, body)?;
+            operations::update_scale(
+                cluster,
+                info,
+                ns,
+                name,
+                value,
+                Some(kind),
+                &query.write_options(),
+            )?
+        }
+        _ => return Err(ApiError::MethodNotAllowed),
+    };
+    Ok(json_response(StatusCode::OK, &scale))
+}
