@@ -30,7 +30,10 @@ pub enum Outcome {
     /// A reconcile failed and will be retried.
     Failed { reason: String },
     /// Leadership changed hands; `holder` is who leads now (None: nobody).
-    Leadership { holder: Option<String>, we_lead: bool },
+    Leadership {
+        holder: Option<String>,
+        we_lead: bool,
+    },
     /// Started or stopped.
     Lifecycle { message: String },
 }
@@ -66,8 +69,15 @@ impl fmt::Display for EngineEvent {
             Outcome::Reconciled { changes } if changes.is_empty() => f.write_str("in sync"),
             Outcome::Reconciled { changes } => write!(f, "{}", changes.join("; ")),
             Outcome::Failed { reason } => write!(f, "failed: {reason}"),
-            Outcome::Leadership { holder: Some(h), we_lead } => {
-                write!(f, "leader is {h}{}", if *we_lead { " (this engine)" } else { "" })
+            Outcome::Leadership {
+                holder: Some(h),
+                we_lead,
+            } => {
+                write!(
+                    f,
+                    "leader is {h}{}",
+                    if *we_lead { " (this engine)" } else { "" }
+                )
             }
             Outcome::Leadership { holder: None, .. } => f.write_str("no leader"),
             Outcome::Lifecycle { message } => f.write_str(message),
