@@ -1,0 +1,56 @@
+//! Shared plumbing for integration tests: an embedded cluster with the CRDs
+//! installed, and bounded polling for things that happen asynchronously.
+#![allow(dead_code)] // each test crate uses a different subset
+
+use std::future::Future;
+use std::time::Duration;
+
+use edgedeck::embedded::{ClusterOptions, RunningCluster, start};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Client;
+use kube::api::{Api, PostParams};
+use serde::de::DeserializeOwned;
+
+/// How long an asynchronous effect may take before the test gives up. A
+/// bound for a hung test, not a performance assertion: effects are expected
+/// within a fraction of it.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A fresh embedded cluster on a free loopback port, with both CRDs applied.
+pub async fn cluster_with_crds() -> (RunningCluster, Client) {
+    let cluster = start(ClusterOptions::default())
+        .await
+        .expect("embedded cluster starts");
+    let client = cluster.client().expect("client");
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in edgedeck::api::crds() {
+        crds.create(&PostParams::default(), &crd)
+            .await
+            .expect("CRD created");
+    }
+    (cluster, client)
+}
+
+/// Polls `probe` until it returns Some, or panics after [`PATIENCE`] naming `what`.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Reads one YAML file into a typed object.
+pub fn from_yaml_file<T: DeserializeOwned>(path: &str) -> T {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
