@@ -1,77 +1,10 @@
 //! Unmodified kubectl against the embedded cluster, through the kubeconfig it
-//! writes. Skipped (with a note) where kubectl is not installed.
+//! writes.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod support;
 
-use edgedeck::embedded::{ClusterOptions, RunningCluster, start};
-
-struct Kubectl {
-    kubeconfig: PathBuf,
-    dir: tempfile::TempDir,
-}
-
-struct Output {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-fn kubectl_binary() -> Option<PathBuf> {
-    let path = std::env::var_os("KUBECTL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "/usr/bin/kubectl".into());
-    path.exists().then_some(path)
-}
-
-impl Kubectl {
-    fn new(cluster: &RunningCluster) -> Kubectl {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let kubeconfig = dir.path().join("kubeconfig");
-        cluster.write_kubeconfig(&kubeconfig).expect("kubeconfig");
-        Kubectl { kubeconfig, dir }
-    }
-
-    fn file(&self, name: &str, content: &str) -> PathBuf {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, content).expect("write manifest");
-        path
-    }
-
-    /// Runs kubectl off the async runtime so the server keeps serving.
-    async fn run(&self, args: &[&str]) -> Output {
-        let binary = kubectl_binary().expect("kubectl present");
-        let kubeconfig = self.kubeconfig.clone();
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let cache = self.dir.path().join("cache");
-        tokio::task::spawn_blocking(move || {
-            let out = Command::new(binary)
-                .args(&args)
-                .env("KUBECONFIG", &kubeconfig)
-                .env("KUBECACHEDIR", &cache)
-                .env("HOME", cache.parent().unwrap_or(Path::new("/tmp")))
-                .output()
-                .expect("kubectl runs");
-            Output {
-                ok: out.status.success(),
-                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            }
-        })
-        .await
-        .expect("join")
-    }
-
-    async fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args).await;
-        assert!(
-            out.ok,
-            "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
-            out.stdout, out.stderr
-        );
-        out.stdout
-    }
-}
+use edgedeck::embedded::{ClusterOptions, start};
+use support::kubectl::Kubectl;
 
 const NODEGROUP: &str = "apiVersion: apps.kubeedge.io/v1alpha1
 kind: NodeGroup
@@ -102,10 +35,6 @@ spec:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_discovers_applies_gets_and_deletes() {
-    if kubectl_binary().is_none() {
-        eprintln!("kubectl not installed; skipping");
-        return;
-    }
     let cluster = start(ClusterOptions::default())
         .await
         .expect("cluster starts");
@@ -266,10 +195,6 @@ async fn kubectl_discovers_applies_gets_and_deletes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_is_refused_with_a_wrong_token() {
-    if kubectl_binary().is_none() {
-        eprintln!("kubectl not installed; skipping");
-        return;
-    }
     let cluster = start(ClusterOptions::default())
         .await
         .expect("cluster starts");

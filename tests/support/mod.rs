@@ -11,6 +11,8 @@ use kube::Client;
 use kube::api::{Api, PostParams};
 use serde::de::DeserializeOwned;
 
+pub mod kubectl;
+
 /// How long an asynchronous effect may take before the test gives up. A
 /// bound for a hung test, not a performance assertion: effects are expected
 /// within a fraction of it.

@@ -1,0 +1,210 @@
+//! What an operator does with kubectl against the embedded cluster: apply
+//! the CRDs, KubeEdge's own manifests and edgedeck's deploy/ bundle; watch,
+//! edit, describe, and delete through a finalizer.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+
+use edgedeck::embedded::{ClusterOptions, start};
+use support::kubectl::Kubectl;
+
+async fn cluster_and_kubectl() -> (edgedeck::embedded::RunningCluster, Kubectl) {
+    let cluster = start(ClusterOptions::default())
+        .await
+        .expect("cluster starts");
+    let k = Kubectl::new(&cluster);
+    let crds = k.file("crds.yaml", &edgedeck::api::crds_yaml().expect("crd yaml"));
+    k.ok(&["apply", "-f", crds.to_str().expect("utf-8")]).await;
+    (cluster, k)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proposal_manifests_and_deploy_bundle_apply_with_kubectl() {
+    let (_cluster, k) = cluster_and_kubectl().await;
+    let out = k
+        .ok(&["apply", "-f", "examples/proposal/nodegroups.yaml"])
+        .await;
+    assert!(
+        out.contains("nodegroup.apps.kubeedge.io/hangzhou created"),
+        "{out}"
+    );
+    assert!(
+        out.contains("nodegroup.apps.kubeedge.io/beijing created"),
+        "{out}"
+    );
+    let out = k
+        .ok(&["apply", "-f", "examples/proposal/edgeapplication.yaml"])
+        .await;
+    assert!(
+        out.contains("edgeapplication.apps.kubeedge.io/nginx-app created"),
+        "{out}"
+    );
+    let out = k
+        .ok(&[
+            "get",
+            "eapp",
+            "nginx-app",
+            "-o",
+            "jsonpath={.spec.workloadScope.targetNodeGroups[*].name}",
+        ])
+        .await;
+    assert_eq!(out, "hangzhou beijing");
+
+    let out = k.ok(&["apply", "-f", "deploy/"]).await;
+    for created in [
+        "namespace/edgedeck-system created",
+        "serviceaccount/edgedeck-engine created",
+        "clusterrole.rbac.authorization.k8s.io/edgedeck-engine created",
+        "clusterrolebinding.rbac.authorization.k8s.io/edgedeck-engine created",
+        "role.rbac.authorization.k8s.io/edgedeck-engine-leader created",
+        "rolebinding.rbac.authorization.k8s.io/edgedeck-engine-leader created",
+        "deployment.apps/edgedeck-engine created",
+    ] {
+        assert!(out.contains(created), "missing {created:?} in:\n{out}");
+    }
+    let args = k
+        .ok(&[
+            "get",
+            "deploy",
+            "edgedeck-engine",
+            "-n",
+            "edgedeck-system",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].args}",
+        ])
+        .await;
+    assert!(args.contains("--leader-elect"), "{args}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_edit_describe_and_finalizers() {
+    let (cluster, k) = cluster_and_kubectl().await;
+    k.ok(&["apply", "-f", "examples/proposal/nodegroups.yaml"])
+        .await;
+
+    // `kubectl get -w` sees a change made by someone else.
+    let kubeconfig = k.kubeconfig.clone();
+    let mut watch = Command::new(std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into()))
+        .args(["get", "ng", "hangzhou", "-w", "--output-watch-events"])
+        .env("KUBECONFIG", &kubeconfig)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kubectl get -w starts");
+    let (lines, seen) = mpsc::channel();
+    let stdout = watch.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let header = seen
+        .recv_timeout(support::PATIENCE)
+        .expect("watch table header");
+    assert!(header.starts_with("EVENT"), "{header}");
+    let first = seen
+        .recv_timeout(support::PATIENCE)
+        .expect("initial watch event");
+    assert!(
+        first.contains("ADDED") && first.contains("hangzhou"),
+        "{first}"
+    );
+    k.ok(&["label", "ng", "hangzhou", "tier=edge"]).await;
+    let modified = seen
+        .recv_timeout(support::PATIENCE)
+        .expect("watch sees the change");
+    assert!(modified.contains("MODIFIED"), "{modified}");
+    let _ = watch.kill();
+    let _ = watch.wait();
+
+    // `kubectl edit` through an EDITOR script.
+    let editor = k.file(
+        "editor.sh",
+        "#!/bin/sh\nsed -i 's/location: hangzhou/location: hz/' \"$1\"\n",
+    );
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let edited = tokio::task::spawn_blocking({
+        let kubeconfig = kubeconfig.clone();
+        move || {
+            Command::new(std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into()))
+                .args(["edit", "ng", "hangzhou"])
+                .env("KUBECONFIG", kubeconfig)
+                .env("EDITOR", &editor)
+                .env("KUBE_EDITOR", &editor)
+                .output()
+                .expect("kubectl edit runs")
+        }
+    })
+    .await
+    .expect("join");
+    assert!(
+        edited.status.success(),
+        "{}",
+        String::from_utf8_lossy(&edited.stderr)
+    );
+    assert!(String::from_utf8_lossy(&edited.stdout).contains("edited"));
+    let location = k
+        .ok(&[
+            "get",
+            "ng",
+            "hangzhou",
+            "-o",
+            "jsonpath={.spec.matchLabels.location}",
+        ])
+        .await;
+    assert_eq!(location, "hz");
+
+    // `kubectl describe` works on our kinds.
+    let described = k.ok(&["describe", "ng", "beijing"]).await;
+    assert!(
+        described.contains("Name:") && described.contains("beijing"),
+        "{described}"
+    );
+
+    // Deletion waits for finalizers.
+    k.ok(&[
+        "patch",
+        "ng",
+        "beijing",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":["example.com/hold"]}}"#,
+    ])
+    .await;
+    k.ok(&["delete", "ng", "beijing", "--wait=false"]).await;
+    let deleting = k
+        .ok(&[
+            "get",
+            "ng",
+            "beijing",
+            "-o",
+            "jsonpath={.metadata.deletionTimestamp}",
+        ])
+        .await;
+    assert!(
+        !deleting.is_empty(),
+        "deletionTimestamp set while the finalizer holds it"
+    );
+    k.ok(&[
+        "patch",
+        "ng",
+        "beijing",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ])
+    .await;
+    let gone = k.run(&["get", "ng", "beijing"]).await;
+    assert!(
+        !gone.ok && gone.stderr.contains("NotFound"),
+        "{}",
+        gone.stderr
+    );
+    drop(cluster);
+}
