@@ -1,0 +1,271 @@
+//! Bearer tokens of edge nodes: which token may read which node's view.
+//!
+//! # Token file format
+//!
+//! One `TOKEN NODE` pair per line, separated by spaces or tabs:
+//!
+//! ```text
+//! # edge nodes of hangzhou
+//! 3f6c0a9d1e…  hz-edge-1
+//! 9b2e77c4aa…  hz-edge-2   # rotated 2025-06
+//! ```
+//!
+//! - Blank lines and lines starting with `#` are ignored; a `#` after the
+//!   pair starts a trailing comment.
+//! - A token is RFC 6750 `b64token` characters (letters, digits,
+//!   `-._~+/`, trailing `=`); a node name must be a DNS-1123 subdomain.
+//! - A token may appear once; a node may have several tokens (rotation).
+//! - A file without any pair is refused: nobody could use the API.
+//!
+//! Errors name the line (1-based) but never echo a token.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use super::route::is_dns_subdomain;
+
+/// Why a token file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenFileError {
+    #[error("cannot read token file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{origin}:{line}: {reason}")]
+    Invalid {
+        /// The file, or `<input>` when parsed from a string.
+        origin: String,
+        /// 1-based line number.
+        line: usize,
+        reason: String,
+    },
+    #[error("{origin}: no `TOKEN NODE` pair; nobody could use the edge API")]
+    Empty { origin: String },
+}
+
+/// token → node. `Debug` never shows the tokens.
+#[derive(Clone, Default)]
+pub struct TokenMap {
+    entries: Vec<(String, String)>,
+}
+
+impl fmt::Debug for TokenMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let nodes: Vec<&str> = self.entries.iter().map(|(_, n)| n.as_str()).collect();
+        f.debug_struct("TokenMap")
+            .field("tokens", &self.entries.len())
+            .field("nodes", &nodes)
+            .finish()
+    }
+}
+
+impl TokenMap {
+    /// Reads and parses a token file (format in the module docs).
+    pub fn load(path: &Path) -> Result<TokenMap, TokenFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| TokenFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        parse(&text, &path.display().to_string())
+    }
+
+    /// Parses the contents of a token file (format in the module docs).
+    pub fn parse(text: &str) -> Result<TokenMap, TokenFileError> {
+        parse(text, "<input>")
+    }
+
+    /// The node `token` belongs to.
+    ///
+    /// Compares against every token in constant time per token, so response
+    /// timing does not reveal how much of a guessed token was right.
+    pub fn node_for(&self, token: &str) -> Option<&str> {
+        let mut found = None;
+        for (known, node) in &self.entries {
+            if constant_time_eq(known.as_bytes(), token.as_bytes()) {
+                found = Some(node.as_str());
+            }
+        }
+        found
+    }
+
+    /// Number of tokens.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+fn parse(text: &str, origin: &str) -> Result<TokenMap, TokenFileError> {
+    let invalid = |line: usize, reason: String| TokenFileError::Invalid {
+        origin: origin.to_owned(),
+        line,
+        reason,
+    };
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut entries = Vec::new();
+    for (index, raw) in text.lines().enumerate() {
+        let line = index + 1;
+        let content = raw.trim();
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        let mut fields = content.split_whitespace();
+        let (Some(token), Some(node)) = (fields.next(), fields.next()) else {
+            return Err(invalid(
+                line,
+                "expected `TOKEN NODE`, found one field".into(),
+            ));
+        };
+        if let Some(extra) = fields.next()
+            && !extra.starts_with('#')
+        {
+            return Err(invalid(
+                line,
+                "expected `TOKEN NODE`, found more fields (comments start with `#`)".into(),
+            ));
+        }
+        if !is_b64token(token) {
+            return Err(invalid(
+                line,
+                "the token has characters outside A-Z a-z 0-9 - . _ ~ + / (and trailing =)".into(),
+            ));
+        }
+        if !is_dns_subdomain(node) {
+            return Err(invalid(
+                line,
+                format!("node name {node:?} is not a valid DNS-1123 subdomain"),
+            ));
+        }
+        if let Some(first) = seen.insert(token, line) {
+            return Err(invalid(
+                line,
+                format!("this token is already assigned on line {first}"),
+            ));
+        }
+        entries.push((token.to_owned(), node.to_owned()));
+    }
+    if entries.is_empty() {
+        return Err(TokenFileError::Empty {
+            origin: origin.to_owned(),
+        });
+    }
+    Ok(TokenMap { entries })
+}
+
+/// RFC 6750 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+}
+
+/// Equality whose running time depends only on the lengths.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(text: &str) -> (usize, String) {
+        match TokenMap::parse(text) {
+            Err(TokenFileError::Invalid { line, reason, .. }) => (line, reason),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_pairs_comments_and_blank_lines() {
+        let map = TokenMap::parse(
+            "# header\n\n  tok-a hz-1\ntok.b\tbj-1  # trailing comment\nc2Vj+/cmV0== hz-1\n",
+        )
+        .expect("valid file");
+        assert_eq!(map.len(), 3);
+        assert_eq!(map.node_for("tok-a"), Some("hz-1"));
+        assert_eq!(map.node_for("tok.b"), Some("bj-1"));
+        assert_eq!(map.node_for("c2Vj+/cmV0=="), Some("hz-1"));
+        assert_eq!(map.node_for("tok"), None);
+        assert_eq!(map.node_for(""), None);
+        assert_eq!(map.node_for("tok-a "), None);
+    }
+
+    #[test]
+    fn rejects_malformed_lines_with_their_number() {
+        assert_eq!(reason("a n1\nlonely\n").0, 2);
+        assert!(reason("a n1\nlonely\n").1.contains("one field"));
+        let (line, why) = reason("\n\nt n1 extra\n");
+        assert_eq!(line, 3);
+        assert!(why.contains("more fields"), "{why}");
+        let (line, why) = reason("t Node_1\n");
+        assert_eq!(line, 1);
+        assert!(why.contains("DNS-1123"), "{why}");
+        let (line, why) = reason("# c\nt\u{e9}k n1\n");
+        assert_eq!(line, 2);
+        assert!(why.contains("token"), "{why}");
+        assert_eq!(reason("=== n1\n").0, 1);
+    }
+
+    #[test]
+    fn rejects_duplicate_tokens_without_echoing_them() {
+        let err = TokenMap::parse("secret-1 n1\nsecret-1 n2\n").expect_err("duplicate");
+        let text = err.to_string();
+        assert_eq!(text, "<input>:2: this token is already assigned on line 1");
+        assert!(!text.contains("secret-1"));
+    }
+
+    #[test]
+    fn rejects_a_file_without_pairs() {
+        assert!(matches!(
+            TokenMap::parse("# nothing\n\n"),
+            Err(TokenFileError::Empty { .. })
+        ));
+    }
+
+    #[test]
+    fn debug_never_shows_tokens() {
+        let map = TokenMap::parse("very-secret n1\n").expect("valid");
+        let shown = format!("{map:?}");
+        assert!(!shown.contains("very-secret"), "{shown}");
+        assert!(shown.contains("n1"));
+    }
+
+    #[test]
+    fn load_reads_a_file_and_names_it_in_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tokens");
+        std::fs::write(&path, "t1 n1\nbad\n").expect("write");
+        let err = TokenMap::load(&path).expect_err("line 2 is bad");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{}:2:", path.display()))
+        );
+        std::fs::write(&path, "t1 n1\n").expect("write");
+        assert_eq!(
+            TokenMap::load(&path).expect("valid").node_for("t1"),
+            Some("n1")
+        );
+        assert!(matches!(
+            TokenMap::load(&dir.path().join("missing")),
+            Err(TokenFileError::Read { .. })
+        ));
+    }
+
+    #[test]
+    fn constant_time_eq_is_equality() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+        assert!(constant_time_eq(b"", b""));
+    }
+}
