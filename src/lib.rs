@@ -5,6 +5,7 @@ pub mod connect;
 pub mod console;
 pub mod controllers;
 pub mod dry_run;
+pub mod edge_api;
 pub mod embedded;
 pub mod engine;
 pub mod headless;

@@ -1,0 +1,116 @@
+//! The one [`Action`] enum every input and store change becomes, and the
+//! [`Effect`]s the App asks its I/O layer to perform.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crossterm::event::KeyEvent;
+use serde_json::Value;
+
+use super::model::Fleet;
+use crate::api::EdgeApplication;
+use crate::engine::ObjectKey;
+
+/// Top-level views reachable from the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ViewKind {
+    Regions,
+    Apps,
+    Matrix,
+    Traffic,
+    Engine,
+    Nodes,
+}
+
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// A key press; resolved through the keymap or the focused editor.
+    Key(KeyEvent),
+    /// Wall-clock tick (relative ages); redraws only when an age shown changed.
+    Tick(SystemTime),
+    /// A new snapshot of the stores.
+    FleetUpdated(Arc<Fleet>),
+    /// Outcome of an [`Effect`] that writes.
+    WriteResult(WriteOutcome),
+
+    Quit,
+    Back,
+    Up,
+    Down,
+    Left,
+    Right,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Enter,
+    StartFilter,
+    StartCommand,
+    Help,
+    Yaml,
+    Describe,
+    SortNext,
+    SortReverse,
+    Edit,
+    EditYaml,
+    ScaleUp,
+    ScaleDown,
+    AddTarget,
+    RemoveTarget,
+    NewGroup,
+    Goto(ViewKind),
+    SetTheme(String),
+    SetContext(Option<String>),
+    SetNamespace(Option<String>),
+}
+
+/// What the I/O layer reports back about a write.
+#[derive(Debug, Clone)]
+pub enum WriteOutcome {
+    Ok {
+        what: String,
+    },
+    /// 409: the object changed since it was read; `current` is what the server holds now.
+    Conflict {
+        current: Box<EdgeApplication>,
+    },
+    Failed {
+        error: String,
+    },
+}
+
+/// I/O the App wants done. The App never performs I/O itself.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// JSON merge patch of one object. `patch` carries
+    /// `metadata.resourceVersion`, so the API server answers 409 if the object
+    /// changed since it was read.
+    Patch {
+        key: ObjectKey,
+        patch: Value,
+        resource_version: String,
+    },
+    /// Full replace (PUT) with a resourceVersion precondition.
+    Replace {
+        object: Value,
+        resource_version: String,
+    },
+    /// Create a new object.
+    Create {
+        object: Value,
+    },
+    /// Switch kube context (None: list/keep current).
+    SwitchContext(String),
+    /// Restrict namespaced views (None: all namespaces).
+    SwitchNamespace(Option<String>),
+    Quit,
+}
+
+impl Effect {
+    pub fn writes(&self) -> bool {
+        matches!(
+            self,
+            Effect::Patch { .. } | Effect::Replace { .. } | Effect::Create { .. }
+        )
+    }
+}

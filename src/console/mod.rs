@@ -1,0 +1,38 @@
+//! The terminal console: a pure [`App`] (state + `update(Action) ->
+//! Vec<Effect>` + `draw`), views over a [`model::Fleet`] snapshot and the
+//! engine's derived results, keyboard editors that produce new
+//! EdgeApplication values, and themes.
+//!
+//! A live loop (to be wired to kube-runtime reflectors) does:
+//!
+//! ```text
+//! loop {
+//!     select! {
+//!         key   = terminal events  => effects = app.update(Action::Key(key)),
+//!         fleet = store snapshots  => app.update(Action::FleetUpdated(fleet)),
+//!         now   = 1s interval      => app.update(Action::Tick(now)),
+//!         done  = write results    => app.update(Action::WriteResult(done)),
+//!     }
+//!     perform(effects);                      // patch / create / switch context
+//!     if app.take_dirty() { terminal.draw(|f| app.draw(f)) }   // never otherwise
+//!     if app.quit { break }
+//! }
+//! ```
+
+pub mod action;
+pub mod app;
+pub mod edit;
+pub mod fixture;
+pub mod keymap;
+pub mod model;
+pub mod theme;
+pub mod views;
+pub mod widgets;
+
+#[cfg(test)]
+mod tests;
+
+pub use action::{Action, Effect, ViewKind, WriteOutcome};
+pub use app::{App, Options};
+pub use model::{ConnectionState, Derived, Fleet};
+pub use theme::{Theme, ThemeSet};

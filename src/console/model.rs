@@ -1,0 +1,515 @@
+//! What the console shows: a [`Fleet`] snapshot of the reflector stores, and
+//! the [`Derived`] views the engine computes from it, memoised per snapshot
+//! version. Nothing here decides a domain question itself: membership,
+//! rendering, availability and traffic all come from `crate::engine`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::SystemTime;
+
+use k8s_openapi::api::core::v1::{Node, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use serde_json::Value;
+
+use crate::api::{
+    EdgeApplication, EdgeApplicationStatus, LABEL_SERVICE_NAME, ManifestCondition, NodeGroup,
+    NodeStatus, ReadyStatus,
+};
+use crate::controllers::events::EngineEvent;
+use crate::engine::membership::{self, Membership};
+use crate::engine::object::ObjectKey;
+use crate::engine::render::{self, Rendered};
+use crate::engine::status::{self, Observation};
+use crate::engine::topology::{self, NodeGroupIndex, ServiceTraffic};
+
+/// How the console's watches are doing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ConnectionState {
+    #[default]
+    Connected,
+    /// The watch broke at `since`; it retries by itself.
+    Reconnecting { since: SystemTime, error: String },
+    /// Data is shown but no longer updated (e.g. engine stopped, context switching).
+    Stale,
+}
+
+/// One immutable snapshot of everything the stores hold. A new snapshot
+/// carries a higher `version`; the console recomputes derived data only then.
+#[derive(Debug, Clone, Default)]
+pub struct Fleet {
+    pub version: u64,
+    /// kubeconfig context (or `embedded`).
+    pub context: String,
+    /// Namespace filter for namespaced objects; `None` = all namespaces.
+    pub namespace: Option<String>,
+    pub nodes: Vec<Node>,
+    pub node_groups: Vec<NodeGroup>,
+    pub applications: Vec<EdgeApplication>,
+    /// Objects generated from applications (Deployments, StatefulSets, …) as raw JSON.
+    pub workloads: Vec<Value>,
+    pub services: Vec<Service>,
+    pub endpoint_slices: Vec<EndpointSlice>,
+    /// Most recent last.
+    pub events: Vec<EngineEvent>,
+    pub lease_holder: Option<String>,
+    pub connection: ConnectionState,
+}
+
+/// A node as the console shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeInfo {
+    pub name: String,
+    /// The group the engine places it in.
+    pub group: Option<String>,
+    pub ready: ReadyStatus,
+    /// `k=v,k=v`, sorted.
+    pub labels: String,
+}
+
+/// One NodeGroup with everything the Regions and Group views need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupInfo {
+    pub name: String,
+    /// Index into [`Fleet::node_groups`]; `None` for the ungrouped pseudo-group.
+    pub object: Option<usize>,
+    /// Node statuses as the engine computes them (members and failed selections).
+    pub statuses: Vec<NodeStatus>,
+    /// Indices into [`Derived::nodes`] of the members.
+    pub members: Vec<usize>,
+    pub ready: usize,
+    pub not_ready: usize,
+    pub unknown: usize,
+    pub failed_selections: usize,
+    /// Indices into [`Derived::apps`] targeting this group.
+    pub apps: Vec<usize>,
+    pub workloads: usize,
+    pub available_workloads: usize,
+    pub desired_replicas: i64,
+    pub ready_replicas: i64,
+    /// Range-nodegroup services with no ready local endpoint for this group.
+    pub black_holes: usize,
+}
+
+impl GroupInfo {
+    pub fn is_healthy(&self) -> bool {
+        self.not_ready == 0
+            && self.unknown == 0
+            && self.available_workloads == self.workloads
+            && self.black_holes == 0
+    }
+}
+
+/// A generated object: what render wanted, what the engine's status says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectInfo {
+    pub key: Option<ObjectKey>,
+    pub ordinal: usize,
+    pub target: Option<String>,
+    pub condition: ManifestCondition,
+    pub reason: Option<String>,
+    pub desired_replicas: Option<i64>,
+    pub ready_replicas: Option<i64>,
+    /// Index into [`Fleet::workloads`] of the live object.
+    pub live: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppInfo {
+    pub namespace: String,
+    pub name: String,
+    /// Index into [`Fleet::applications`].
+    pub object: usize,
+    pub targets: Vec<String>,
+    pub rendered: Rendered,
+    pub status: EdgeApplicationStatus,
+    pub objects: Vec<ObjectInfo>,
+}
+
+impl AppInfo {
+    pub fn available(&self) -> usize {
+        self.objects
+            .iter()
+            .filter(|o| o.condition == ManifestCondition::Available)
+            .count()
+    }
+    pub fn processing(&self) -> usize {
+        self.objects
+            .iter()
+            .filter(|o| o.condition == ManifestCondition::Processing)
+            .count()
+    }
+    pub fn failed(&self) -> usize {
+        self.objects
+            .iter()
+            .filter(|o| o.condition == ManifestCondition::Failed)
+            .count()
+    }
+    /// (ready, desired) replicas for one target, from the engine's status summary.
+    pub fn replicas_in(&self, group: &str) -> Option<(i64, i64)> {
+        self.status
+            .groups
+            .iter()
+            .find(|g| g.name == group)
+            .map(|g| (i64::from(g.ready_replicas), i64::from(g.desired_replicas)))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceInfo {
+    pub namespace: String,
+    pub name: String,
+    /// Index into [`Fleet::services`].
+    pub object: usize,
+    pub range_nodegroup: bool,
+    pub traffic: ServiceTraffic,
+}
+
+/// Everything computed from one [`Fleet`] by the engine.
+#[derive(Debug, Clone, Default)]
+pub struct Derived {
+    pub version: u64,
+    pub membership: Membership,
+    /// node → group from the `belonging-to` labels (what traffic closure uses).
+    pub index: NodeGroupIndex,
+    pub nodes: Vec<NodeInfo>,
+    /// Live groups sorted by name.
+    pub groups: Vec<GroupInfo>,
+    /// Indices into `nodes` of nodes in no group.
+    pub ungrouped: Vec<usize>,
+    pub apps: Vec<AppInfo>,
+    pub services: Vec<ServiceInfo>,
+}
+
+fn in_namespace(ns: Option<&str>, filter: Option<&str>) -> bool {
+    match filter {
+        None => true,
+        Some(f) => ns.unwrap_or("default") == f,
+    }
+}
+
+impl Derived {
+    /// Computes every derived view from a snapshot (call once per version).
+    pub fn compute(fleet: &Fleet) -> Derived {
+        let ns_filter = fleet.namespace.as_deref();
+        let membership = membership::compute(&fleet.nodes, &fleet.node_groups);
+        let index = topology::node_group_index(&fleet.nodes);
+
+        let mut nodes: Vec<NodeInfo> = fleet
+            .nodes
+            .iter()
+            .filter_map(|n| {
+                let name = n.metadata.name.clone()?;
+                let labels = n
+                    .metadata
+                    .labels
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                Some(NodeInfo {
+                    group: membership.node_group.get(&name).cloned(),
+                    ready: membership::readiness(n),
+                    name,
+                    labels,
+                })
+            })
+            .collect();
+        nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        nodes.dedup_by(|a, b| a.name == b.name);
+        let node_pos: HashMap<&str, usize> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.as_str(), i))
+            .collect();
+
+        // Live objects by identity, for the engine's status observation.
+        let mut live: HashMap<(String, String, Option<String>, String), usize> = HashMap::new();
+        for (i, w) in fleet.workloads.iter().enumerate() {
+            if let Some(key) = ObjectKey::of(w) {
+                let (g, k, ns, n) = key.identity();
+                live.insert(
+                    (
+                        g.to_owned(),
+                        k.to_owned(),
+                        ns.map(str::to_owned),
+                        n.to_owned(),
+                    ),
+                    i,
+                );
+            }
+        }
+        let lookup = |key: &ObjectKey| -> Option<usize> {
+            let (g, k, ns, n) = key.identity();
+            live.get(&(
+                g.to_owned(),
+                k.to_owned(),
+                ns.map(str::to_owned),
+                n.to_owned(),
+            ))
+            .copied()
+        };
+
+        let mut apps: Vec<AppInfo> =
+            fleet
+                .applications
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| in_namespace(a.metadata.namespace.as_deref(), ns_filter))
+                .filter_map(|(i, app)| {
+                    let name = app.metadata.name.clone()?;
+                    let namespace = app
+                        .metadata
+                        .namespace
+                        .clone()
+                        .unwrap_or_else(|| "default".into());
+                    let rendered = render::render(app);
+                    let observe = |key: &ObjectKey| match lookup(key) {
+                        Some(i) => fleet
+                            .workloads
+                            .get(i)
+                            .map_or(Observation::Absent, Observation::Live),
+                        None => Observation::Absent,
+                    };
+                    let status = status::summarize(&rendered, observe, app.metadata.generation);
+                    let objects = object_infos(&rendered, &status, &lookup, fleet);
+                    let mut targets: Vec<String> = app
+                        .spec
+                        .workload_scope
+                        .target_node_groups
+                        .iter()
+                        .map(|t| t.name.clone())
+                        .collect();
+                    targets.extend(app.spec.workload_scope.target_node_labels.iter().map(|t| {
+                        crate::engine::overrides::label_selector_suffix(&t.label_selector)
+                    }));
+                    Some(AppInfo {
+                        namespace,
+                        name,
+                        object: i,
+                        targets,
+                        rendered,
+                        status,
+                        objects,
+                    })
+                })
+                .collect();
+        apps.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+
+        let group_names: Vec<String> = membership.statuses.keys().cloned().collect();
+        let mut services: Vec<ServiceInfo> = fleet
+            .services
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| in_namespace(s.metadata.namespace.as_deref(), ns_filter))
+            .filter_map(|(i, svc)| {
+                let name = svc.metadata.name.clone()?;
+                let namespace = svc
+                    .metadata
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| "default".into());
+                let slices: Vec<EndpointSlice> = fleet
+                    .endpoint_slices
+                    .iter()
+                    .filter(|s| {
+                        s.metadata.namespace.as_deref().unwrap_or("default") == namespace
+                            && s.metadata
+                                .labels
+                                .as_ref()
+                                .and_then(|l| l.get(LABEL_SERVICE_NAME))
+                                .is_some_and(|n| *n == name)
+                    })
+                    .cloned()
+                    .collect();
+                let traffic = topology::service_traffic(&slices, &group_names, &index);
+                Some(ServiceInfo {
+                    namespace,
+                    name,
+                    object: i,
+                    range_nodegroup: topology::is_range_nodegroup(svc),
+                    traffic,
+                })
+            })
+            .collect();
+        services.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+
+        let object_of: BTreeMap<&str, usize> = fleet
+            .node_groups
+            .iter()
+            .enumerate()
+            .filter_map(|(i, g)| g.metadata.name.as_deref().map(|n| (n, i)))
+            .collect();
+        let mut groups: Vec<GroupInfo> = membership
+            .statuses
+            .iter()
+            .map(|(name, status)| {
+                let mut g = GroupInfo {
+                    name: name.clone(),
+                    object: object_of.get(name.as_str()).copied(),
+                    statuses: status.node_statuses.clone(),
+                    members: Vec::new(),
+                    ready: 0,
+                    not_ready: 0,
+                    unknown: 0,
+                    failed_selections: 0,
+                    apps: Vec::new(),
+                    workloads: 0,
+                    available_workloads: 0,
+                    desired_replicas: 0,
+                    ready_replicas: 0,
+                    black_holes: 0,
+                };
+                for s in &status.node_statuses {
+                    if s.selection_status == crate::api::SelectionStatus::Failed {
+                        g.failed_selections += 1;
+                        continue;
+                    }
+                    if let Some(&i) = node_pos.get(s.node_name.as_str()) {
+                        g.members.push(i);
+                    }
+                    match s.ready_status {
+                        ReadyStatus::Ready => g.ready += 1,
+                        ReadyStatus::NotReady => g.not_ready += 1,
+                        ReadyStatus::Unknown => g.unknown += 1,
+                    }
+                }
+                for (ai, app) in apps.iter().enumerate() {
+                    if let Some(s) = app.status.groups.iter().find(|s| s.name == *name) {
+                        g.apps.push(ai);
+                        g.workloads += usize::try_from(s.workloads).unwrap_or(0);
+                        g.available_workloads +=
+                            usize::try_from(s.available_workloads).unwrap_or(0);
+                        g.desired_replicas += i64::from(s.desired_replicas);
+                        g.ready_replicas += i64::from(s.ready_replicas);
+                    } else if app.targets.iter().any(|t| t == name) {
+                        g.apps.push(ai);
+                    }
+                }
+                g.black_holes = services
+                    .iter()
+                    .filter(|s| s.range_nodegroup && s.traffic.black_holes.contains(name))
+                    .count();
+                g
+            })
+            .collect();
+        groups.sort_by(|a, b| a.name.cmp(&b.name));
+
+        let ungrouped = nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.group.is_none())
+            .map(|(i, _)| i)
+            .collect();
+
+        Derived {
+            version: fleet.version,
+            membership,
+            index,
+            nodes,
+            groups,
+            ungrouped,
+            apps,
+            services,
+        }
+    }
+
+    pub fn group(&self, name: &str) -> Option<&GroupInfo> {
+        self.groups
+            .binary_search_by(|g| g.name.as_str().cmp(name))
+            .ok()
+            .and_then(|i| self.groups.get(i))
+    }
+
+    pub fn app(&self, namespace: &str, name: &str) -> Option<&AppInfo> {
+        self.apps
+            .iter()
+            .find(|a| a.namespace == namespace && a.name == name)
+    }
+
+    /// The ungrouped nodes as a pseudo-group row.
+    pub fn ungrouped_info(&self) -> GroupInfo {
+        let mut g = GroupInfo {
+            name: UNGROUPED.into(),
+            object: None,
+            statuses: Vec::new(),
+            members: self.ungrouped.clone(),
+            ready: 0,
+            not_ready: 0,
+            unknown: 0,
+            failed_selections: 0,
+            apps: Vec::new(),
+            workloads: 0,
+            available_workloads: 0,
+            desired_replicas: 0,
+            ready_replicas: 0,
+            black_holes: 0,
+        };
+        for &i in &self.ungrouped {
+            match self.nodes.get(i).map(|n| n.ready) {
+                Some(ReadyStatus::Ready) => g.ready += 1,
+                Some(ReadyStatus::NotReady) => g.not_ready += 1,
+                _ => g.unknown += 1,
+            }
+        }
+        g
+    }
+}
+
+/// Name of the pseudo-group holding nodes in no group.
+pub const UNGROUPED: &str = "(ungrouped)";
+
+fn object_infos(
+    rendered: &Rendered,
+    status: &EdgeApplicationStatus,
+    lookup: &impl Fn(&ObjectKey) -> Option<usize>,
+    fleet: &Fleet,
+) -> Vec<ObjectInfo> {
+    let mut out = Vec::new();
+    for desired in &rendered.objects {
+        let entry = status.workload_status.iter().find(|s| {
+            s.identifier.kind == desired.key.kind
+                && s.identifier.name == desired.key.name
+                && s.identifier.namespace == desired.key.namespace.clone().unwrap_or_default()
+        });
+        let live = lookup(&desired.key);
+        let live_obj = live.and_then(|i| fleet.workloads.get(i));
+        let has_replicas = crate::engine::object::WorkloadKind::of_object(&desired.object)
+            .is_some_and(|k| k.has_replicas());
+        out.push(ObjectInfo {
+            key: Some(desired.key.clone()),
+            ordinal: desired.ordinal,
+            target: desired.target.clone(),
+            condition: entry
+                .and_then(|e| e.conditions)
+                .unwrap_or(ManifestCondition::Processing),
+            reason: entry.and_then(|e| e.reason.clone()),
+            desired_replicas: has_replicas.then(|| {
+                desired
+                    .object
+                    .pointer("/spec/replicas")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1)
+            }),
+            ready_replicas: has_replicas.then(|| {
+                live_obj
+                    .and_then(|o| o.pointer("/status/readyReplicas"))
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0)
+            }),
+            live,
+        });
+    }
+    for failed in &rendered.errors {
+        out.push(ObjectInfo {
+            key: failed.key.clone(),
+            ordinal: failed.ordinal.unwrap_or(0),
+            target: failed.target.clone(),
+            condition: ManifestCondition::Failed,
+            reason: Some(failed.error.to_string()),
+            desired_replicas: None,
+            ready_replicas: None,
+            live: failed.key.as_ref().and_then(lookup),
+        });
+    }
+    out
+}

@@ -1,0 +1,476 @@
+//! Snapshot tests of every view on the fixed fleet, and behaviour tests of
+//! the App (read-only, redraw discipline, edits → effects, 409 handling).
+
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+
+use super::action::{Action, Effect, WriteOutcome};
+use super::app::{App, Mode, Options};
+use super::fixture;
+use super::model::Fleet;
+use super::views::View;
+
+fn options() -> Options {
+    Options {
+        now: fixture::now(),
+        contexts: vec!["embedded".into(), "prod-eu".into()],
+        ..Options::default()
+    }
+}
+
+fn app() -> App {
+    App::new(Arc::new(fixture::demo_fleet()), options())
+}
+
+fn readonly_app() -> App {
+    App::new(
+        Arc::new(fixture::demo_fleet()),
+        Options {
+            readonly: true,
+            ..options()
+        },
+    )
+}
+
+fn terminal(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("test backend");
+    t.draw(|f| app.draw(f)).expect("draw");
+    t
+}
+
+fn screen(app: &App, w: u16, h: u16) -> String {
+    let t = terminal(app, w, h);
+    let buf = t.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let mut line = String::new();
+        for x in 0..buf.area.width {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    app.update(Action::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn chars(app: &mut App, s: &str) -> Vec<Effect> {
+    s.chars().flat_map(|c| key(app, KeyCode::Char(c))).collect()
+}
+
+fn command(app: &mut App, s: &str) -> Vec<Effect> {
+    key(app, KeyCode::Char(':'));
+    chars(app, s);
+    key(app, KeyCode::Enter)
+}
+
+fn ctrl(app: &mut App, c: char) -> Vec<Effect> {
+    app.update(Action::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::CONTROL,
+    )))
+}
+
+const W: u16 = 130;
+const H: u16 = 24;
+
+#[test]
+fn snapshot_regions() {
+    insta::assert_snapshot!("regions", screen(&app(), W, H));
+}
+
+#[test]
+fn snapshot_group_detail() {
+    let mut a = app();
+    // beijing is the first row (sorted by name), with the NotReady node.
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.screen().view, View::Group("beijing".into()));
+    insta::assert_snapshot!("group_beijing", screen(&a, W, 30));
+}
+
+#[test]
+fn snapshot_ungrouped_and_black_hole_groups() {
+    let mut a = app();
+    key(&mut a, KeyCode::Char('G'));
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.screen().view, View::Group("(ungrouped)".into()));
+    insta::assert_snapshot!("group_ungrouped", screen(&a, W, 26));
+    key(&mut a, KeyCode::Esc);
+    key(&mut a, KeyCode::Char('k'));
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.screen().view, View::Group("shanghai".into()));
+    insta::assert_snapshot!("group_shanghai", screen(&a, W, 26));
+}
+
+#[test]
+fn snapshot_apps_matrix_traffic_engine_nodes() {
+    let mut a = app();
+    command(&mut a, "apps");
+    insta::assert_snapshot!("apps", screen(&a, W, 12));
+    command(&mut a, "matrix");
+    insta::assert_snapshot!("matrix", screen(&a, W, 12));
+    command(&mut a, "traffic");
+    insta::assert_snapshot!("traffic", screen(&a, W, 14));
+    command(&mut a, "engine");
+    insta::assert_snapshot!("engine", screen(&a, W, 20));
+    command(&mut a, "nodes");
+    insta::assert_snapshot!("nodes", screen(&a, W, 16));
+}
+
+#[test]
+fn snapshot_app_detail() {
+    let mut a = app();
+    command(&mut a, "apps");
+    key(&mut a, KeyCode::Enter);
+    assert!(matches!(a.screen().view, View::AppDetail { .. }));
+    insta::assert_snapshot!("app_detail_nginx", screen(&a, W, 34));
+}
+
+#[test]
+fn snapshot_yaml_masks_secrets_and_describe() {
+    let mut a = app();
+    command(&mut a, "apps");
+    key(&mut a, KeyCode::Char('j')); // edge/telemetry
+    key(&mut a, KeyCode::Char('y'));
+    let s = screen(&a, W, 60);
+    assert!(
+        !s.contains("c3VwZXItc2VjcmV0"),
+        "secret data must be masked"
+    );
+    assert!(s.contains("token: '********'") || s.contains("token: ********"));
+    insta::assert_snapshot!("yaml_telemetry", s);
+    key(&mut a, KeyCode::Esc);
+    command(&mut a, "nodes");
+    key(&mut a, KeyCode::Char('j'));
+    key(&mut a, KeyCode::Char('j'));
+    key(&mut a, KeyCode::Char('j'));
+    key(&mut a, KeyCode::Char('j')); // node-e
+    key(&mut a, KeyCode::Char('d'));
+    insta::assert_snapshot!("describe_node_e", screen(&a, W, 30));
+}
+
+#[test]
+fn snapshot_help_generated_from_keymap() {
+    let mut a = app();
+    key(&mut a, KeyCode::Char('?'));
+    let s = screen(&a, W, 100);
+    for b in &a.keymap.bindings {
+        assert!(s.contains(b.help), "help lists {:?}", b.help);
+    }
+    insta::assert_snapshot!("help", s);
+}
+
+#[test]
+fn snapshot_filter_and_sort() {
+    let mut a = app();
+    command(&mut a, "nodes");
+    key(&mut a, KeyCode::Char('/'));
+    chars(&mut a, "beijing");
+    key(&mut a, KeyCode::Enter);
+    key(&mut a, KeyCode::Char('s'));
+    key(&mut a, KeyCode::Char('S'));
+    insta::assert_snapshot!("nodes_filtered_sorted", screen(&a, W, 10));
+}
+
+#[test]
+fn snapshot_command_completion() {
+    let mut a = app();
+    key(&mut a, KeyCode::Char(':'));
+    chars(&mut a, "th");
+    key(&mut a, KeyCode::Tab);
+    chars(&mut a, "hi");
+    key(&mut a, KeyCode::Tab);
+    match &a.mode {
+        Mode::Command { input } => assert_eq!(input, "theme high-contrast "),
+        _ => panic!("still in command mode"),
+    }
+    insta::assert_snapshot!("command_line", screen(&a, W, 6));
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.theme.name, "high-contrast");
+}
+
+/// Opens the override form on the matrix cell nginx-app × hangzhou.
+fn form_on_hangzhou(a: &mut App) {
+    command(a, "matrix");
+    key(a, KeyCode::Char('l')); // groups: beijing, hangzhou, shanghai
+    key(a, KeyCode::Char('e'));
+    assert!(matches!(a.mode, Mode::Form(_)));
+}
+
+#[test]
+fn override_form_validates_with_the_engine_and_previews_a_diff() {
+    let mut a = app();
+    form_on_hangzhou(&mut a);
+    insta::assert_snapshot!("override_form", screen(&a, W, 30));
+    // Replicas 2 → 4, with a bad character first (rejected, shown as error).
+    key(&mut a, KeyCode::End);
+    key(&mut a, KeyCode::Backspace);
+    chars(&mut a, "x");
+    let s = screen(&a, W, 30);
+    assert!(s.contains("is not a whole number"), "{s}");
+    key(&mut a, KeyCode::Backspace);
+    chars(&mut a, "4");
+    // An invalid image value is caught by the engine's image parser.
+    key(&mut a, KeyCode::Tab);
+    key(&mut a, KeyCode::End);
+    chars(&mut a, "/UPPER");
+    let s = screen(&a, W, 30);
+    assert!(s.contains("✗ engine:"), "{s}");
+    for _ in 0.."/UPPER".len() {
+        key(&mut a, KeyCode::Backspace);
+    }
+    assert!(ctrl(&mut a, 's').is_empty());
+    assert!(matches!(a.mode, Mode::Diff { .. }));
+    insta::assert_snapshot!("diff_preview", screen(&a, W, 30));
+    let effects = key(&mut a, KeyCode::Char('y'));
+    match effects.as_slice() {
+        [
+            Effect::Patch {
+                key,
+                patch,
+                resource_version,
+            },
+        ] => {
+            assert_eq!(key.name, "nginx-app");
+            assert_eq!(resource_version, "100");
+            assert_eq!(patch["metadata"]["resourceVersion"], "100");
+            assert!(patch.to_string().contains("\"replicas\":4"), "{patch}");
+        }
+        other => panic!("expected one patch, got {other:?}"),
+    }
+}
+
+#[test]
+fn conflict_shows_what_changed_and_reapplies_on_the_current_object() {
+    let mut a = app();
+    command(&mut a, "matrix");
+    let effects = key(&mut a, KeyCode::Char('+')); // beijing 3 → 4
+    assert_eq!(effects.len(), 1);
+    // Meanwhile someone changed beijing's image registry.
+    let mut current = a.fleet.applications[0].clone();
+    current.metadata.resource_version = Some("101".into());
+    current.spec.workload_scope.target_node_groups[1]
+        .overriders
+        .image_overriders[0]
+        .value = "mirror.beijing.io".into();
+    a.update(Action::WriteResult(WriteOutcome::Conflict {
+        current: Box::new(current),
+    }));
+    assert!(matches!(a.mode, Mode::Conflict(_)));
+    insta::assert_snapshot!("conflict", screen(&a, W, 20));
+    key(&mut a, KeyCode::Char('r'));
+    assert!(matches!(a.mode, Mode::Diff { .. }));
+    let effects = key(&mut a, KeyCode::Char('y'));
+    match effects.as_slice() {
+        [
+            Effect::Patch {
+                resource_version,
+                patch,
+                ..
+            },
+        ] => {
+            assert_eq!(resource_version, "101");
+            // The rebased change keeps their registry and applies our scale.
+            assert!(patch.to_string().contains("\"replicas\":4"), "{patch}");
+            assert!(
+                !patch.to_string().contains("beijing.registry.io"),
+                "{patch}"
+            );
+        }
+        other => panic!("expected one patch, got {other:?}"),
+    }
+    a.update(Action::WriteResult(WriteOutcome::Ok {
+        what: "nginx-app".into(),
+    }));
+    assert!(a.pending.is_none());
+}
+
+#[test]
+fn add_and_remove_target_go_through_the_diff_preview() {
+    let mut a = app();
+    command(&mut a, "matrix");
+    key(&mut a, KeyCode::Char('l'));
+    key(&mut a, KeyCode::Char('l')); // shanghai, not a target of nginx-app
+    key(&mut a, KeyCode::Char('a'));
+    assert!(matches!(a.mode, Mode::Diff { .. }));
+    let s = screen(&a, W, 40);
+    assert!(s.contains("Deployment default/nginx-shanghai (new)"), "{s}");
+    key(&mut a, KeyCode::Esc);
+    key(&mut a, KeyCode::Char('h')); // hangzhou
+    key(&mut a, KeyCode::Char('x'));
+    let s = screen(&a, W, 40);
+    assert!(s.contains("nginx-hangzhou (will be deleted)"), "{s}");
+}
+
+#[test]
+fn yaml_editor_parses_as_you_type() {
+    let mut a = app();
+    command(&mut a, "apps");
+    key(&mut a, KeyCode::Char('E'));
+    assert!(matches!(a.mode, Mode::YamlEdit(_)));
+    chars(&mut a, "{{");
+    let s = screen(&a, W, 20);
+    assert!(s.contains('✗'), "{s}");
+    ctrl(&mut a, 's');
+    assert!(
+        matches!(a.mode, Mode::YamlEdit(_)),
+        "invalid YAML is not previewed"
+    );
+}
+
+#[test]
+fn new_group_previews_selected_nodes() {
+    let mut a = app();
+    key(&mut a, KeyCode::Char('c'));
+    chars(&mut a, "west");
+    key(&mut a, KeyCode::Tab);
+    chars(&mut a, "kubernetes.io/hostname=node-g");
+    insta::assert_snapshot!("new_group", screen(&a, W, 16));
+    let effects = ctrl(&mut a, 's');
+    match effects.as_slice() {
+        [Effect::Create { object }] => {
+            assert_eq!(object["metadata"]["name"], "west");
+            assert_eq!(
+                object["spec"]["matchLabels"]["kubernetes.io/hostname"],
+                "node-g"
+            );
+        }
+        other => panic!("expected a create, got {other:?}"),
+    }
+}
+
+#[test]
+fn readonly_reaches_no_write_path() {
+    let mut a = readonly_app();
+    let mut effects = Vec::new();
+    for view in ["regions", "apps", "matrix", "nodes"] {
+        command(&mut a, view);
+        for c in ['e', 'E', '+', '-', 'a', 'x', 'c'] {
+            effects.extend(key(&mut a, KeyCode::Char(c)));
+            effects.extend(ctrl(&mut a, 's'));
+            effects.extend(key(&mut a, KeyCode::Char('y')));
+            key(&mut a, KeyCode::Esc);
+        }
+    }
+    effects.extend(command(&mut a, "newgroup"));
+    assert!(effects.iter().all(|e| !e.writes()), "{effects:?}");
+    assert!(matches!(a.mode, Mode::Normal));
+    command(&mut a, "matrix");
+    insta::assert_snapshot!("readonly_matrix", screen(&a, W, 8));
+}
+
+#[test]
+fn draws_only_when_something_changed() {
+    let mut a = app();
+    assert!(a.take_dirty(), "first frame");
+    assert!(!a.take_dirty());
+    // Unbound key, same-second tick, same snapshot: nothing to draw.
+    key(&mut a, KeyCode::F(9));
+    a.update(Action::Tick(fixture::now()));
+    let same = Arc::clone(&a.fleet);
+    a.update(Action::FleetUpdated(same));
+    assert!(!a.take_dirty());
+    // Ticks on a view without ages do not redraw either.
+    a.update(Action::Tick(
+        fixture::now() + std::time::Duration::from_secs(3),
+    ));
+    assert!(!a.take_dirty());
+    // Moving at the top edge does not redraw.
+    key(&mut a, KeyCode::Char('k'));
+    assert!(!a.take_dirty());
+    key(&mut a, KeyCode::Char('j'));
+    assert!(a.take_dirty());
+    // The engine view shows ages: a new second redraws.
+    command(&mut a, "engine");
+    a.take_dirty();
+    a.update(Action::Tick(
+        fixture::now() + std::time::Duration::from_secs(5),
+    ));
+    assert!(a.take_dirty());
+    // A new snapshot redraws.
+    let mut next = fixture::demo_fleet();
+    next.version = 2;
+    a.update(Action::FleetUpdated(Arc::new(next)));
+    assert!(a.take_dirty());
+}
+
+#[test]
+fn colour_never_alone_notready_has_a_symbol() {
+    let a = app();
+    let mut a2 = app();
+    key(&mut a2, KeyCode::Enter); // beijing
+    let t = terminal(&a2, W, 30);
+    let buf = t.backend().buffer();
+    let mut found = false;
+    for y in 0..buf.area.height {
+        let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+        if let Some(col) = line.find("✗ NotReady") {
+            let x = u16::try_from(line[..col].chars().count()).unwrap_or(0);
+            assert_eq!(buf[(x, y)].fg, Color::Red);
+            found = true;
+        }
+    }
+    assert!(found);
+    drop(a);
+}
+
+#[test]
+fn virtualized_tables_handle_ten_thousand_nodes() {
+    let fleet = fixture::scale_fleet(500, 10_000);
+    let mut a = App::new(Arc::new(fleet), options());
+    assert_eq!(a.derived.groups.len(), 500);
+    command(&mut a, "nodes");
+    let s = screen(&a, W, 20);
+    assert!(s.contains("[10000]"), "{s}");
+    assert!(s.contains("edge-00000"));
+    key(&mut a, KeyCode::Char('G'));
+    let s = screen(&a, W, 20);
+    assert!(s.contains("edge-09999"), "{s}");
+    command(&mut a, "regions");
+    key(&mut a, KeyCode::PageDown);
+    let s = screen(&a, W, 20);
+    assert!(s.contains("[501]"), "{s}");
+    command(&mut a, "matrix");
+    for _ in 0..30 {
+        key(&mut a, KeyCode::Char('l'));
+    }
+    let s = screen(&a, W, 12);
+    assert!(s.contains("region-0030"), "{s}");
+}
+
+#[test]
+fn a_new_snapshot_keeps_the_selection_and_survives_broken_objects() {
+    let mut a = app();
+    command(&mut a, "nodes");
+    key(&mut a, KeyCode::Char('j'));
+    key(&mut a, KeyCode::Char('j'));
+    let before = a.selected_ref();
+    let mut next: Fleet = fixture::demo_fleet();
+    next.version = 7;
+    // Nameless objects and a garbage workload must not panic anything.
+    next.nodes.insert(0, Default::default());
+    next.workloads
+        .push(serde_json::json!({"kind": 5, "metadata": []}));
+    next.applications[0]
+        .spec
+        .workload_template
+        .manifests
+        .push(serde_json::json!("not an object"));
+    a.update(Action::FleetUpdated(Arc::new(next)));
+    assert_eq!(a.selected_ref(), before);
+    for v in ["regions", "apps", "matrix", "traffic", "engine", "nodes"] {
+        command(&mut a, v);
+        screen(&a, 60, 10);
+        key(&mut a, KeyCode::Enter);
+        screen(&a, 60, 10);
+        key(&mut a, KeyCode::Char('d'));
+        screen(&a, 60, 10);
+    }
+}

@@ -1,0 +1,188 @@
+//! `d`: a kubectl-describe-style view, with what the engine says about the object.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use serde_json::Value;
+
+use super::{Ctx, ObjRef, Screen, mask_secrets};
+use crate::console::widgets::text;
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "<none>".into(),
+        other => other.to_string(),
+    }
+}
+
+/// `Key:  value` lines, nested maps indented, lists as `-` items.
+fn flatten(key: &str, v: &Value, indent: usize, out: &mut Vec<String>) {
+    let pad = "  ".repeat(indent);
+    match v {
+        Value::Object(map) if map.is_empty() => out.push(format!("{pad}{key}:  <none>")),
+        Value::Object(map) => {
+            out.push(format!("{pad}{key}:"));
+            for (k, v) in map {
+                flatten(&title(k), v, indent + 1, out);
+            }
+        }
+        Value::Array(items) if items.is_empty() => out.push(format!("{pad}{key}:  <none>")),
+        Value::Array(items) => {
+            out.push(format!("{pad}{key}:"));
+            for item in items {
+                match item {
+                    Value::Object(_) | Value::Array(_) => flatten("-", item, indent + 1, out),
+                    other => out.push(format!("{pad}  - {}", scalar(other))),
+                }
+            }
+        }
+        other => out.push(format!("{pad}{key}:  {}", scalar(other))),
+    }
+}
+
+fn title(k: &str) -> String {
+    let mut c = k.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+fn labels(v: Option<&Value>) -> String {
+    match v.and_then(Value::as_object) {
+        Some(m) if !m.is_empty() => m
+            .iter()
+            .map(|(k, v)| format!("{k}={}", scalar(v)))
+            .collect::<Vec<_>>()
+            .join("\n              "),
+        _ => "<none>".into(),
+    }
+}
+
+/// The describe text of an object.
+pub fn describe(obj: &ObjRef, ctx: &Ctx) -> Option<String> {
+    let mut v = obj.resolve(ctx.fleet)?;
+    mask_secrets(&mut v);
+    let meta = v.get("metadata").cloned().unwrap_or(Value::Null);
+    let mut out = vec![format!(
+        "Name:         {}",
+        meta.get("name").map(scalar).unwrap_or_default()
+    )];
+    if let Some(ns) = meta.get("namespace") {
+        out.push(format!("Namespace:    {}", scalar(ns)));
+    }
+    out.push(format!(
+        "Kind:         {}",
+        v.get("kind").map(scalar).unwrap_or_default()
+    ));
+    out.push(format!("Labels:       {}", labels(meta.get("labels"))));
+    out.push(format!("Annotations:  {}", labels(meta.get("annotations"))));
+    if let Some(t) = meta.get("creationTimestamp") {
+        out.push(format!("Created:      {}", scalar(t)));
+    }
+    for section in ["spec", "data", "stringData", "status"] {
+        if let Some(s) = v.get(section) {
+            flatten(&title(section), s, 0, &mut out);
+        }
+    }
+    // What the engine says.
+    let d = ctx.derived;
+    match obj {
+        ObjRef::Node(n) => {
+            let group = d.membership.node_group.get(n);
+            out.push(format!(
+                "Engine:       node group {}",
+                group.map(String::as_str).unwrap_or("none (ungrouped)")
+            ));
+        }
+        ObjRef::NodeGroup(g) => {
+            if let Some(info) = d.group(g) {
+                out.push("Engine membership:".into());
+                for s in &info.statuses {
+                    out.push(format!(
+                        "  {}  {:?}  {:?}  {}",
+                        s.node_name, s.ready_status, s.selection_status, s.selection_status_reason
+                    ));
+                }
+            }
+        }
+        ObjRef::App { namespace, name } => {
+            if let Some(a) = d.app(namespace, name) {
+                out.push(format!(
+                    "Engine:       {}/{} objects available",
+                    a.available(),
+                    a.objects.len()
+                ));
+                for o in &a.objects {
+                    out.push(format!(
+                        "  {}  {:?}  {}",
+                        o.key.as_ref().map(|k| k.to_string()).unwrap_or_default(),
+                        o.condition,
+                        o.reason.as_deref().unwrap_or("")
+                    ));
+                }
+            }
+        }
+        ObjRef::Service { namespace, name } => {
+            if let Some(s) = d
+                .services
+                .iter()
+                .find(|s| s.namespace == *namespace && s.name == *name)
+            {
+                out.push(format!(
+                    "Traffic:      {}",
+                    if s.range_nodegroup {
+                        "range-nodegroup (closed per group)"
+                    } else {
+                        "cluster-wide"
+                    }
+                ));
+                for t in &s.traffic.per_group {
+                    out.push(format!(
+                        "  {}  {} ready / {}",
+                        t.group, t.ready_endpoints, t.endpoints
+                    ));
+                }
+                if !s.traffic.black_holes.is_empty() {
+                    out.push(format!(
+                        "  black holes: {}",
+                        s.traffic.black_holes.join(", ")
+                    ));
+                }
+            }
+        }
+        ObjRef::Workload(_) => {
+            let status = crate::engine::status::availability(&v);
+            out.push(format!("Engine:       {status:?}"));
+        }
+    }
+    Some(out.join("\n"))
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx, obj: &ObjRef) {
+    let lines: Vec<Line<'static>> = match describe(obj, ctx) {
+        Some(t) => t
+            .lines()
+            .map(|l| match l.split_once(":  ") {
+                Some((k, rest)) if !k.starts_with(' ') => Line::from(vec![
+                    Span::styled(format!("{k}:"), ctx.theme.header()),
+                    Span::raw(format!(" {rest}")),
+                ]),
+                _ => Line::from(l.to_owned()),
+            })
+            .collect(),
+        None => vec![Line::from(Span::styled(
+            format!("{} no longer exists", obj.label()),
+            ctx.theme.warn(),
+        ))],
+    };
+    text::draw(
+        frame,
+        area,
+        &format!("Describe {}", obj.label()),
+        lines,
+        screen.scroll,
+        ctx.theme,
+    );
+}

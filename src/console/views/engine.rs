@@ -1,0 +1,139 @@
+//! Engine: connection state, lease holder, engine events.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph};
+
+use super::{Ctx, Screen, age, styled};
+use crate::console::model::ConnectionState;
+use crate::console::theme::Theme;
+use crate::console::widgets::table::{self, Column, SortKey, TableSource, col, num, text};
+use crate::controllers::events::Outcome;
+
+/// Events newest first.
+pub struct EventsTable<'a> {
+    pub ctx: &'a Ctx<'a>,
+}
+
+impl EventsTable<'_> {
+    fn event(&self, row: usize) -> Option<&crate::controllers::events::EngineEvent> {
+        let events = &self.ctx.fleet.events;
+        events
+            .len()
+            .checked_sub(row + 1)
+            .and_then(|i| events.get(i))
+    }
+}
+
+impl TableSource for EventsTable<'_> {
+    fn columns(&self) -> Vec<Column> {
+        vec![
+            col("AGE", Constraint::Length(5)),
+            col("SOURCE", Constraint::Length(15)),
+            col("OBJECT", Constraint::Length(24)),
+            col("MESSAGE", Constraint::Fill(1)),
+        ]
+    }
+    fn len(&self) -> usize {
+        self.ctx.fleet.events.len()
+    }
+    fn filter_text(&self, row: usize) -> String {
+        self.event(row).map(|e| e.to_string()).unwrap_or_default()
+    }
+    fn sort_key(&self, row: usize, column: usize) -> SortKey {
+        let Some(e) = self.event(row) else {
+            return num(0);
+        };
+        match column {
+            1 => text(&e.source.to_string()),
+            2 => text(&e.object),
+            3 => text(&e.to_string()),
+            _ => num(row),
+        }
+    }
+    fn cells(&self, row: usize, theme: &Theme) -> Vec<Cell<'static>> {
+        let Some(e) = self.event(row) else {
+            return Vec::new();
+        };
+        vec![
+            Cell::from(age(self.ctx.now, e.at)),
+            Cell::from(e.source.to_string()),
+            Cell::from(e.object.clone()),
+            event_message(e, theme),
+        ]
+    }
+}
+
+pub fn event_message(e: &crate::controllers::events::EngineEvent, theme: &Theme) -> Cell<'static> {
+    let full = e.to_string();
+    let message = full
+        .split_once(": ")
+        .map(|(_, m)| m.to_owned())
+        .unwrap_or(full);
+    match &e.outcome {
+        Outcome::Failed { .. } => styled(format!("✗ {message}"), theme.error()),
+        Outcome::Reconciled { changes } if changes.is_empty() => {
+            styled(format!("✓ {message}"), theme.muted())
+        }
+        _ => Cell::from(format!("● {message}")),
+    }
+}
+
+pub fn connection_spans(ctx: &Ctx) -> Span<'static> {
+    let theme = ctx.theme;
+    match &ctx.fleet.connection {
+        ConnectionState::Connected => Span::styled("● connected", theme.ok()),
+        ConnectionState::Reconnecting { since, error } => Span::styled(
+            format!("▲ reconnecting for {}: {error}", age(ctx.now, *since)),
+            theme.warn(),
+        ),
+        ConnectionState::Stale => Span::styled("◌ stale (not updating)", theme.error()),
+    }
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx) {
+    let [top, bottom] = Layout::vertical([Constraint::Length(5), Constraint::Fill(1)]).areas(area);
+    let theme = ctx.theme;
+    let failures = ctx.fleet.events.iter().filter(|e| e.is_failure()).count();
+    let lines = vec![
+        Line::from(vec![
+            Span::styled("Connection: ", theme.header()),
+            connection_spans(ctx),
+        ]),
+        Line::from(vec![
+            Span::styled("Leader:     ", theme.header()),
+            match &ctx.fleet.lease_holder {
+                Some(h) => Span::raw(format!("● {h}")),
+                None => Span::styled("◌ none (no engine holds the lease)", theme.warn()),
+            },
+        ]),
+        Line::from(vec![
+            Span::styled("Events:     ", theme.header()),
+            Span::raw(format!("{} total, ", ctx.fleet.events.len())),
+            if failures > 0 {
+                Span::styled(format!("✗ {failures} failed"), theme.error())
+            } else {
+                Span::styled("✓ 0 failed", theme.ok())
+            },
+        ]),
+    ];
+    frame.render_widget(
+        Paragraph::new(lines).style(theme.base()).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(theme.border())
+                .title(Span::styled(" Engine ", theme.title())),
+        ),
+        top,
+    );
+    table::draw(
+        frame,
+        bottom,
+        "Engine events",
+        &EventsTable { ctx },
+        &screen.table,
+        theme,
+        true,
+    );
+}

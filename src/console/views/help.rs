@@ -1,0 +1,74 @@
+//! `?`: help generated from the keymap.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+
+use super::{Ctx, Screen};
+use crate::console::keymap::{Keymap, Scope};
+use crate::console::widgets::text;
+
+pub fn lines(keymap: &Keymap, ctx: &Ctx) -> Vec<Line<'static>> {
+    let theme = ctx.theme;
+    let scopes = [
+        Scope::Global,
+        Scope::Table,
+        Scope::Regions,
+        Scope::Nodes,
+        Scope::Apps,
+        Scope::Matrix,
+        Scope::AppDetail,
+        Scope::Text,
+        Scope::Editor,
+        Scope::Diff,
+        Scope::Conflict,
+    ];
+    let mut out = Vec::new();
+    if ctx.readonly {
+        out.push(Line::from(Span::styled(
+            "Read-only mode (--readonly): keys marked ⊘ are disabled.",
+            theme.warn(),
+        )));
+        out.push(Line::from(""));
+    }
+    for scope in scopes {
+        out.push(Line::from(Span::styled(
+            scope.title().to_owned(),
+            theme.header(),
+        )));
+        let mut seen: Vec<(&str, &str)> = Vec::new();
+        for b in keymap.bindings.iter().filter(|b| b.scope == scope) {
+            // Alternative keys for the same thing (j and ↓) are listed once.
+            if seen.iter().any(|(help, _)| *help == b.help) {
+                continue;
+            }
+            seen.push((b.help, b.label));
+            let disabled = ctx.readonly && b.writes;
+            let mut spans = vec![
+                Span::raw("  "),
+                Span::styled(
+                    format!("{:<10}", b.label),
+                    if disabled { theme.muted() } else { theme.key() },
+                ),
+                Span::raw(b.help.to_owned()),
+            ];
+            if disabled {
+                spans.push(Span::styled("  ⊘ disabled (read-only)", theme.muted()));
+            }
+            out.push(Line::from(spans));
+        }
+        out.push(Line::from(""));
+    }
+    out
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx, keymap: &Keymap) {
+    text::draw(
+        frame,
+        area,
+        "Help",
+        lines(keymap, ctx),
+        screen.scroll,
+        ctx.theme,
+    );
+}

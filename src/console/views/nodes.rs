@@ -1,0 +1,80 @@
+//! Nodes: every node with its group and readiness.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::widgets::Cell;
+
+use super::{Ctx, Screen, ready_cell, styled};
+use crate::console::model::UNGROUPED;
+use crate::console::theme::Theme;
+use crate::console::widgets::table::{self, Column, SortKey, TableSource, col, num, text};
+
+pub struct NodesTable<'a> {
+    pub ctx: &'a Ctx<'a>,
+}
+
+impl TableSource for NodesTable<'_> {
+    fn columns(&self) -> Vec<Column> {
+        vec![
+            col("NODE", Constraint::Length(16)),
+            col("GROUP", Constraint::Length(16)),
+            col("STATUS", Constraint::Length(11)),
+            col("LABELS", Constraint::Fill(2)),
+        ]
+    }
+    fn len(&self) -> usize {
+        self.ctx.derived.nodes.len()
+    }
+    fn filter_text(&self, row: usize) -> String {
+        self.ctx
+            .derived
+            .nodes
+            .get(row)
+            .map(|n| {
+                format!(
+                    "{} {} {}",
+                    n.name,
+                    n.group.as_deref().unwrap_or(UNGROUPED),
+                    n.labels
+                )
+            })
+            .unwrap_or_default()
+    }
+    fn sort_key(&self, row: usize, column: usize) -> SortKey {
+        let Some(n) = self.ctx.derived.nodes.get(row) else {
+            return num(0);
+        };
+        match column {
+            1 => text(n.group.as_deref().unwrap_or("")),
+            2 => num(n.ready as i64),
+            3 => text(&n.labels),
+            _ => text(&n.name),
+        }
+    }
+    fn cells(&self, row: usize, theme: &Theme) -> Vec<Cell<'static>> {
+        let Some(n) = self.ctx.derived.nodes.get(row) else {
+            return Vec::new();
+        };
+        vec![
+            Cell::from(n.name.clone()),
+            match &n.group {
+                Some(g) => Cell::from(g.clone()),
+                None => styled(UNGROUPED, theme.muted()),
+            },
+            ready_cell(n.ready, theme),
+            styled(n.labels.clone(), theme.muted()),
+        ]
+    }
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx) {
+    table::draw(
+        frame,
+        area,
+        "Nodes",
+        &NodesTable { ctx },
+        &screen.table,
+        ctx.theme,
+        true,
+    );
+}

@@ -1,0 +1,135 @@
+//! Traffic: range-nodegroup services × groups → endpoints each group sees.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::widgets::Cell;
+
+use super::{Ctx, Screen, styled};
+use crate::console::model::UNGROUPED;
+use crate::console::theme::Theme;
+use crate::console::widgets::table::{self, Column, SortKey, TableSource, col, num, text};
+
+/// One (service, group) pair; `group: None` is the ungrouped endpoints row.
+pub struct TrafficRow {
+    pub service: usize,
+    pub group: Option<usize>,
+}
+
+pub struct TrafficTable<'a> {
+    ctx: &'a Ctx<'a>,
+    pub rows: Vec<TrafficRow>,
+}
+
+impl<'a> TrafficTable<'a> {
+    pub fn new(ctx: &'a Ctx<'a>) -> Self {
+        let mut rows = Vec::new();
+        for (si, s) in ctx.derived.services.iter().enumerate() {
+            if !s.range_nodegroup {
+                continue;
+            }
+            for gi in 0..s.traffic.per_group.len() {
+                rows.push(TrafficRow {
+                    service: si,
+                    group: Some(gi),
+                });
+            }
+            if s.traffic.ungrouped_endpoints > 0 {
+                rows.push(TrafficRow {
+                    service: si,
+                    group: None,
+                });
+            }
+        }
+        TrafficTable { ctx, rows }
+    }
+
+    fn parts(&self, row: usize) -> Option<(String, String, usize, usize, bool)> {
+        let r = self.rows.get(row)?;
+        let s = self.ctx.derived.services.get(r.service)?;
+        let svc = format!("{}/{}", s.namespace, s.name);
+        match r.group {
+            Some(gi) => {
+                let t = s.traffic.per_group.get(gi)?;
+                let hole = s.traffic.black_holes.contains(&t.group);
+                Some((svc, t.group.clone(), t.endpoints, t.ready_endpoints, hole))
+            }
+            None => Some((
+                svc,
+                UNGROUPED.into(),
+                s.traffic.ungrouped_endpoints,
+                s.traffic.ungrouped_endpoints,
+                false,
+            )),
+        }
+    }
+
+    pub fn service(&self, row: usize) -> Option<&crate::console::model::ServiceInfo> {
+        self.rows
+            .get(row)
+            .and_then(|r| self.ctx.derived.services.get(r.service))
+    }
+}
+
+impl TableSource for TrafficTable<'_> {
+    fn columns(&self) -> Vec<Column> {
+        vec![
+            col("SERVICE", Constraint::Length(28)),
+            col("GROUP", Constraint::Length(16)),
+            col("ENDPOINTS", Constraint::Length(10)),
+            col("READY", Constraint::Length(6)),
+            col("VISIBILITY", Constraint::Fill(1)),
+        ]
+    }
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+    fn filter_text(&self, row: usize) -> String {
+        self.parts(row)
+            .map(|(s, g, ..)| format!("{s} {g}"))
+            .unwrap_or_default()
+    }
+    fn sort_key(&self, row: usize, column: usize) -> SortKey {
+        let Some((s, g, e, r, hole)) = self.parts(row) else {
+            return num(0);
+        };
+        match column {
+            1 => text(&g),
+            2 => num(e),
+            3 => num(r),
+            4 => num(usize::from(!hole)),
+            _ => text(&s),
+        }
+    }
+    fn cells(&self, row: usize, theme: &Theme) -> Vec<Cell<'static>> {
+        let Some((s, g, e, r, hole)) = self.parts(row) else {
+            return Vec::new();
+        };
+        let visibility = if g == UNGROUPED {
+            styled("● visible only on their own node", theme.muted())
+        } else if hole {
+            styled("✗ black hole: clients here reach nothing", theme.error())
+        } else {
+            styled(format!("✓ {r} local endpoint(s)"), theme.ok())
+        };
+        vec![
+            Cell::from(s),
+            Cell::from(g),
+            Cell::from(e.to_string()),
+            Cell::from(r.to_string()),
+            visibility,
+        ]
+    }
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx) {
+    let src = TrafficTable::new(ctx);
+    table::draw(
+        frame,
+        area,
+        "Traffic (range-nodegroup)",
+        &src,
+        &screen.table,
+        ctx.theme,
+        true,
+    );
+}

@@ -1,0 +1,4 @@
+//! Reusable widgets.
+
+pub mod table;
+pub mod text;
