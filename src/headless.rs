@@ -51,7 +51,9 @@ pub async fn run(options: HeadlessOptions) -> Result<(), HeadlessError> {
             match events.recv().await {
                 Ok(event) if event.is_failure() => tracing::warn!("{event}"),
                 Ok(event) => tracing::info!("{event}"),
-                Err(RecvError::Lagged(n)) => tracing::warn!("{n} engine events dropped from the log"),
+                Err(RecvError::Lagged(n)) => {
+                    tracing::warn!("{n} engine events dropped from the log")
+                }
                 Err(RecvError::Closed) => break,
             }
         }

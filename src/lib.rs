@@ -10,3 +10,4 @@ pub mod embedded;
 pub mod engine;
 pub mod headless;
 pub mod manifests;
+pub mod simulation;

@@ -1,4 +1,6 @@
 use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -46,6 +48,51 @@ enum Command {
         #[arg(long)]
         identity: Option<String>,
     },
+    /// Run the embedded Kubernetes-compatible API server headless, until SIGINT or SIGTERM.
+    ///
+    /// Prints the server URL and the path of a kubeconfig for it (kubectl and
+    /// `edgedeck --kubeconfig` use it). Without --data-dir the cluster lives in
+    /// memory only. With it, every acknowledged write is on disk before the
+    /// answer (it survives kill -9), a restart continues where it stopped
+    /// (resourceVersions included), and the token and certificate stay the
+    /// same, so an existing kubeconfig keeps working as long as the port does.
+    /// The edgedeck CRDs are installed, then the seed's objects, only when the
+    /// cluster starts empty (never on a restart of a data directory).
+    Cluster {
+        /// Loopback address to listen on; port 0 picks a free port.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:6443")]
+        listen: SocketAddr,
+        /// Where to write the kubeconfig [default: DIR/kubeconfig with --data-dir,
+        /// else $XDG_STATE_HOME/edgedeck/embedded.kubeconfig].
+        #[arg(long, value_name = "PATH")]
+        kubeconfig_out: Option<PathBuf>,
+        /// Objects to start with.
+        #[arg(long, value_enum, default_value_t = Seed::Demo)]
+        seed: Seed,
+        /// Number of nodes of `--seed scale`.
+        #[arg(long, default_value_t = 1000)]
+        nodes: usize,
+        /// Number of node groups of `--seed scale`.
+        #[arg(long, default_value_t = 20)]
+        groups: usize,
+        /// Number of EdgeApplications of `--seed scale`.
+        #[arg(long, default_value_t = 50)]
+        apps: usize,
+        /// Keep the cluster's state here (created if missing, mode 0700).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+/// The objects `edgedeck cluster` starts with.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Seed {
+    /// A small demo fleet: a few regions, node groups and applications.
+    Demo,
+    /// Nothing but the edgedeck CRDs and the standard namespaces.
+    Empty,
+    /// A large generated fleet (see --nodes, --groups, --apps).
+    Scale,
 }
 
 /// Which cluster to talk to, as kubectl chooses it.
@@ -79,17 +126,159 @@ fn main() -> ExitCode {
                 identity,
             }))
         }
+        Command::Cluster {
+            listen,
+            kubeconfig_out,
+            seed,
+            nodes,
+            groups,
+            apps,
+            data_dir,
+        } => {
+            init_logging();
+            block_on(cluster(ClusterCommand {
+                listen,
+                kubeconfig_out,
+                seed,
+                scale: (nodes, groups, apps),
+                data_dir,
+            }))
+        }
     }
+}
+
+struct ClusterCommand {
+    listen: SocketAddr,
+    kubeconfig_out: Option<PathBuf>,
+    seed: Seed,
+    /// Nodes, groups, applications of `--seed scale`.
+    scale: (usize, usize, usize),
+    data_dir: Option<PathBuf>,
+}
+
+/// The edgedeck CRDs, then the seed's objects.
+fn seed_objects(
+    seed: Seed,
+    scale: (usize, usize, usize),
+) -> Result<Vec<serde_json::Value>, String> {
+    use edgedeck::simulation::seed;
+    let mut objects = api::crds()
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("cannot serialise the CRDs: {e}"))?;
+    let (nodes, groups, apps) = scale;
+    let seed = match seed {
+        Seed::Demo => seed::Seed::Demo,
+        Seed::Empty => seed::Seed::Empty,
+        Seed::Scale => seed::Seed::Scale {
+            nodes,
+            groups,
+            apps,
+        },
+    };
+    objects.extend(seed.objects());
+    Ok(objects)
+}
+
+/// `$XDG_STATE_HOME/edgedeck/embedded.kubeconfig`, else under `~/.local/state`.
+fn default_kubeconfig(data_dir: Option<&Path>) -> Result<PathBuf, String> {
+    if let Some(dir) = data_dir {
+        return Ok(dir.join("kubeconfig"));
+    }
+    let state = match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+            Some(home) => PathBuf::from(home).join(".local/state"),
+            None => return Err("cannot tell where to write the kubeconfig (neither XDG_STATE_HOME nor HOME is set); pass --kubeconfig-out".into()),
+        },
+    };
+    Ok(state.join("edgedeck").join("embedded.kubeconfig"))
+}
+
+/// SIGINT and SIGTERM handlers, installed before the cluster announces itself.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Signals, String> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let err = |e| format!("cannot handle signals: {e}");
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt()).map_err(err)?,
+            terminate: signal(SignalKind::terminate()).map_err(err)?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}
+
+async fn cluster(command: ClusterCommand) -> Result<(), String> {
+    use edgedeck::embedded::{self, ClusterOptions};
+    let mut signals = Signals::install()?;
+    let initial_objects = seed_objects(command.seed, command.scale)?;
+    let kubeconfig = match command.kubeconfig_out {
+        Some(path) => path,
+        None => default_kubeconfig(command.data_dir.as_deref())?,
+    };
+    let kubeconfig = std::path::absolute(&kubeconfig).unwrap_or(kubeconfig);
+    let running = embedded::start(ClusterOptions {
+        listen: command.listen,
+        data_dir: command.data_dir,
+        initial_objects,
+        ..ClusterOptions::default()
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    if let Some(parent) = kubeconfig.parent() {
+        use std::os::unix::fs::DirBuilderExt as _;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    running
+        .write_kubeconfig(&kubeconfig)
+        .map_err(|e| e.to_string())?;
+    let path = kubeconfig.display();
+    let announced = print(&format!(
+        "server: {}\nkubeconfig: {path}\nexport KUBECONFIG={path}\n",
+        running.url()
+    ));
+    if announced != ExitCode::SUCCESS {
+        running.shutdown().await;
+        return Err("cannot print the server address".into());
+    }
+    let outcome = tokio::select! {
+        () = signals.recv() => Ok(()),
+        failure = running.persistence_failed() => Err(failure),
+    };
+    tracing::info!("shutting down the embedded cluster");
+    running.shutdown().await;
+    outcome
 }
 
 /// Logs to standard error, filtered by `RUST_LOG` (default `info`).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
-fn block_on<E: std::fmt::Display>(work: impl std::future::Future<Output = Result<(), E>>) -> ExitCode {
+fn block_on<E: std::fmt::Display>(
+    work: impl std::future::Future<Output = Result<(), E>>,
+) -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {

@@ -1,13 +1,444 @@
-//! NodeGroup controller: membership labels on nodes, group status, finalizer, eviction.
-//! INTERFACE STUB — to be implemented.
+//! NodeGroup controller: membership labels on nodes, group status,
+//! finalizer, eviction.
+//!
+//! # Shape
+//!
+//! Two reflectors feed one `kube::runtime::applier`: NodeGroups (the
+//! primary, reconciled by name) and Nodes (slimmed to name, labels and the
+//! Ready condition, and mapped to the groups a change concerns — see
+//! [`plan::groups_for_node`]). The stable `applier` is used instead of
+//! `Controller` because mapping node events onto groups needs the node
+//! store *and* the group store, and `Controller` only offers that through
+//! unstable features; a third input, the nudge channel, lets one group's
+//! reconcile queue another whose status it found outdated.
+//!
+//! # One reconcile of group G
+//!
+//! Membership is computed for the whole cluster from the caches
+//! (`engine::membership::compute`), then only G's share is written:
+//! labels on the nodes G won, removal of G's labels from the nodes G lost
+//! (plus eviction of the pods pinned elsewhere on them), and G's status —
+//! each only when it differs from what is there.
+//!
+//! Two groups reconciling at once (the node's old and new group) cannot
+//! undo each other: a group sets keys only on nodes it won, and removes a
+//! key only with a JSON patch that first tests the key still holds its own
+//! name (see [`labels::guarded_removal`]). Label sets are JSON merge patches
+//! of `metadata.labels` with just those keys, safe against concurrent edits
+//! of anything else. Whichever of the two moves `belonging-to` away from
+//! the old group evicts the pods pinned to it.
+//!
+//! # Not handled
+//!
+//! Evictions that failed are retried from memory (`pending`); after an
+//! engine restart in between, pods pinned to the old group stay on a node
+//! whose label is already gone. A `belonging-to` naming a group that no
+//! longer exists (finalizer removed by hand) is overwritten when another
+//! group wins the node, and otherwise left alone.
 
-use std::sync::Arc;
+mod error;
+mod finalizer;
+mod labels;
+mod plan;
+mod writes;
 
+use std::collections::{BTreeSet, HashMap};
+use std::future::ready;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures::channel::mpsc;
+use futures::{Stream, StreamExt, TryStreamExt, stream};
+use k8s_openapi::api::core::v1::Node;
+use kube::api::Api;
+use kube::runtime::controller::{Action, Error as ApplierError, ReconcileRequest};
+use kube::runtime::events::{Event as K8sEvent, EventType, Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
+use kube::runtime::{Config, WatchStreamExt, applier, watcher};
+use kube::{Client, Resource, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
-use super::Context;
+use self::error::{Error, retry_delay};
+use self::finalizer::Step;
+use self::plan::{NodeTriggers, NodeWork, plan_share, spec_only};
+use super::{Context, EngineEvent, Outcome, Source};
+use crate::api::{FIELD_MANAGER, NodeGroup};
+use crate::engine::membership::{Membership, compute};
 
-/// Runs until `cancel` fires.
-pub async fn run(_ctx: Arc<Context>, _cancel: CancellationToken) {
-    todo!()
+/// Periodic re-reconcile of every group, in case a watch event was missed.
+const RESYNC: Duration = Duration::from_secs(300);
+/// Coalesces bursts (a relabelled rack, a status write echoing back).
+const DEBOUNCE: Duration = Duration::from_millis(100);
+/// How long a reconcile waits for the node cache's first list.
+const NODE_CACHE_WAIT: Duration = Duration::from_secs(30);
+
+/// Runs until `cancel` fires; in-flight reconciles finish first.
+pub async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
+    let client = ctx.client.clone();
+    let (groups, group_writer) = reflector::store();
+    let (nodes, node_writer) = reflector::store();
+    let (nudge, nudges) = mpsc::unbounded();
+    let reporter = Reporter {
+        controller: FIELD_MANAGER.to_owned(),
+        instance: None,
+    };
+    let state = Arc::new(State {
+        recorder: Recorder::new(client.clone(), reporter),
+        ctx,
+        nodes,
+        groups: groups.clone(),
+        nudge,
+        pending: Mutex::default(),
+        failures: Mutex::default(),
+    });
+    let queue = stream::select_all([
+        group_requests(&client, group_writer, groups.clone()).boxed(),
+        node_requests(&client, node_writer, groups.clone()).boxed(),
+        nudges.map(|r| Ok(ReconcileRequest::from(r))).boxed(),
+    ])
+    .take_until(cancel.cancelled_owned());
+    let config = Config::default().debounce(DEBOUNCE);
+    applier(
+        |group, state| Box::pin(reconcile(group, state)),
+        error_policy,
+        state.clone(),
+        groups,
+        queue,
+        config,
+    )
+    .for_each(|result| {
+        state.after_reconcile(result);
+        ready(())
+    })
+    .await;
+}
+
+/// A watch that failed (it is retried with backoff).
+#[derive(Debug, thiserror::Error)]
+#[error("watching {resource}: {source}")]
+struct WatchError {
+    resource: &'static str,
+    #[source]
+    source: watcher::Error,
+}
+
+type Request = Result<ReconcileRequest<NodeGroup>, WatchError>;
+
+fn request(name: String) -> Request {
+    Ok(ReconcileRequest::from(ObjectRef::new(&name)))
+}
+
+/// A changed group is reconciled itself; a deleted one (already released,
+/// or never ours) may have been the winner others' statuses name, so the
+/// remaining groups are reconciled.
+fn group_requests(
+    client: &Client,
+    writer: Writer<NodeGroup>,
+    store: Store<NodeGroup>,
+) -> impl Stream<Item = Request> + Send + use<> {
+    watcher(
+        Api::<NodeGroup>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .reflect(writer)
+    .map_err(|source| WatchError {
+        resource: "nodegroups",
+        source,
+    })
+    .map_ok(move |event| {
+        let names: Vec<String> = match event {
+            watcher::Event::Apply(g) | watcher::Event::InitApply(g) => {
+                g.metadata.name.into_iter().collect()
+            }
+            watcher::Event::Delete(_) => store
+                .state()
+                .iter()
+                .filter_map(|g| g.metadata.name.clone())
+                .collect(),
+            watcher::Event::Init | watcher::Event::InitDone => Vec::new(),
+        };
+        stream::iter(names.into_iter().map(request))
+    })
+    .try_flatten()
+}
+
+fn node_requests(
+    client: &Client,
+    writer: Writer<Node>,
+    groups: Store<NodeGroup>,
+) -> impl Stream<Item = Request> + Send + use<> {
+    let mut triggers = NodeTriggers::default();
+    watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
+        .modify(labels::slim)
+        .default_backoff()
+        .reflect(writer)
+        .map_err(|source| WatchError {
+            resource: "nodes",
+            source,
+        })
+        .map_ok(move |event| {
+            let names = triggers.on_event(&event, &groups.state());
+            stream::iter(names.into_iter().map(request))
+        })
+        .try_flatten()
+}
+
+struct State {
+    ctx: Arc<Context>,
+    nodes: Store<Node>,
+    groups: Store<NodeGroup>,
+    nudge: mpsc::UnboundedSender<ObjectRef<NodeGroup>>,
+    /// Per group: nodes it left whose pods could not all be evicted yet.
+    pending: Mutex<HashMap<String, BTreeSet<String>>>,
+    /// Per group: consecutive failed reconciles, for the retry backoff.
+    failures: Mutex<HashMap<String, u32>>,
+    recorder: Recorder,
+}
+
+async fn reconcile(group: Arc<NodeGroup>, state: Arc<State>) -> Result<Action, Error> {
+    let result = state.reconcile(&group).await;
+    state.report(&group, &result).await;
+    result.map(|_| Action::requeue(RESYNC))
+}
+
+fn error_policy(group: Arc<NodeGroup>, _error: &Error, state: Arc<State>) -> Action {
+    let mut failures = state
+        .failures
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let attempt = failures.entry(group.name_any()).or_default();
+    *attempt = attempt.saturating_add(1);
+    Action::requeue(retry_delay(*attempt))
+}
+
+impl State {
+    /// One reconcile; returns what was changed.
+    async fn reconcile(&self, group: &NodeGroup) -> Result<Vec<String>, Error> {
+        let name = group.metadata.name.clone().ok_or(Error::Unnamed)?;
+        let client = &self.ctx.client;
+        match finalizer::step(group) {
+            Step::AddFinalizerThenApply => {
+                writes::add_finalizer(client, group).await?;
+                let mut changes = vec!["finalizer added".to_owned()];
+                changes.extend(self.apply(group, &name).await?);
+                Ok(changes)
+            }
+            Step::Apply => self.apply(group, &name).await,
+            Step::Cleanup => {
+                let mut changes = self.cleanup(&name).await?;
+                writes::remove_finalizer(client, group).await?;
+                changes.push("finalizer removed".to_owned());
+                Ok(changes)
+            }
+            Step::Done => Ok(Vec::new()),
+        }
+    }
+
+    async fn apply(&self, group: &NodeGroup, name: &str) -> Result<Vec<String>, Error> {
+        let (nodes, membership) = self.membership(name).await?;
+        let mut changes = Vec::new();
+        let mut errors = Vec::new();
+        self.sync_nodes(name, &nodes, &membership, &mut changes, &mut errors)
+            .await;
+        if let Some(wanted) = membership.statuses.get(name)
+            && group.status.as_ref() != Some(wanted)
+        {
+            match writes::patch_status(&self.ctx.client, name, wanted).await {
+                Ok(()) => changes.push(plan::describe_status(wanted)),
+                Err(e) => errors.push(e),
+            }
+        }
+        Error::from_many(errors).map_or(Ok(changes), Err)
+    }
+
+    /// Strips G's labels from every node the API server says carries them.
+    async fn cleanup(&self, name: &str) -> Result<Vec<String>, Error> {
+        let (cached, membership) = self.membership(name).await?;
+        let mut nodes = writes::nodes_labelled(&self.ctx.client, name).await?;
+        // Nodes whose eviction failed earlier no longer carry the label.
+        let mut pending = self.pending_of(name);
+        for listed in nodes.iter().filter_map(|n| n.metadata.name.as_ref()) {
+            pending.remove(listed);
+        }
+        nodes.extend(cached.into_iter().filter(|n| {
+            n.metadata
+                .name
+                .as_ref()
+                .is_some_and(|n| pending.contains(n))
+        }));
+        let mut changes = Vec::new();
+        let mut errors = Vec::new();
+        self.sync_nodes(name, &nodes, &membership, &mut changes, &mut errors)
+            .await;
+        Error::from_many(errors).map_or(Ok(changes), Err)
+    }
+
+    /// The caches' nodes and the cluster-wide membership; nudges the other
+    /// groups whose status it outdates.
+    async fn membership(&self, group: &str) -> Result<(Vec<Node>, Membership), Error> {
+        tokio::time::timeout(NODE_CACHE_WAIT, self.nodes.wait_until_ready())
+            .await
+            .map_err(|_| Error::NodesNotSynced)?
+            .map_err(|_| Error::NodesNotSynced)?;
+        let nodes: Vec<Node> = self.nodes.state().iter().map(|n| (**n).clone()).collect();
+        let all_groups = self.groups.state();
+        let groups: Vec<NodeGroup> = all_groups.iter().map(|g| spec_only(g)).collect();
+        let membership = compute(&nodes, &groups);
+        self.nudge_stale(group, &membership, &all_groups);
+        Ok((nodes, membership))
+    }
+
+    /// Queues the other groups whose stored status `membership` outdates
+    /// (`group` itself writes its own status in this reconcile).
+    fn nudge_stale(&self, group: &str, membership: &Membership, groups: &[Arc<NodeGroup>]) {
+        for name in plan::stale_groups(group, membership, groups) {
+            // A send fails only when the controller is shutting down.
+            let _ = self.nudge.unbounded_send(ObjectRef::new(&name));
+        }
+    }
+
+    /// Runs G's share of node writes; failed evictions are remembered.
+    async fn sync_nodes(
+        &self,
+        group: &str,
+        nodes: &[Node],
+        membership: &Membership,
+        changes: &mut Vec<String>,
+        errors: &mut Vec<Error>,
+    ) {
+        let pending = self.pending_of(group);
+        let mut still_pending = BTreeSet::new();
+        for work in plan_share(group, nodes, membership, &pending) {
+            if let Err(e) = self.do_work(group, &work, changes).await {
+                errors.push(e);
+                if work.evict {
+                    still_pending.insert(work.node.clone());
+                }
+            }
+        }
+        let mut all = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        if still_pending.is_empty() {
+            all.remove(group);
+        } else {
+            all.insert(group.to_owned(), still_pending);
+        }
+    }
+
+    /// Labels first, then evictions: evicted pods pinned to the old group
+    /// must not be scheduled right back onto the node.
+    async fn do_work(
+        &self,
+        group: &str,
+        work: &NodeWork,
+        changes: &mut Vec<String>,
+    ) -> Result<(), Error> {
+        let client = &self.ctx.client;
+        if let Some(patch) = &work.labels {
+            match writes::write_labels(client, &work.node, group, patch).await? {
+                // Node deleted: nothing left to label or evict.
+                None => return Ok(()),
+                Some(applied) if !applied.is_empty() => {
+                    changes.push(plan::describe_label_change(&work.node, &applied));
+                }
+                Some(_) => {}
+            }
+        }
+        if work.evict {
+            let evicted = writes::evict_pinned(client, &work.node, work.now_in.as_deref()).await?;
+            changes.extend(
+                evicted
+                    .into_iter()
+                    .map(|pod| format!("evicted pod {pod} from node {}", work.node)),
+            );
+        }
+        Ok(())
+    }
+
+    fn pending_of(&self, group: &str) -> BTreeSet<String> {
+        let pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        pending.get(group).cloned().unwrap_or_default()
+    }
+
+    async fn report(&self, group: &NodeGroup, result: &Result<Vec<String>, Error>) {
+        let name = group.name_any();
+        let outcome = match result {
+            Ok(changes) => {
+                self.failures
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&name);
+                Outcome::Reconciled {
+                    changes: changes.clone(),
+                }
+            }
+            Err(e) => {
+                self.record_failure(group, e).await;
+                Outcome::Failed {
+                    reason: e.to_string(),
+                }
+            }
+        };
+        self.ctx
+            .emit(EngineEvent::new(Source::NodeGroup, name, outcome));
+    }
+
+    /// A Warning Event on the group for `kubectl describe`; best effort,
+    /// since not every server (nor the embedded one) serves events.k8s.io.
+    async fn record_failure(&self, group: &NodeGroup, error: &Error) {
+        let event = K8sEvent {
+            type_: EventType::Warning,
+            reason: "ReconcileFailed".into(),
+            note: Some(truncate(&error.to_string(), 1000)),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&event, &group.object_ref(&())).await {
+            tracing::debug!(error = %e, "could not record a Kubernetes event");
+        }
+    }
+
+    /// Logs what the applier reports besides reconcile results (those are
+    /// already emitted by [`State::report`]).
+    fn after_reconcile(
+        &self,
+        result: Result<(ObjectRef<NodeGroup>, Action), ApplierError<Error, WatchError>>,
+    ) {
+        match result {
+            Ok(_) | Err(ApplierError::ReconcilerFailed(..)) => {}
+            // A group deleted between trigger and reconcile: nothing to do.
+            Err(ApplierError::ObjectNotFound(obj)) => {
+                tracing::debug!(%obj, "nodegroup gone before reconcile")
+            }
+            Err(ApplierError::QueueError(e)) => {
+                let reason = e.to_string();
+                self.ctx.emit(EngineEvent::new(
+                    Source::NodeGroup,
+                    "",
+                    Outcome::Failed { reason },
+                ));
+            }
+            Err(ApplierError::RunnerError(e)) => {
+                tracing::error!(error = %e, "nodegroup controller runner failed")
+            }
+        }
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate;
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        assert_eq!(truncate("héllo", 2), "hé…");
+        assert_eq!(truncate("short", 10), "short");
+    }
 }

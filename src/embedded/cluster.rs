@@ -16,9 +16,9 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    pub fn new(event_window: usize) -> Cluster {
+    pub fn with_store(store: Store) -> Cluster {
         Cluster {
-            store: Store::new(event_window),
+            store,
             registry: Mutex::new((0, Arc::new(Registry::build(&[])))),
         }
     }

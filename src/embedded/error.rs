@@ -156,6 +156,8 @@ pub enum ClusterError {
     Tls(String),
     #[error("cannot serialise kubeconfig: {0}")]
     Kubeconfig(#[from] serde_yaml_ng::Error),
+    #[error(transparent)]
+    Persist(#[from] super::persist::PersistError),
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -8,7 +8,23 @@
 //! - `resources`: which resources are served (built-ins + runtime CRDs)
 //! - `operations`, `defaults`, `gc`, `patch`, `selectors`: API semantics
 //! - `server`, `request`, `watch`, `table`, `discovery`: the HTTP surface
-//! - `tls`: per-run CA and server certificate (kubectl needs https to send tokens)
+//! - `tls`: CA and server certificate (kubectl needs https to send tokens)
+//! - `persist`: write-ahead log, snapshots and credentials of a data directory
+//!
+//! # Durability
+//!
+//! Without [`ClusterOptions::data_dir`] everything lives in memory. With it,
+//! every change is appended to a write-ahead log and fsynced before the
+//! request that made it is answered (and before anyone else can see it), so
+//! every acknowledged write survives `kill -9` or a power cut. Starting again
+//! on the same directory recovers the objects, and resourceVersions continue
+//! after the last recovered one. The watch event window starts empty after a
+//! restart: a watch (or list continue token) from before the restart gets 410
+//! Gone / Expired and relists, as clients do after an etcd compaction. The
+//! token, CA and server certificate are kept in the directory too, so a
+//! kubeconfig written earlier stays valid (if the port is the same). Namespace
+//! seeding and [`ClusterOptions::initial_objects`] apply only to an empty
+//! store, never on a restart.
 
 mod cluster;
 mod defaults;
@@ -19,6 +35,7 @@ mod objects;
 mod openapi;
 mod operations;
 mod patch;
+mod persist;
 mod request;
 mod resources;
 mod selectors;
@@ -29,17 +46,20 @@ mod tls;
 mod watch;
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
+use error::ApiError;
 pub use error::ClusterError;
+pub use persist::{DEFAULT_COMPACT_BYTES, PersistError};
 
 use cluster::Cluster;
+use store::Store;
 
 /// Options of [`start`].
 #[derive(Debug, Clone)]
@@ -48,6 +68,14 @@ pub struct ClusterOptions {
     pub listen: SocketAddr,
     /// How many changes a watch can resume across before it gets 410 Gone.
     pub event_window: usize,
+    /// Keep the cluster's state (and credentials) here; None: memory only.
+    pub data_dir: Option<PathBuf>,
+    /// With a data directory: log size from which it is compacted into a snapshot.
+    pub compact_bytes: u64,
+    /// Created in order when the cluster starts with an empty store (a fresh
+    /// data directory or none): seed data. CRDs must come before their objects,
+    /// namespaces before the objects in them.
+    pub initial_objects: Vec<Value>,
 }
 
 impl Default for ClusterOptions {
@@ -55,6 +83,9 @@ impl Default for ClusterOptions {
         ClusterOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             event_window: cluster::DEFAULT_EVENT_WINDOW,
+            data_dir: None,
+            compact_bytes: DEFAULT_COMPACT_BYTES,
+            initial_objects: Vec::new(),
         }
     }
 }
@@ -68,13 +99,7 @@ pub struct RunningCluster {
     ca_der: Vec<u8>,
     shutdown_tx: tokio::sync::watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
-}
-
-/// 32 random bytes, hex-encoded.
-fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    cluster: Arc<Cluster>,
 }
 
 fn seed_namespaces(cluster: &Cluster) {
@@ -90,11 +115,114 @@ fn seed_namespaces(cluster: &Cluster) {
     }
 }
 
+/// Creates one seed object, finding its resource by apiVersion and kind.
+fn create_object(cluster: &Cluster, object: Value) -> Result<(), String> {
+    let api_version = object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .ok_or("no apiVersion")?;
+    let kind = object
+        .get("kind")
+        .and_then(Value::as_str)
+        .ok_or("no kind")?;
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let registry = cluster.registry();
+    let info = registry
+        .in_group_version(group, version)
+        .find(|r| r.kind == kind)
+        .cloned()
+        .ok_or_else(|| format!("{api_version} {kind} is not served"))?;
+    let namespace = info.namespaced.then(|| {
+        object
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("default")
+            .to_string()
+    });
+    let status = object.get("status").cloned();
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let opts = operations::WriteOptions::default();
+    let mut created = match operations::create(cluster, &info, namespace.as_deref(), object, &opts)
+    {
+        Ok(created) => created,
+        // Seeds list the namespaces every cluster starts with, too.
+        Err(ApiError::AlreadyExists(_)) => return Ok(()),
+        Err(e) => return Err(e.to_string()),
+    };
+    // Seeds carry status (node conditions, …) that create drops for resources
+    // with a status subresource; write it as the owning controller would.
+    if let Some(status) = status
+        && info.status_subresource
+        && created.get("status") != Some(&status)
+        && let Some(map) = created.as_object_mut()
+    {
+        map.insert("status".into(), status);
+        let sub = operations::Subresource::Status;
+        operations::update(
+            cluster,
+            &info,
+            namespace.as_deref(),
+            &name,
+            created,
+            sub,
+            &opts,
+        )
+        .map_err(|e| format!("status: {e}"))?;
+    }
+    Ok(())
+}
+
+fn seed_objects(cluster: &Cluster, objects: &[Value]) {
+    for object in objects {
+        if let Err(error) = create_object(cluster, object.clone()) {
+            let name = object
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            tracing::warn!(%error, name, "cannot create seed object");
+        }
+    }
+}
+
+/// The store (recovered from the data directory, if any), the credentials,
+/// and whether the store starts empty.
+fn open_store(opts: &ClusterOptions) -> Result<(Store, persist::Credentials, bool), ClusterError> {
+    match &opts.data_dir {
+        Some(dir) => {
+            let (wal, recovered) = persist::Wal::open(dir, opts.compact_bytes)?;
+            let fresh = recovered.rv == 0;
+            let credentials = persist::load_or_create_credentials(dir, tls::generate)?;
+            Ok((
+                Store::persistent(opts.event_window, recovered, wal),
+                credentials,
+                fresh,
+            ))
+        }
+        None => Ok((Store::new(opts.event_window), tls::generate()?, true)),
+    }
+}
+
 /// Starts the API server on `opts.listen` (loopback only) and returns once it accepts connections.
 pub async fn start(opts: ClusterOptions) -> Result<RunningCluster, ClusterError> {
     if !opts.listen.ip().is_loopback() {
         return Err(ClusterError::NotLoopback(opts.listen));
     }
+    // Recovery reads files; keep it off the async worker threads.
+    let (store, credentials, fresh) = {
+        let opts = opts.clone();
+        let dir = opts.data_dir.clone().unwrap_or_default();
+        tokio::task::spawn_blocking(move || open_store(&opts))
+            .await
+            .map_err(|e| PersistError::Io {
+                path: dir,
+                source: std::io::Error::other(e),
+            })??
+    };
+    let tls = tls::material(&credentials)?;
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|source| ClusterError::Bind {
@@ -105,18 +233,20 @@ pub async fn start(opts: ClusterOptions) -> Result<RunningCluster, ClusterError>
         addr: opts.listen,
         source,
     })?;
-    let cluster = Arc::new(Cluster::new(opts.event_window));
-    seed_namespaces(&cluster);
-    let token = new_token();
+    let cluster = Arc::new(Cluster::with_store(store));
+    if fresh {
+        seed_namespaces(&cluster);
+        seed_objects(&cluster, &opts.initial_objects);
+    }
+    let token = credentials.token;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let state = Arc::new(server::ServerState {
-        cluster,
+        cluster: cluster.clone(),
         token: token.clone(),
         address: addr.to_string(),
         shutdown: shutdown_rx.clone(),
     });
     let app = server::router(state);
-    let tls = tls::generate()?;
     let task = tokio::spawn(serve(listener, app, tls.server_config.clone(), shutdown_rx));
     tracing::info!(%addr, "embedded cluster listening");
     Ok(RunningCluster {
@@ -126,6 +256,7 @@ pub async fn start(opts: ClusterOptions) -> Result<RunningCluster, ClusterError>
         ca_der: tls.ca_der,
         shutdown_tx,
         task: Some(task),
+        cluster,
     })
 }
 
@@ -249,7 +380,29 @@ impl RunningCluster {
         kube::Client::try_from(config).map_err(|e| ClusterError::Client(e.to_string()))
     }
 
-    /// Stops accepting requests, ends open watches and waits (briefly) for the server.
+    /// Why writes are no longer made durable (None: they are, or no data directory).
+    pub fn persistence_failure(&self) -> Option<String> {
+        self.cluster.store.persistence_failure()
+    }
+
+    /// Resolves once writes can no longer be made durable (a write-ahead log
+    /// write failed); the server then refuses writes. Never resolves for a
+    /// healthy or memory-only cluster.
+    pub async fn persistence_failed(&self) -> String {
+        let mut failure = self.cluster.store.subscribe_failure();
+        loop {
+            if let Some(message) = failure.borrow_and_update().clone() {
+                return message;
+            }
+            if failure.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Stops accepting requests, ends open watches, waits (briefly) for the
+    /// server and closes the data directory (every acknowledged write is
+    /// already on disk).
     pub async fn shutdown(mut self) {
         self.shutdown_tx.send_replace(true);
         if let Some(task) = self.task.take() {
@@ -261,11 +414,14 @@ impl RunningCluster {
                 abort.abort();
             }
         }
+        self.cluster.store.close_persistence();
     }
 }
 
 impl Drop for RunningCluster {
     fn drop(&mut self) {
         self.shutdown_tx.send_replace(true);
+        // Releases the data directory at once, even while connections wind down.
+        self.cluster.store.close_persistence();
     }
 }

@@ -40,10 +40,16 @@ pub fn router(state: Arc<ServerState>) -> Router {
 async fn handle(State(state): State<Arc<ServerState>>, request: Request) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
-    let response = match dispatch(&state, request).await {
+    let mut response = match dispatch(&state, request).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     };
+    // A write is acknowledged only once it is durable (see store::Store::transaction).
+    if !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS)
+        && let Some(failure) = state.cluster.store.persistence_failure()
+    {
+        response = ApiError::Internal(failure).into_response();
+    }
     tracing::debug!(%method, %path, status = response.status().as_u16(), "embedded api request");
     response
 }

@@ -6,8 +6,15 @@
 //! is what Kubernetes does for CRDs without conversion) and namespace/name.
 //!
 //! Every mutation goes through [`Inner::commit`], which assigns the next
-//! resourceVersion, updates the table and appends to the event log. That is the
-//! single place a write-ahead log for `--data-dir` will hook into.
+//! resourceVersion, updates the table and appends to the event log. With a
+//! data directory it also queues a write-ahead log record; [`Store::transaction`]
+//! writes and fsyncs the transaction's records before it releases the lock, so
+//! nobody (reader, watcher, or the client that made the write) ever sees a
+//! change that is not on disk yet.
+//!
+//! If the log cannot be written, the store keeps serving from memory but
+//! records a sticky failure ([`Store::persistence_failure`]): the server then
+//! answers every write with 500, as acknowledging it would promise durability.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,6 +23,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use super::error::ApiError;
+use super::persist::{PersistError, Recovered, Wal};
 
 /// A served resource, independent of version.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -94,6 +102,8 @@ pub struct Store {
     /// Latest committed resourceVersion; watchers wait on changes of it and
     /// then read the log, so a slow watcher can never miss events silently.
     head: watch::Sender<u64>,
+    /// Set (under the lock) once changes can no longer be made durable.
+    failure: watch::Sender<Option<String>>,
 }
 
 struct Inner {
@@ -104,20 +114,43 @@ struct Inner {
     last_change: HashMap<ResourceKey, u64>,
     log: VecDeque<Arc<StoredEvent>>,
     log_capacity: usize,
+    /// Watches may resume from this resourceVersion or later: the rv of the
+    /// last event dropped from the log, or the rv the store was recovered at
+    /// (events from before a restart are not kept).
+    floor: u64,
+    /// The write-ahead log, with a data directory (None: memory only, or failed).
+    wal: Option<Wal>,
+    /// A record that could not be queued in the running transaction.
+    wal_error: Option<PersistError>,
 }
 
 impl Store {
+    /// A memory-only store.
     pub fn new(log_capacity: usize) -> Self {
-        let (head, _) = watch::channel(0);
+        Self::build(log_capacity, Recovered::default(), None)
+    }
+
+    /// A store recovered from a data directory, logging every change to `wal`.
+    pub fn persistent(log_capacity: usize, recovered: Recovered, wal: Wal) -> Self {
+        Self::build(log_capacity, recovered, Some(wal))
+    }
+
+    fn build(log_capacity: usize, recovered: Recovered, wal: Option<Wal>) -> Self {
+        let (head, _) = watch::channel(recovered.rv);
+        let (failure, _) = watch::channel(None);
         Store {
             inner: Mutex::new(Inner {
-                rv: 0,
-                tables: HashMap::new(),
-                last_change: HashMap::new(),
+                rv: recovered.rv,
+                tables: recovered.tables,
+                last_change: recovered.last_change,
                 log: VecDeque::new(),
                 log_capacity: log_capacity.max(1),
+                floor: recovered.rv,
+                wal,
+                wal_error: None,
             }),
             head,
+            failure,
         }
     }
 
@@ -137,6 +170,12 @@ impl Store {
         let mut txn = Txn { inner: &mut guard };
         let result = f(&mut txn);
         let after = guard.rv;
+        if after != before
+            && let Some(failure) = guard.make_durable()
+        {
+            // Still under the lock: no later write can be acknowledged unseen.
+            self.failure.send_replace(Some(failure));
+        }
         drop(guard);
         if after != before {
             self.head.send_replace(after);
@@ -196,17 +235,64 @@ impl Store {
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.head.subscribe()
     }
+
+    /// Why changes are no longer being made durable (None: they are, or the
+    /// store is memory-only).
+    pub fn persistence_failure(&self) -> Option<String> {
+        self.failure.borrow().clone()
+    }
+
+    /// Changes to [`Store::persistence_failure`].
+    pub fn subscribe_failure(&self) -> watch::Receiver<Option<String>> {
+        self.failure.subscribe()
+    }
+
+    /// Closes the write-ahead log (releasing the data directory); later
+    /// writes are refused by the server. A no-op for memory-only stores.
+    pub fn close_persistence(&self) {
+        let mut guard = self.lock();
+        if let Some(mut wal) = guard.wal.take() {
+            if let Err(error) = wal.flush() {
+                tracing::error!(%error, "cannot flush the write-ahead log");
+            }
+            drop(wal);
+            self.failure
+                .send_replace(Some("the embedded cluster is shutting down".into()));
+        }
+    }
 }
 
 impl Inner {
     fn check_resumable(&self, rv: u64) -> Result<(), TooOld> {
-        match self.log.front() {
-            Some(first) if rv.saturating_add(1) < first.rv => Err(TooOld {
+        if rv < self.floor {
+            return Err(TooOld {
                 requested: rv,
-                oldest: first.rv.saturating_sub(1),
-            }),
-            _ => Ok(()),
+                oldest: self.floor,
+            });
         }
+        Ok(())
+    }
+
+    /// Writes and fsyncs the running transaction's log records; compacts the
+    /// log when it grew large. Returns why persistence failed, if it did (the
+    /// log is then abandoned: appending after a partial record would corrupt it).
+    fn make_durable(&mut self) -> Option<String> {
+        let wal = self.wal.as_mut()?;
+        let written = match self.wal_error.take() {
+            Some(error) => Err(error),
+            None => wal.flush(),
+        };
+        if let Err(error) = written {
+            tracing::error!(%error, "cannot write the write-ahead log; refusing further writes");
+            self.wal = None;
+            return Some(format!("cannot persist the change: {error}"));
+        }
+        if wal.wants_compaction()
+            && let Err(error) = wal.compact(self.rv, &self.tables)
+        {
+            tracing::warn!(%error, "cannot compact the write-ahead log; keeping the old one");
+        }
+        None
     }
 
     /// The one function every change goes through.
@@ -241,6 +327,17 @@ impl Inner {
             }
         };
         self.last_change.insert(resource.clone(), self.rv);
+        if let Some(wal) = &mut self.wal
+            && self.wal_error.is_none()
+        {
+            let logged = match kind {
+                EventType::Deleted => None,
+                EventType::Added | EventType::Modified => Some(&*object),
+            };
+            if let Err(error) = wal.record(self.rv, resource, key, logged) {
+                self.wal_error = Some(error);
+            }
+        }
         self.log.push_back(Arc::new(StoredEvent {
             rv: self.rv,
             resource: resource.clone(),
@@ -249,7 +346,9 @@ impl Inner {
             previous,
         }));
         while self.log.len() > self.log_capacity {
-            self.log.pop_front();
+            if let Some(dropped) = self.log.pop_front() {
+                self.floor = dropped.rv;
+            }
         }
         Some(object)
     }
@@ -381,6 +480,75 @@ mod tests {
         assert!(store.events_since(&pods(), 1).is_err());
         let (events, _) = store.events_since(&pods(), 3).expect("in window");
         assert_eq!(events.len(), 2);
+    }
+
+    #[test]
+    fn a_recovered_store_continues_and_refuses_older_watches() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = ObjectKey::new("default", "a");
+        {
+            let (wal, recovered) = Wal::open(dir.path(), 1 << 20).expect("opens");
+            let store = Store::persistent(100, recovered, wal);
+            for _ in 0..3 {
+                store.transaction(|t| t.put(&pods(), &key, json!({"metadata": {"name": "a"}})));
+            }
+            store.transaction(|t| t.remove(&pods(), &ObjectKey::new("default", "missing")));
+            assert_eq!(store.current_rv(), 3);
+        }
+        let (wal, recovered) = Wal::open(dir.path(), 1 << 20).expect("reopens");
+        let store = Store::persistent(100, recovered, wal);
+        assert_eq!(store.current_rv(), 3);
+        assert_eq!(store.last_change(&pods()), 3);
+        assert!(
+            store.check_resumable(2).is_err(),
+            "events before the restart are gone"
+        );
+        assert!(store.events_since(&pods(), 3).is_ok());
+        let stored = store
+            .transaction(|t| t.get(&pods(), &key))
+            .expect("recovered");
+        assert_eq!(stored["metadata"]["resourceVersion"], "3");
+        let next = store
+            .transaction(|t| t.remove(&pods(), &key))
+            .expect("existed");
+        assert_eq!(next["metadata"]["resourceVersion"], "4");
+        assert!(store.persistence_failure().is_none());
+    }
+
+    #[test]
+    fn a_failed_log_write_is_sticky() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut wal, recovered) = Wal::open(dir.path(), 1 << 20).expect("opens");
+        wal.break_for_test().expect("breaks");
+        let store = Store::persistent(100, recovered, wal);
+        let failures = store.subscribe_failure();
+        assert!(store.persistence_failure().is_none());
+        store.transaction(|t| t.put(&pods(), &ObjectKey::new("default", "a"), json!({})));
+        let failure = store.persistence_failure().expect("failed");
+        assert!(failure.contains("wal.log"), "{failure}");
+        assert!(failures.has_changed().expect("open"));
+        // Later writes still work in memory, but the failure stays.
+        store.transaction(|t| t.put(&pods(), &ObjectKey::new("default", "b"), json!({})));
+        assert_eq!(store.persistence_failure(), Some(failure));
+        // Only the failed write's frame could have been cut short; nothing follows it.
+        let log = std::fs::read(dir.path().join("wal.log")).expect("log");
+        assert_eq!(log, b"edgedeck-wal v1\n");
+    }
+
+    #[test]
+    fn closing_persistence_releases_the_directory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (wal, recovered) = Wal::open(dir.path(), 1 << 20).expect("opens");
+        let store = Store::persistent(100, recovered, wal);
+        store.transaction(|t| t.put(&pods(), &ObjectKey::new("default", "a"), json!({})));
+        store.close_persistence();
+        assert!(store.persistence_failure().is_some());
+        let (_wal, recovered) = Wal::open(dir.path(), 1 << 20).expect("unlocked");
+        assert_eq!(recovered.rv, 1);
+        // A memory-only store has nothing to close and never fails.
+        let memory = Store::new(10);
+        memory.close_persistence();
+        assert!(memory.persistence_failure().is_none());
     }
 
     #[test]

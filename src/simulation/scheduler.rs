@@ -1,0 +1,458 @@
+//! The scheduler: binds pending pods to Ready, schedulable nodes that match
+//! their node selector, required node affinity and taints, spreading by
+//! fewest pods then node name. Pods that fit nowhere stay Pending with
+//! `PodScheduled=False`, reason `Unschedulable` and a message in the
+//! scheduler's words.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::Mutation;
+use super::nodes::is_ready;
+use super::object::{self, Cond, CondStyle};
+
+/// Why a node cannot take a pod; the first failing check is reported.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Misfit {
+    NotReady,
+    Unschedulable,
+    Taint { key: String, value: String },
+    Affinity,
+}
+
+impl Misfit {
+    fn text(&self) -> String {
+        match self {
+            Misfit::NotReady => "node(s) were not ready".into(),
+            Misfit::Unschedulable => "node(s) were unschedulable".into(),
+            Misfit::Taint { key, value } => {
+                format!("node(s) had untolerated taint {{{key}: {value}}}")
+            }
+            Misfit::Affinity => "node(s) didn't match Pod's node affinity/selector".into(),
+        }
+    }
+}
+
+/// Whether a pod is bound or could be: not finished and not being deleted.
+pub fn is_active(pod: &Value) -> bool {
+    !object::is_deleting(pod)
+        && !matches!(
+            object::str_at(pod, "/status/phase"),
+            Some("Succeeded" | "Failed")
+        )
+}
+
+/// The node a pod is bound to, if any.
+pub fn node_name(pod: &Value) -> Option<&str> {
+    object::str_at(pod, "/spec/nodeName").filter(|n| !n.is_empty())
+}
+
+fn expression_matches(expr: &Value, value_of: &dyn Fn(&str) -> Option<String>) -> bool {
+    let Some(key) = expr.get("key").and_then(Value::as_str) else {
+        return false;
+    };
+    let values: Vec<&str> = expr
+        .get("values")
+        .and_then(Value::as_array)
+        .map(|v| v.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let actual = value_of(key);
+    let number = |s: &str| s.trim().parse::<i64>().ok();
+    match expr.get("operator").and_then(Value::as_str) {
+        Some("In") => actual.is_some_and(|a| values.contains(&a.as_str())),
+        Some("NotIn") => actual.is_none_or(|a| !values.contains(&a.as_str())),
+        Some("Exists") => actual.is_some(),
+        Some("DoesNotExist") => actual.is_none(),
+        Some(op @ ("Gt" | "Lt")) => {
+            let (Some(have), [want]) = (actual.as_deref().and_then(number), values.as_slice())
+            else {
+                return false;
+            };
+            let Some(want) = number(want) else {
+                return false;
+            };
+            if op == "Gt" { have > want } else { have < want }
+        }
+        _ => false,
+    }
+}
+
+/// One nodeSelectorTerm: all expressions and fields must match; an empty
+/// term matches nothing.
+pub fn term_matches(term: &Value, node: &Value) -> bool {
+    let list = |field: &str| -> Vec<&Value> {
+        term.get(field)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().collect())
+            .unwrap_or_default()
+    };
+    let (exprs, fields) = (list("matchExpressions"), list("matchFields"));
+    if exprs.is_empty() && fields.is_empty() {
+        return false;
+    }
+    let label_of = |k: &str| object::label(node, k).map(str::to_string);
+    let field_of = |k: &str| (k == "metadata.name").then(|| object::name(node).to_string());
+    exprs.iter().all(|e| expression_matches(e, &label_of))
+        && fields.iter().all(|e| {
+            e.get("key").and_then(Value::as_str) == Some("metadata.name")
+                && expression_matches(e, &field_of)
+        })
+}
+
+/// `spec.nodeSelector` and the required node affinity of a pod spec
+/// (terms ORed, expressions ANDed).
+pub fn selector_matches(pod_spec: &Value, node: &Value) -> bool {
+    let labels = object::labels(node);
+    let selector_ok = object::string_map(pod_spec.get("nodeSelector"))
+        .iter()
+        .all(|(k, v)| labels.get(k) == Some(v));
+    if !selector_ok {
+        return false;
+    }
+    match pod_spec.pointer(
+        "/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms",
+    ) {
+        None | Some(Value::Null) => true,
+        Some(Value::Array(terms)) => terms.iter().any(|t| term_matches(t, node)),
+        Some(_) => false,
+    }
+}
+
+/// Whether `tolerations` tolerate `taint`.
+pub fn tolerates(tolerations: &[Value], taint: &Value) -> bool {
+    let s = |v: &Value, f: &str| v.get(f).and_then(Value::as_str).unwrap_or("").to_string();
+    let (key, value, effect) = (s(taint, "key"), s(taint, "value"), s(taint, "effect"));
+    tolerations.iter().any(|t| {
+        let t_effect = s(t, "effect");
+        if !t_effect.is_empty() && t_effect != effect {
+            return false;
+        }
+        let t_key = s(t, "key");
+        let exists = s(t, "operator") == "Exists";
+        if t_key.is_empty() {
+            return exists;
+        }
+        t_key == key && (exists || s(t, "value") == value)
+    })
+}
+
+/// The first NoSchedule/NoExecute taint of `node` the pod spec does not tolerate.
+pub fn untolerated_taint(pod_spec: &Value, node: &Value) -> Option<(String, String)> {
+    let tolerations: Vec<Value> = pod_spec
+        .get("tolerations")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    node.pointer("/spec/taints")
+        .and_then(Value::as_array)?
+        .iter()
+        .filter(|t| {
+            matches!(
+                t.get("effect").and_then(Value::as_str),
+                Some("NoSchedule" | "NoExecute")
+            )
+        })
+        .find(|t| !tolerates(&tolerations, t))
+        .map(|t| {
+            let s = |f: &str| t.get(f).and_then(Value::as_str).unwrap_or("").to_string();
+            (s("key"), s("value"))
+        })
+}
+
+/// Why `node` cannot run a pod with `pod_spec`, or `None` if it can.
+pub fn misfit(pod_spec: &Value, node: &Value) -> Option<Misfit> {
+    if !is_ready(node) {
+        return Some(Misfit::NotReady);
+    }
+    let unschedulable = node.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true);
+    let cordon = json!({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"});
+    let tolerations: Vec<Value> = pod_spec
+        .get("tolerations")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if unschedulable && !tolerates(&tolerations, &cordon) {
+        return Some(Misfit::Unschedulable);
+    }
+    if let Some((key, value)) = untolerated_taint(pod_spec, node) {
+        return Some(Misfit::Taint { key, value });
+    }
+    if !selector_matches(pod_spec, node) {
+        return Some(Misfit::Affinity);
+    }
+    None
+}
+
+/// Picks the node for `pod`: among nodes that fit, the one with the fewest
+/// pods (`load`), then the smallest name. `Err` carries the Unschedulable message.
+pub fn schedule(
+    pod: &Value,
+    nodes: &[&Value],
+    load: &BTreeMap<String, usize>,
+) -> Result<String, String> {
+    let empty = json!({});
+    let spec = pod.get("spec").unwrap_or(&empty);
+    if nodes.is_empty() {
+        return Err("0/0 nodes are available: no nodes available to schedule pods.".into());
+    }
+    let mut best: Option<(usize, &str)> = None;
+    let mut misfits: BTreeMap<String, usize> = BTreeMap::new();
+    for node in nodes {
+        match misfit(spec, node) {
+            None => {
+                let name = object::name(node);
+                let candidate = (load.get(name).copied().unwrap_or(0), name);
+                if best.is_none_or(|b| candidate < b) {
+                    best = Some(candidate);
+                }
+            }
+            Some(why) => *misfits.entry(why.text()).or_default() += 1,
+        }
+    }
+    if let Some((_, name)) = best {
+        return Ok(name.to_string());
+    }
+    let mut reasons: Vec<String> = misfits
+        .iter()
+        .map(|(text, n)| format!("{n} {text}"))
+        .collect();
+    reasons.sort();
+    Err(format!(
+        "0/{} nodes are available: {}.",
+        nodes.len(),
+        reasons.join(", ")
+    ))
+}
+
+/// Pods bound to each node (active pods only).
+pub fn node_load(pods: &[&Value]) -> BTreeMap<String, usize> {
+    let mut load = BTreeMap::new();
+    for pod in pods.iter().filter(|p| is_active(p)) {
+        if let Some(node) = node_name(pod) {
+            *load.entry(node.to_string()).or_default() += 1;
+        }
+    }
+    load
+}
+
+/// Binds every unbound active pod that fits somewhere and marks the others
+/// Unschedulable (only when that changes something).
+pub fn schedule_pending(pods: &[&Value], nodes: &[&Value], now: Timestamp) -> Vec<Mutation> {
+    let mut load = node_load(pods);
+    let now_text = object::rfc3339(now);
+    let mut out = Vec::new();
+    for pod in pods {
+        if node_name(pod).is_some() || !is_active(pod) || !pod.is_object() {
+            continue;
+        }
+        let mut next = (*pod).clone();
+        let mut conditions = object::conditions_of(pod);
+        match schedule(pod, nodes, &load) {
+            Ok(node) => {
+                *load.entry(node.clone()).or_default() += 1;
+                if let Some(spec) = object::map_mut(&mut next, "spec") {
+                    spec.insert("nodeName".into(), json!(node));
+                }
+                conditions
+                    .retain(|c| c.get("type").and_then(Value::as_str) != Some("PodScheduled"));
+                let cond = Cond {
+                    type_: "PodScheduled",
+                    status: "True",
+                    reason: None,
+                    message: None,
+                };
+                object::set_condition(&mut conditions, &cond, &now_text, CondStyle::Pod);
+            }
+            Err(message) => {
+                let cond = Cond {
+                    type_: "PodScheduled",
+                    status: "False",
+                    reason: Some("Unschedulable"),
+                    message: Some(&message),
+                };
+                object::set_condition(&mut conditions, &cond, &now_text, CondStyle::Pod);
+            }
+        }
+        if let Some(status) = object::map_mut(&mut next, "status") {
+            status.insert("phase".into(), json!("Pending"));
+            status.insert("conditions".into(), Value::Array(conditions));
+        }
+        if next != **pod {
+            out.push(Mutation::Replace(next));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, labels: Value, ready: bool) -> Value {
+        json!({"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": labels},
+            "status": {"conditions": [{"type": "Ready", "status": if ready {"True"} else {"Unknown"}}]}})
+    }
+
+    fn pod(spec: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"}, "spec": spec})
+    }
+
+    fn affinity(terms: Value) -> Value {
+        json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}}})
+    }
+
+    fn expr(key: &str, op: &str, values: &[&str]) -> Value {
+        json!({"matchExpressions": [{"key": key, "operator": op, "values": values}]})
+    }
+
+    #[test]
+    fn node_selector_and_spread() {
+        let a = node("a", json!({"zone": "x"}), true);
+        let b = node("b", json!({"zone": "x"}), true);
+        let c = node("c", json!({"zone": "y"}), true);
+        let nodes = [&a, &b, &c];
+        let p = pod(json!({"nodeSelector": {"zone": "x"}}));
+        assert_eq!(schedule(&p, &nodes, &BTreeMap::new()), Ok("a".into()));
+        let load = BTreeMap::from([("a".to_string(), 2), ("b".to_string(), 1)]);
+        assert_eq!(schedule(&p, &nodes, &load), Ok("b".into()));
+    }
+
+    #[test]
+    fn affinity_operators() {
+        let n = node("n", json!({"tier": "edge", "cores": "8"}), true);
+        let fits = |terms: Value| selector_matches(&affinity(terms), &n);
+        assert!(fits(json!([expr("tier", "In", &["edge", "cloud"])])));
+        assert!(!fits(json!([expr("tier", "In", &["cloud"])])));
+        assert!(fits(json!([expr("tier", "NotIn", &["cloud"])])));
+        assert!(fits(json!([expr("gpu", "NotIn", &["yes"])])));
+        assert!(!fits(json!([expr("tier", "NotIn", &["edge"])])));
+        assert!(fits(json!([expr("tier", "Exists", &[])])));
+        assert!(!fits(json!([expr("gpu", "Exists", &[])])));
+        assert!(fits(json!([expr("gpu", "DoesNotExist", &[])])));
+        assert!(!fits(json!([expr("tier", "DoesNotExist", &[])])));
+        assert!(fits(json!([expr("cores", "Gt", &["4"])])));
+        assert!(!fits(json!([expr("cores", "Gt", &["8"])])));
+        assert!(fits(json!([expr("cores", "Lt", &["16"])])));
+        assert!(!fits(json!([expr("tier", "Lt", &["16"])])));
+        assert!(!fits(json!([expr("cores", "Gt", &["1", "2"])])));
+        assert!(!fits(json!([expr("tier", "Bogus", &["edge"])])));
+        // Terms are ORed, expressions ANDed, an empty term matches nothing.
+        assert!(fits(json!([
+            expr("tier", "In", &["cloud"]),
+            expr("tier", "In", &["edge"])
+        ])));
+        let and = json!([{"matchExpressions": [
+            {"key": "tier", "operator": "In", "values": ["edge"]},
+            {"key": "gpu", "operator": "Exists"}]}]);
+        assert!(!fits(and));
+        assert!(!fits(json!([{}])));
+        assert!(!fits(json!([])));
+        // matchFields on metadata.name.
+        let by_name =
+            json!([{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n"]}]}]);
+        assert!(fits(by_name));
+        let other =
+            json!([{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["m"]}]}]);
+        assert!(!fits(other));
+        // Selector and affinity must both hold.
+        let mut both = affinity(json!([expr("tier", "In", &["edge"])]));
+        both["nodeSelector"] = json!({"tier": "cloud"});
+        assert!(!selector_matches(&both, &n));
+    }
+
+    #[test]
+    fn unschedulable_message_counts_reasons() {
+        let nodes: Vec<Value> = vec![
+            node("a", json!({"g": "1"}), true),
+            node("b", json!({"g": "1"}), true),
+            node("c", json!({"g": "1"}), true),
+            node("d", json!({"g": "2"}), false),
+            node("e", json!({"g": "2"}), false),
+        ];
+        let refs: Vec<&Value> = nodes.iter().collect();
+        let p = pod(json!({"nodeSelector": {"g": "2"}}));
+        assert_eq!(
+            schedule(&p, &refs, &BTreeMap::new()),
+            Err("0/5 nodes are available: 2 node(s) were not ready, 3 node(s) didn't match Pod's node affinity/selector.".into())
+        );
+        assert!(schedule(&p, &[], &BTreeMap::new()).is_err_and(|m| m.contains("0/0")));
+    }
+
+    #[test]
+    fn taints_and_cordons() {
+        let mut cp = node("cp", json!({}), true);
+        cp["spec"] = json!({"taints": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]});
+        let mut cordoned = node("x", json!({}), true);
+        cordoned["spec"] = json!({"unschedulable": true});
+        let p = pod(json!({}));
+        let err = schedule(&p, &[&cp, &cordoned], &BTreeMap::new())
+            .err()
+            .unwrap_or_default();
+        assert!(
+            err.contains(
+                "1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }"
+            ),
+            "{err}"
+        );
+        assert!(err.contains("1 node(s) were unschedulable"), "{err}");
+        let tolerant = pod(
+            json!({"tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"}]}),
+        );
+        assert_eq!(
+            schedule(&tolerant, &[&cp, &cordoned], &BTreeMap::new()),
+            Ok("cp".into())
+        );
+        let everything = pod(json!({"tolerations": [{"operator": "Exists"}]}));
+        assert_eq!(
+            schedule(&everything, &[&cordoned], &BTreeMap::new()),
+            Ok("x".into())
+        );
+        let wrong_effect = [json!({"key": "k", "operator": "Exists", "effect": "NoExecute"})];
+        assert!(!tolerates(
+            &wrong_effect,
+            &json!({"key": "k", "effect": "NoSchedule"})
+        ));
+        let equal = [json!({"key": "k", "value": "v"})];
+        assert!(tolerates(
+            &equal,
+            &json!({"key": "k", "value": "v", "effect": "NoSchedule"})
+        ));
+        assert!(!tolerates(
+            &equal,
+            &json!({"key": "k", "value": "w", "effect": "NoSchedule"})
+        ));
+    }
+
+    #[test]
+    fn pending_pods_are_bound_or_marked_once() {
+        let a = node("a", json!({"g": "1"}), true);
+        let fits = pod(json!({"nodeSelector": {"g": "1"}}));
+        let t = Timestamp::from_second(1_750_000_000).unwrap_or_default();
+        let out = schedule_pending(&[&fits], &[&a], t);
+        let [Mutation::Replace(bound)] = out.as_slice() else {
+            panic!("expected one replace, got {out:?}");
+        };
+        assert_eq!(bound["spec"]["nodeName"], "a");
+        assert_eq!(
+            object::condition_status(bound, "PodScheduled"),
+            Some("True")
+        );
+        assert!(schedule_pending(&[bound], &[&a], t).is_empty());
+
+        let stuck = pod(json!({"nodeSelector": {"g": "9"}}));
+        let out = schedule_pending(&[&stuck], &[&a], t);
+        let [Mutation::Replace(pending)] = out.as_slice() else {
+            panic!("expected one replace, got {out:?}");
+        };
+        let cond = object::condition(pending, "PodScheduled")
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(cond["reason"], "Unschedulable");
+        assert_eq!(pending["status"]["phase"], "Pending");
+        let later = Timestamp::from_second(1_750_000_100).unwrap_or_default();
+        assert!(schedule_pending(&[pending], &[&a], later).is_empty());
+    }
+}
