@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use edgedeck::headless::{self, HeadlessOptions};
+use edgedeck::headless::{self, EdgeApiConfig, HeadlessOptions};
 use edgedeck::{api, dry_run, manifests};
 
 /// edgedeck: KubeEdge node group management — NodeGroups, EdgeApplications and
@@ -47,6 +47,31 @@ enum Command {
         /// Identity recorded in the Lease (default: host name and process id).
         #[arg(long)]
         identity: Option<String>,
+        /// Serve the per-node edge API (traffic closure for unmodified kube-proxy) on this address.
+        #[arg(long, value_name = "ADDR", requires = "edge_api_tokens")]
+        edge_api_listen: Option<std::net::SocketAddr>,
+        /// File of `TOKEN NODE` lines: which bearer token may read which node's view.
+        #[arg(long, value_name = "FILE", requires = "edge_api_listen")]
+        edge_api_tokens: Option<std::path::PathBuf>,
+        /// PEM certificate chain for the edge API (with --edge-api-tls-key).
+        #[arg(
+            long,
+            value_name = "FILE",
+            requires = "edge_api_tls_key",
+            requires = "edge_api_listen"
+        )]
+        edge_api_tls_cert: Option<std::path::PathBuf>,
+        /// PEM private key for the edge API.
+        #[arg(long, value_name = "FILE", requires = "edge_api_tls_cert")]
+        edge_api_tls_key: Option<std::path::PathBuf>,
+        /// Serve the edge API over plain http, for use behind a TLS-terminating proxy
+        /// (clients send tokens only over https).
+        #[arg(
+            long,
+            requires = "edge_api_listen",
+            conflicts_with = "edge_api_tls_cert"
+        )]
+        edge_api_plain_http: bool,
     },
     /// Run the embedded Kubernetes-compatible API server headless, until SIGINT or SIGTERM.
     ///
@@ -116,14 +141,37 @@ fn main() -> ExitCode {
             leader_elect,
             lease_namespace,
             identity,
+            edge_api_listen,
+            edge_api_tokens,
+            edge_api_tls_cert,
+            edge_api_tls_key,
+            edge_api_plain_http,
         } => {
             init_logging();
+            let edge_api = match (edge_api_listen, edge_api_tokens) {
+                (Some(listen), Some(tokens)) => {
+                    let tls = edge_api_tls_cert.zip(edge_api_tls_key);
+                    if tls.is_none() && !edge_api_plain_http {
+                        eprintln!(
+                            "error: the edge API needs --edge-api-tls-cert and --edge-api-tls-key (or --edge-api-plain-http behind a TLS proxy)"
+                        );
+                        return ExitCode::FAILURE;
+                    }
+                    Some(EdgeApiConfig {
+                        listen,
+                        tokens,
+                        tls,
+                    })
+                }
+                _ => None,
+            };
             block_on(headless::run(HeadlessOptions {
                 kubeconfig: cluster.kubeconfig,
                 context: cluster.context,
                 leader_elect,
                 lease_namespace: Some(lease_namespace),
                 identity,
+                edge_api,
             }))
         }
         Command::Cluster {
