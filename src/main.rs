@@ -10,11 +10,56 @@ use edgedeck::{api, dry_run, manifests};
 
 /// edgedeck: KubeEdge node group management — NodeGroups, EdgeApplications and
 /// traffic closure — as an engine and a terminal console.
+///
+/// Without a subcommand, edgedeck is the terminal console for the cluster of
+/// the kubeconfig (or, with --embedded, for an embedded demo cluster).
 #[derive(Parser)]
-#[command(name = "edgedeck", version, about, long_about = None)]
+#[command(
+    name = "edgedeck",
+    version,
+    about,
+    long_about = None,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    console: ConsoleArgs,
+}
+
+/// The console's options (the default command).
+#[derive(clap::Args)]
+struct ConsoleArgs {
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    /// Start an embedded cluster with the demo fleet in-process and show it.
+    #[arg(long, conflicts_with_all = ["kubeconfig", "context"])]
+    embedded: bool,
+    /// With --embedded: write the embedded cluster's kubeconfig here, for kubectl in another
+    /// terminal [default: $XDG_STATE_HOME/edgedeck/embedded.kubeconfig].
+    #[arg(long, value_name = "PATH", requires = "embedded")]
+    kubeconfig_out: Option<PathBuf>,
+    /// No write path: editing keys are disabled, and the engine is off unless --engine on.
+    #[arg(long)]
+    readonly: bool,
+    /// Colour theme: dark, light, high-contrast, or one in $XDG_CONFIG_HOME/edgedeck/themes.
+    #[arg(long, value_name = "NAME")]
+    theme: Option<String>,
+    /// Run the engine in-process: auto = only when no other engine holds the lease [default: auto].
+    #[arg(long, value_enum, value_name = "MODE")]
+    engine: Option<EngineArg>,
+}
+
+/// `--engine`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum EngineArg {
+    /// Run it when no other engine holds the lease; re-checked every 15s.
+    Auto,
+    /// Always run it (leader-elected: it waits for the lease).
+    On,
+    /// Never run it.
+    Off,
 }
 
 #[derive(Subcommand)]
@@ -106,6 +151,9 @@ enum Command {
         /// Keep the cluster's state here (created if missing, mode 0700).
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
+        /// Serve objects only: no simulated kubelet, scheduler or workload controllers.
+        #[arg(long)]
+        no_simulate: bool,
     },
 }
 
@@ -133,7 +181,10 @@ struct ClusterArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let Some(command) = cli.command else {
+        return console(cli.console);
+    };
+    match command {
         Command::Crds => crds(),
         Command::Render { files } => render(&files),
         Command::Engine {
@@ -182,6 +233,7 @@ fn main() -> ExitCode {
             groups,
             apps,
             data_dir,
+            no_simulate,
         } => {
             init_logging();
             block_on(cluster(ClusterCommand {
@@ -190,9 +242,67 @@ fn main() -> ExitCode {
                 seed,
                 scale: (nodes, groups, apps),
                 data_dir,
+                no_simulate,
             }))
         }
     }
+}
+
+/// The console: checks the terminal and the theme before taking over the
+/// screen; logs go to a file.
+fn console(args: ConsoleArgs) -> ExitCode {
+    use edgedeck::console::live::{self, paths};
+    if let Err(e) = live::check_terminal() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    let mut options = match console_options(args) {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match paths::init_file_logging(paths::log_file()) {
+        Ok(path) => options.log_path = Some(path),
+        Err(e) => eprintln!("warning: not logging: {e}"),
+    }
+    block_on(edgedeck::console::run(options))
+}
+
+/// What the console flags ask for.
+fn console_options(args: ConsoleArgs) -> Result<edgedeck::console::ConsoleOptions, String> {
+    use edgedeck::console::live::{self, EngineMode, Target, paths};
+    let themes = live::resolve_themes(args.theme.as_deref()).map_err(|e| e.to_string())?;
+    let target = if args.embedded {
+        let path = match args.kubeconfig_out {
+            Some(path) => path,
+            None => paths::embedded_kubeconfig().ok_or(
+                "cannot tell where to write the kubeconfig (neither XDG_STATE_HOME nor HOME is set); pass --kubeconfig-out",
+            )?,
+        };
+        Target::Embedded {
+            kubeconfig_out: std::path::absolute(&path).unwrap_or(path),
+        }
+    } else {
+        Target::Kubeconfig {
+            path: args.cluster.kubeconfig,
+            context: args.cluster.context,
+        }
+    };
+    Ok(edgedeck::console::ConsoleOptions {
+        target,
+        readonly: args.readonly,
+        engine: match args.engine {
+            None | Some(EngineArg::Auto) => EngineMode::Auto,
+            Some(EngineArg::On) => EngineMode::On,
+            Some(EngineArg::Off) => EngineMode::Off,
+        },
+        engine_explicit: args.engine.is_some(),
+        theme: args.theme,
+        themes,
+        log_path: None,
+    })
 }
 
 struct ClusterCommand {
@@ -202,6 +312,7 @@ struct ClusterCommand {
     /// Nodes, groups, applications of `--seed scale`.
     scale: (usize, usize, usize),
     data_dir: Option<PathBuf>,
+    no_simulate: bool,
 }
 
 /// The edgedeck CRDs, then the seed's objects.
@@ -210,11 +321,6 @@ fn seed_objects(
     scale: (usize, usize, usize),
 ) -> Result<Vec<serde_json::Value>, String> {
     use edgedeck::simulation::seed;
-    let mut objects = api::crds()
-        .iter()
-        .map(serde_json::to_value)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("cannot serialise the CRDs: {e}"))?;
     let (nodes, groups, apps) = scale;
     let seed = match seed {
         Seed::Demo => seed::Seed::Demo,
@@ -225,8 +331,7 @@ fn seed_objects(
             apps,
         },
     };
-    objects.extend(seed.objects());
-    Ok(objects)
+    edgedeck::console::live::embedded::initial_objects(seed)
 }
 
 /// `$XDG_STATE_HOME/edgedeck/embedded.kubeconfig`, else under `~/.local/state`.
@@ -234,14 +339,9 @@ fn default_kubeconfig(data_dir: Option<&Path>) -> Result<PathBuf, String> {
     if let Some(dir) = data_dir {
         return Ok(dir.join("kubeconfig"));
     }
-    let state = match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
-        None => match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
-            Some(home) => PathBuf::from(home).join(".local/state"),
-            None => return Err("cannot tell where to write the kubeconfig (neither XDG_STATE_HOME nor HOME is set); pass --kubeconfig-out".into()),
-        },
-    };
-    Ok(state.join("edgedeck").join("embedded.kubeconfig"))
+    edgedeck::console::live::paths::embedded_kubeconfig().ok_or_else(|| {
+        "cannot tell where to write the kubeconfig (neither XDG_STATE_HOME nor HOME is set); pass --kubeconfig-out".into()
+    })
 }
 
 /// SIGINT and SIGTERM handlers, installed before the cluster announces itself.
@@ -281,21 +381,12 @@ async fn cluster(command: ClusterCommand) -> Result<(), String> {
         listen: command.listen,
         data_dir: command.data_dir,
         initial_objects,
+        simulate: !command.no_simulate,
         ..ClusterOptions::default()
     })
     .await
     .map_err(|e| e.to_string())?;
-    if let Some(parent) = kubeconfig.parent() {
-        use std::os::unix::fs::DirBuilderExt as _;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(parent)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-    }
-    running
-        .write_kubeconfig(&kubeconfig)
-        .map_err(|e| e.to_string())?;
+    edgedeck::console::live::embedded::write_kubeconfig(&running, &kubeconfig)?;
     let path = kubeconfig.display();
     let announced = print(&format!(
         "server: {}\nkubeconfig: {path}\nexport KUBECONFIG={path}\n",
@@ -337,7 +428,8 @@ fn block_on<E: std::fmt::Display>(
     match runtime.block_on(work) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // The terminal may be gone (a closed tmux window): never panic on stderr.
+            let _ = writeln!(std::io::stderr(), "error: {e}");
             ExitCode::FAILURE
         }
     }
@@ -393,5 +485,118 @@ fn print(text: &str) -> ExitCode {
             eprintln!("error: cannot write output: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use edgedeck::console::live::{EngineMode, Target, engine_should_run};
+
+    fn options(args: &[&str]) -> edgedeck::console::ConsoleOptions {
+        let cli = Cli::try_parse_from(args).expect("parses");
+        assert!(cli.command.is_none(), "{args:?} is the console");
+        console_options(cli.console).expect("options")
+    }
+
+    fn runs(o: &edgedeck::console::ConsoleOptions) -> bool {
+        engine_should_run(o.engine, o.readonly, o.engine_explicit, None, "me")
+    }
+
+    #[test]
+    fn the_console_is_the_default_command() {
+        let o = options(&["edgedeck"]);
+        assert!(matches!(
+            o.target,
+            Target::Kubeconfig {
+                path: None,
+                context: None
+            }
+        ));
+        assert_eq!(o.engine, EngineMode::Auto);
+        assert!(!o.engine_explicit);
+        assert!(runs(&o));
+    }
+
+    #[test]
+    fn readonly_implies_engine_off_unless_explicitly_on() {
+        let o = options(&["edgedeck", "--readonly"]);
+        assert!(o.readonly);
+        assert!(!runs(&o));
+        let o = options(&["edgedeck", "--readonly", "--engine", "auto"]);
+        assert!(!runs(&o));
+        let o = options(&["edgedeck", "--readonly", "--engine", "on"]);
+        assert!(o.engine_explicit);
+        assert!(runs(&o));
+        let o = options(&["edgedeck", "--engine", "off"]);
+        assert!(!runs(&o));
+    }
+
+    #[test]
+    fn kubeconfig_and_context_reach_the_console() {
+        let o = options(&["edgedeck", "--kubeconfig", "/k", "--context", "prod"]);
+        match o.target {
+            Target::Kubeconfig { path, context } => {
+                assert_eq!(path, Some(PathBuf::from("/k")));
+                assert_eq!(context.as_deref(), Some("prod"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn embedded_writes_its_kubeconfig_where_asked() {
+        let o = options(&["edgedeck", "--embedded", "--kubeconfig-out", "/tmp/k"]);
+        match o.target {
+            Target::Embedded { kubeconfig_out } => {
+                assert_eq!(kubeconfig_out, PathBuf::from("/tmp/k"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn conflicting_console_flags_are_refused() {
+        for args in [
+            &["edgedeck", "--embedded", "--kubeconfig", "/k"][..],
+            &["edgedeck", "--kubeconfig-out", "/k"],
+            &["edgedeck", "--engine", "sometimes"],
+            &["edgedeck", "--readonly", "crds"],
+        ] {
+            assert!(Cli::try_parse_from(args).is_err(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_theme_is_an_error_naming_the_known_ones() {
+        let cli = Cli::try_parse_from(["edgedeck", "--theme", "no-such-theme"]).expect("parses");
+        let err = console_options(cli.console).expect_err("unknown theme refused");
+        assert!(
+            err.contains("no-such-theme") && err.contains("dark"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn subcommands_still_work() {
+        let cli = Cli::try_parse_from(["edgedeck", "crds"]).expect("parses");
+        assert!(matches!(cli.command, Some(Command::Crds)));
+        let cli =
+            Cli::try_parse_from(["edgedeck", "engine", "--kubeconfig", "/k", "--leader-elect"])
+                .expect("parses");
+        match cli.command {
+            Some(Command::Engine {
+                cluster,
+                leader_elect,
+                ..
+            }) => {
+                assert_eq!(cluster.kubeconfig, Some(PathBuf::from("/k")));
+                assert!(leader_elect);
+            }
+            _ => panic!("engine"),
+        }
+        let cli =
+            Cli::try_parse_from(["edgedeck", "cluster", "--kubeconfig-out", "/k"]).expect("parses");
+        assert!(matches!(cli.command, Some(Command::Cluster { .. })));
     }
 }

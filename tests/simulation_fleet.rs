@@ -436,7 +436,7 @@ fn invariants(sim: &Sim) {
             .iter()
             .filter(|p| object::is_controlled_by(p, d))
             .count() as i64;
-        // Rolling updates may surge by maxSurge (25%, rounded up).
+        // Rolling updates surge by at most maxSurge (25%, rounded up, at least 1).
         let surge = ((replicas + 3) / 4).max(1);
         assert!(
             owned <= replicas + surge,

@@ -58,6 +58,10 @@ pub enum Action {
     AddTarget,
     RemoveTarget,
     NewGroup,
+    /// Embedded fleet simulator: take the selected node offline, or back online.
+    ToggleOffline,
+    /// Embedded fleet simulator: take every node of the selected region offline, or back online.
+    ToggleRegionOffline,
     Goto(ViewKind),
     SetTheme(String),
     SetContext(Option<String>),
@@ -76,6 +80,14 @@ pub enum WriteOutcome {
     },
     Failed {
         error: String,
+    },
+    /// Something that is not an object write succeeded (simulator controls).
+    Done {
+        message: String,
+    },
+    /// Something that is not an object write failed (context switch, kubeconfig).
+    Error {
+        message: String,
     },
 }
 
@@ -103,14 +115,23 @@ pub enum Effect {
     SwitchContext(String),
     /// Restrict namespaced views (None: all namespaces).
     SwitchNamespace(Option<String>),
+    /// Embedded fleet simulator: take `nodes` offline (or back online).
+    SetOffline {
+        nodes: Vec<String>,
+        offline: bool,
+    },
     Quit,
 }
 
 impl Effect {
+    /// Changes the cluster (or the simulated fleet): refused with --readonly.
     pub fn writes(&self) -> bool {
         matches!(
             self,
-            Effect::Patch { .. } | Effect::Replace { .. } | Effect::Create { .. }
+            Effect::Patch { .. }
+                | Effect::Replace { .. }
+                | Effect::Create { .. }
+                | Effect::SetOffline { .. }
         )
     }
 }

@@ -34,6 +34,10 @@ pub struct Options {
     pub now: SystemTime,
     /// Known kube contexts, for `:ctx` completion.
     pub contexts: Vec<String>,
+    /// Where the console logs (shown in `?` help and the engine view).
+    pub log_path: Option<String>,
+    /// Where the embedded cluster's kubeconfig was written (shown in the header).
+    pub kubeconfig_out: Option<String>,
 }
 
 impl Default for Options {
@@ -44,6 +48,8 @@ impl Default for Options {
             themes: ThemeSet::shipped(),
             now: UNIX_EPOCH,
             contexts: Vec::new(),
+            log_path: None,
+            kubeconfig_out: None,
         }
     }
 }
@@ -97,6 +103,9 @@ pub struct App {
     pub flash: Option<Flash>,
     pub pending: Option<PendingWrite>,
     pub contexts: Vec<String>,
+    pub controls: bool,
+    pub log_path: Option<String>,
+    pub kubeconfig_out: Option<String>,
     pub quit: bool,
     dirty: bool,
     fallback: Screen,
@@ -111,6 +120,7 @@ fn secs(t: SystemTime) -> u64 {
 impl App {
     pub fn new(fleet: Arc<Fleet>, options: Options) -> App {
         let derived = Derived::compute(&fleet);
+        let controls = fleet.controls;
         let mut flash = None;
         let theme = match &options.theme {
             None => options.themes.get("dark").cloned().unwrap_or_default(),
@@ -130,7 +140,11 @@ impl App {
             derived,
             stack: vec![Screen::new(View::Regions)],
             mode: Mode::Normal,
-            keymap: Keymap::new(),
+            keymap: if controls {
+                Keymap::with_fleet_controls()
+            } else {
+                Keymap::new()
+            },
             themes: options.themes,
             theme,
             readonly: options.readonly,
@@ -138,6 +152,9 @@ impl App {
             flash,
             pending: None,
             contexts: options.contexts,
+            controls,
+            log_path: options.log_path,
+            kubeconfig_out: options.kubeconfig_out,
             quit: false,
             dirty: true,
             fallback: Screen::new(View::Regions),
@@ -162,6 +179,7 @@ impl App {
             theme: &self.theme,
             now: self.now,
             readonly: self.readonly,
+            log_path: self.log_path.as_deref(),
         }
     }
 
@@ -188,6 +206,7 @@ impl App {
                 theme: &self.theme,
                 now: self.now,
                 readonly: self.readonly,
+                log_path: self.log_path.as_deref(),
             };
             for screen in &mut self.stack {
                 if let Some(src) = views::source(&screen.view, &ctx) {
@@ -208,6 +227,7 @@ impl App {
                 theme: &self.theme,
                 now: self.now,
                 readonly: self.readonly,
+                log_path: self.log_path.as_deref(),
             };
             if let Some(screen) = self.stack.last_mut()
                 && let Some(src) = views::source(&screen.view, &ctx)
@@ -256,6 +276,14 @@ impl App {
                 if fleet.version == self.fleet.version && Arc::ptr_eq(&fleet, &self.fleet) {
                     return Vec::new();
                 }
+                if fleet.controls != self.controls {
+                    self.controls = fleet.controls;
+                    self.keymap = if fleet.controls {
+                        Keymap::with_fleet_controls()
+                    } else {
+                        Keymap::new()
+                    };
+                }
                 self.fleet = fleet;
                 self.derived = Derived::compute(&self.fleet);
                 self.refresh_tables();
@@ -289,6 +317,8 @@ impl App {
                 self.pending = None;
                 self.error(format!("✗ write failed: {error}"));
             }
+            WriteOutcome::Done { message } => self.info(format!("✓ {message}")),
+            WriteOutcome::Error { message } => self.error(format!("✗ {message}")),
             WriteOutcome::Conflict { current } => match self.pending.take() {
                 Some(pending) => {
                     let base = serde_yaml_ng::to_string(&pending.base.spec).unwrap_or_default();
@@ -601,6 +631,8 @@ impl App {
                 };
                 self.preview(app, edit, None);
             }
+            Action::ToggleOffline => return self.toggle_offline(),
+            Action::ToggleRegionOffline => return self.toggle_region_offline(),
             Action::NewGroup => {
                 if !self.refuse_readonly() {
                     let mut form = NewGroupForm::new();
@@ -783,6 +815,78 @@ impl App {
             None => self.info("this application has no target group"),
         }
         Vec::new()
+    }
+
+    /// `o`: the node under the cursor goes offline (or back online).
+    fn toggle_offline(&mut self) -> Vec<Effect> {
+        if !self.controls {
+            self.dirty = false;
+            return Vec::new();
+        }
+        let node = match self.selected_ref() {
+            Some(ObjRef::Node(n)) => n,
+            _ => {
+                self.info("select a node first");
+                return Vec::new();
+            }
+        };
+        let offline = !self.fleet.offline.contains(&node);
+        self.info(format!(
+            "{} {node}…",
+            if offline {
+                "taking offline"
+            } else {
+                "bringing online"
+            }
+        ));
+        self.write(Effect::SetOffline {
+            nodes: vec![node],
+            offline,
+        })
+    }
+
+    /// `O`: every node of the region under the cursor goes offline; if all
+    /// already are, they come back online.
+    fn toggle_region_offline(&mut self) -> Vec<Effect> {
+        if !self.controls {
+            self.dirty = false;
+            return Vec::new();
+        }
+        let selected = {
+            let ctx = self.ctx();
+            let src = views::regions::RegionsTable::new(&ctx);
+            self.screen()
+                .table
+                .selected_row()
+                .and_then(|r| src.group(r))
+                .map(|group| {
+                    let nodes: Vec<String> = group
+                        .members
+                        .iter()
+                        .filter_map(|&i| self.derived.nodes.get(i).map(|n| n.name.clone()))
+                        .collect();
+                    (group.name.clone(), nodes)
+                })
+        };
+        let Some((name, nodes)) = selected else {
+            self.info("select a region first");
+            return Vec::new();
+        };
+        if nodes.is_empty() {
+            self.info(format!("{name} has no nodes"));
+            return Vec::new();
+        }
+        let offline = !nodes.iter().all(|n| self.fleet.offline.contains(n));
+        self.info(format!(
+            "{} {} node(s) of {name}…",
+            if offline {
+                "taking offline"
+            } else {
+                "bringing online"
+            },
+            nodes.len()
+        ));
+        self.write(Effect::SetOffline { nodes, offline })
     }
 
     fn goto(&mut self, kind: ViewKind) {
@@ -969,14 +1073,19 @@ impl App {
         let area = frame.area();
         let theme = &self.theme;
         frame.render_widget(Paragraph::new("").style(theme.base()), area);
-        let [header, body, prompt, status] = Layout::vertical([
+        let banner = self.banner();
+        let [header, banner_area, body, prompt, status] = Layout::vertical([
             Constraint::Length(1),
+            Constraint::Length(u16::from(banner.is_some())),
             Constraint::Fill(1),
             Constraint::Length(1),
             Constraint::Length(1),
         ])
         .areas(area);
         self.draw_header(frame, header);
+        if let Some(line) = banner {
+            frame.render_widget(Paragraph::new(line).style(theme.base()), banner_area);
+        }
         let ctx = self.ctx();
         match &self.mode {
             Mode::Form(form) => form.draw(frame, body, theme),
@@ -1012,7 +1121,44 @@ impl App {
             View::Nodes => views::nodes::draw(frame, area, screen, ctx),
             View::Yaml(r) => views::yaml::draw(frame, area, screen, ctx, r),
             View::Describe(r) => views::describe::draw(frame, area, screen, ctx, r),
-            View::Help => views::help::draw(frame, area, screen, ctx, &self.keymap),
+            View::Help => views::help::draw(
+                frame,
+                area,
+                screen,
+                ctx,
+                &self.keymap,
+                self.log_path.as_deref(),
+            ),
+        }
+    }
+
+    /// A full-width line under the header whenever the data is not live:
+    /// starting, reconnecting (data kept, marked stale), partly unavailable.
+    fn banner(&self) -> Option<Line<'static>> {
+        use super::model::ConnectionState as C;
+        let theme = &self.theme;
+        let reversed = |style: ratatui::style::Style| style.add_modifier(Modifier::REVERSED);
+        match &self.fleet.connection {
+            C::Connected => None,
+            C::Connecting { step } => Some(Line::from(Span::styled(
+                format!(" ◌ {step}"),
+                theme.accent(),
+            ))),
+            C::Reconnecting { since, error } => Some(Line::from(Span::styled(
+                format!(
+                    " ▲ connection lost {} ago · showing last known data (stale) · reconnecting automatically · {error} ",
+                    views::age(self.now, *since)
+                ),
+                reversed(theme.warn()),
+            ))),
+            C::Partial { problems } => Some(Line::from(Span::styled(
+                format!(" ◐ {} ", problems.join(" · ")),
+                reversed(theme.warn()),
+            ))),
+            C::Stale => Some(Line::from(Span::styled(
+                " ◌ data is stale (not updating) ".to_owned(),
+                reversed(theme.error()),
+            ))),
         }
     }
 
@@ -1024,7 +1170,11 @@ impl App {
             spans.push(Span::raw(s.view.crumb()));
         }
         let right = format!(
-            "ctx {} │ ns {}{} ",
+            "{}ctx {} │ ns {}{} ",
+            self.kubeconfig_out
+                .as_deref()
+                .map(|k| format!("kubeconfig {k} │ "))
+                .unwrap_or_default(),
             if self.fleet.context.is_empty() {
                 "-"
             } else {

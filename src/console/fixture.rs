@@ -236,6 +236,9 @@ pub fn demo_fleet() -> Fleet {
         events,
         lease_holder: Some("edgedeck-engine-0".into()),
         connection: ConnectionState::Connected,
+        engine: String::new(),
+        offline: Default::default(),
+        controls: false,
     }
 }
 

@@ -12,6 +12,8 @@ pub enum Scope {
     /// Every table view.
     Table,
     Regions,
+    /// The nodes of one group.
+    Group,
     Nodes,
     Apps,
     Matrix,
@@ -30,6 +32,7 @@ impl Scope {
             Scope::Global => "Global",
             Scope::Table => "Tables",
             Scope::Regions => "Regions",
+            Scope::Group => "Group",
             Scope::Nodes => "Nodes",
             Scope::Apps => "Applications",
             Scope::Matrix => "Matrix",
@@ -568,10 +571,41 @@ impl Keymap {
         Keymap { bindings }
     }
 
+    /// The keymap plus the embedded fleet simulator's keys (`o`, `O`): only
+    /// when the console runs the embedded cluster and can control its nodes.
+    pub fn with_fleet_controls() -> Keymap {
+        use Scope::*;
+        let mut km = Keymap::new();
+        let node = "take the selected node offline / back online (embedded simulator)";
+        for scope in [Nodes, Group] {
+            km.bindings.push(
+                b(scope, Char('o'), NONE, "o", Action::ToggleOffline, node)
+                    .hint()
+                    .writes()
+                    .short("offline"),
+            );
+        }
+        km.bindings.push(
+            b(
+                Regions,
+                Char('O'),
+                NONE,
+                "O",
+                Action::ToggleRegionOffline,
+                "take every node of the selected region offline / back online (embedded simulator)",
+            )
+            .hint()
+            .writes()
+            .short("region-offline"),
+        );
+        km
+    }
+
     /// Scopes active for a view, most specific first.
     pub fn scopes(view: &View) -> Vec<Scope> {
         let specific = match view {
             View::Regions => Some(Scope::Regions),
+            View::Group(_) => Some(Scope::Group),
             View::Nodes => Some(Scope::Nodes),
             View::Apps => Some(Scope::Apps),
             View::Matrix => Some(Scope::Matrix),
@@ -613,7 +647,7 @@ mod tests {
 
     #[test]
     fn every_binding_is_documented_and_unique_per_scope() {
-        let km = Keymap::new();
+        let km = Keymap::with_fleet_controls();
         for (i, a) in km.bindings.iter().enumerate() {
             assert!(!a.help.is_empty());
             for other in &km.bindings[i + 1..] {
@@ -627,6 +661,33 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn fleet_controls_bind_o_only_when_present() {
+        let o = KeyEvent::new(Char('o'), NONE);
+        let big_o = KeyEvent::new(Char('O'), KeyModifiers::SHIFT);
+        let plain = Keymap::new();
+        assert!(plain.lookup(&Keymap::scopes(&View::Nodes), &o).is_none());
+        let km = Keymap::with_fleet_controls();
+        for view in [View::Nodes, View::Group("beijing".into())] {
+            let found = km.lookup(&Keymap::scopes(&view), &o);
+            assert!(matches!(
+                found.map(|b| &b.action),
+                Some(Action::ToggleOffline)
+            ));
+        }
+        let found = km.lookup(&Keymap::scopes(&View::Regions), &big_o);
+        assert!(matches!(
+            found.map(|b| &b.action),
+            Some(Action::ToggleRegionOffline)
+        ));
+        assert!(
+            km.bindings
+                .iter()
+                .filter(|b| b.code == Char('o'))
+                .all(|b| b.writes)
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! engine's derived results, keyboard editors that produce new
 //! EdgeApplication values, and themes.
 //!
-//! A live loop (to be wired to kube-runtime reflectors) does:
+//! The live loop ([`live::runtime`]) does:
 //!
 //! ```text
 //! loop {
@@ -24,6 +24,7 @@ pub mod app;
 pub mod edit;
 pub mod fixture;
 pub mod keymap;
+pub mod live;
 pub mod model;
 pub mod theme;
 pub mod views;
@@ -34,5 +35,6 @@ mod tests;
 
 pub use action::{Action, Effect, ViewKind, WriteOutcome};
 pub use app::{App, Options};
+pub use live::{ConsoleError, ConsoleOptions, FleetControls, run};
 pub use model::{ConnectionState, Derived, Fleet};
 pub use theme::{Theme, ThemeSet};

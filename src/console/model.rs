@@ -3,7 +3,7 @@
 //! version. Nothing here decides a domain question itself: membership,
 //! rendering, availability and traffic all come from `crate::engine`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::SystemTime;
 
 use k8s_openapi::api::core::v1::{Node, Service};
@@ -26,8 +26,13 @@ use crate::engine::topology::{self, NodeGroupIndex, ServiceTraffic};
 pub enum ConnectionState {
     #[default]
     Connected,
-    /// The watch broke at `since`; it retries by itself.
+    /// Starting up or loading: what is happening now (embedded cluster
+    /// starting, initial lists, switching context).
+    Connecting { step: String },
+    /// The watch broke at `since`; it retries by itself. Data is the last known.
     Reconnecting { since: SystemTime, error: String },
+    /// Connected, but some resources cannot be watched (a CRD not installed, …).
+    Partial { problems: Vec<String> },
     /// Data is shown but no longer updated (e.g. engine stopped, context switching).
     Stale,
 }
@@ -52,6 +57,12 @@ pub struct Fleet {
     pub events: Vec<EngineEvent>,
     pub lease_holder: Option<String>,
     pub connection: ConnectionState,
+    /// What the console's own (in-process) engine does; empty when unknown.
+    pub engine: String,
+    /// Nodes the embedded fleet simulator holds offline (embedded mode only).
+    pub offline: BTreeSet<String>,
+    /// The embedded fleet simulator can take nodes offline (`o`, `O` keys).
+    pub controls: bool,
 }
 
 /// A node as the console shows it.

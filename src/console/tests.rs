@@ -11,7 +11,7 @@ use ratatui::style::Color;
 use super::action::{Action, Effect, WriteOutcome};
 use super::app::{App, Mode, Options};
 use super::fixture;
-use super::model::Fleet;
+use super::model::{ConnectionState, Fleet};
 use super::views::View;
 
 fn options() -> Options {
@@ -473,4 +473,167 @@ fn a_new_snapshot_keeps_the_selection_and_survives_broken_objects() {
         key(&mut a, KeyCode::Char('d'));
         screen(&a, 60, 10);
     }
+}
+
+fn controlled_app(readonly: bool) -> App {
+    let mut fleet = fixture::demo_fleet();
+    fleet.controls = true;
+    App::new(
+        Arc::new(fleet),
+        Options {
+            readonly,
+            ..options()
+        },
+    )
+}
+
+fn shift(app: &mut App, c: char) -> Vec<Effect> {
+    app.update(Action::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::SHIFT,
+    )))
+}
+
+#[test]
+fn offline_keys_exist_only_with_fleet_controls() {
+    let mut a = app();
+    command(&mut a, "nodes");
+    assert!(key(&mut a, KeyCode::Char('o')).is_empty());
+    assert!(!screen(&a, W, 16).contains("offline"));
+    command(&mut a, "regions");
+    assert!(shift(&mut a, 'O').is_empty());
+    key(&mut a, KeyCode::Char('?'));
+    assert!(!screen(&a, W, 200).contains("simulator"));
+}
+
+#[test]
+fn o_toggles_the_selected_node_and_shift_o_a_whole_region() {
+    let mut a = controlled_app(false);
+    command(&mut a, "nodes");
+    assert!(screen(&a, W, 16).contains("o offline"), "hint shown");
+    let first = a.derived.nodes[0].name.clone();
+    assert_eq!(
+        key(&mut a, KeyCode::Char('o')),
+        vec![Effect::SetOffline {
+            nodes: vec![first.clone()],
+            offline: true
+        }]
+    );
+    // Once the fleet says it is offline, `o` brings it back.
+    let mut fleet = (*a.fleet).clone();
+    fleet.version += 1;
+    fleet.offline.insert(first.clone());
+    a.update(Action::FleetUpdated(Arc::new(fleet)));
+    assert_eq!(
+        key(&mut a, KeyCode::Char('o')),
+        vec![Effect::SetOffline {
+            nodes: vec![first],
+            offline: false
+        }]
+    );
+    a.update(Action::WriteResult(WriteOutcome::Done {
+        message: "hz-edge-01 back online".into(),
+    }));
+    assert!(screen(&a, W, 16).contains("✓ hz-edge-01 back online"));
+
+    // Group detail: `o` on a member.
+    command(&mut a, "regions");
+    key(&mut a, KeyCode::Enter);
+    let effects = key(&mut a, KeyCode::Char('o'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::SetOffline { nodes, offline: true }] if nodes.len() == 1),
+        "{effects:?}"
+    );
+
+    // Regions: `O` takes every member of the selected group offline.
+    command(&mut a, "regions");
+    let region = a.derived.groups[0].clone();
+    let members: Vec<String> = region
+        .members
+        .iter()
+        .map(|&i| a.derived.nodes[i].name.clone())
+        .collect();
+    assert!(!members.is_empty());
+    assert_eq!(
+        shift(&mut a, 'O'),
+        vec![Effect::SetOffline {
+            nodes: members,
+            offline: true
+        }]
+    );
+    assert!(screen(&a, W, 12).contains("O region-offline"));
+
+    key(&mut a, KeyCode::Char('?'));
+    let help = screen(&a, W, 200);
+    assert!(help.contains("take the selected node offline"), "{help}");
+    assert!(help.contains("take every node of the selected region offline"));
+}
+
+#[test]
+fn readonly_refuses_the_offline_controls() {
+    let mut a = controlled_app(true);
+    command(&mut a, "nodes");
+    assert!(key(&mut a, KeyCode::Char('o')).is_empty());
+    assert!(screen(&a, W, 16).contains("read-only"));
+    command(&mut a, "regions");
+    assert!(shift(&mut a, 'O').is_empty());
+}
+
+#[test]
+fn a_lost_connection_shows_a_banner_over_the_last_known_data() {
+    let mut fleet = fixture::demo_fleet();
+    fleet.connection = ConnectionState::Reconnecting {
+        since: fixture::now() - std::time::Duration::from_secs(12),
+        error: "client error (Connect): Connection refused".into(),
+    };
+    let a = App::new(Arc::new(fleet), options());
+    insta::assert_snapshot!("reconnecting", screen(&a, W, 12));
+}
+
+#[test]
+fn a_missing_crd_and_startup_progress_are_shown() {
+    let mut fleet = fixture::demo_fleet();
+    fleet.connection = ConnectionState::Partial {
+        problems: vec![
+            "NodeGroup CRD not installed: run `edgedeck crds | kubectl apply -f -`".into(),
+        ],
+    };
+    let mut a = App::new(Arc::new(fleet.clone()), options());
+    let s = screen(&a, W, 12);
+    assert!(
+        s.contains("◐ NodeGroup CRD not installed: run `edgedeck crds | kubectl apply -f -`"),
+        "{s}"
+    );
+    fleet.version += 1;
+    fleet.connection = ConnectionState::Connecting {
+        step: "starting embedded cluster: seeding 60 objects…".into(),
+    };
+    a.update(Action::FleetUpdated(Arc::new(fleet)));
+    let s = screen(&a, W, 12);
+    assert!(
+        s.contains("◌ starting embedded cluster: seeding 60 objects…"),
+        "{s}"
+    );
+}
+
+#[test]
+fn the_header_shows_the_kubeconfig_and_help_the_log_file() {
+    let mut a = App::new(
+        Arc::new(fixture::demo_fleet()),
+        Options {
+            kubeconfig_out: Some("/tmp/k".into()),
+            log_path: Some("/state/edgedeck/edgedeck.log".into()),
+            ..options()
+        },
+    );
+    assert!(
+        screen(&a, W, 8)
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains("kubeconfig /tmp/k"))
+    );
+    key(&mut a, KeyCode::Char('?'));
+    assert!(screen(&a, W, 10).contains("Log file: /state/edgedeck/edgedeck.log"));
+    command(&mut a, "engine");
+    assert!(screen(&a, W, 16).contains("/state/edgedeck/edgedeck.log"));
 }

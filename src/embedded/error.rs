@@ -138,6 +138,8 @@ impl IntoResponse for ApiError {
 /// Errors of starting or running the embedded cluster (not of single requests).
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
+    #[error("this embedded cluster runs without the fleet simulator")]
+    NoSimulator,
     #[error("refusing to listen on {0}: the embedded cluster only listens on loopback addresses")]
     NotLoopback(std::net::SocketAddr),
     #[error("cannot listen on {addr}: {source}")]

@@ -40,6 +40,7 @@ mod request;
 mod resources;
 mod selectors;
 mod server;
+mod simulator;
 mod store;
 mod table;
 mod tls;
@@ -76,6 +77,9 @@ pub struct ClusterOptions {
     /// data directory or none): seed data. CRDs must come before their objects,
     /// namespaces before the objects in them.
     pub initial_objects: Vec<Value>,
+    /// Run the fleet simulator (kubelet, scheduler, workload and endpoint
+    /// controllers). Off by default so API tests see exactly what they wrote.
+    pub simulate: bool,
 }
 
 impl Default for ClusterOptions {
@@ -86,6 +90,7 @@ impl Default for ClusterOptions {
             data_dir: None,
             compact_bytes: DEFAULT_COMPACT_BYTES,
             initial_objects: Vec::new(),
+            simulate: false,
         }
     }
 }
@@ -100,6 +105,7 @@ pub struct RunningCluster {
     shutdown_tx: tokio::sync::watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
     cluster: Arc<Cluster>,
+    simulator: Option<Arc<simulator::Simulator>>,
 }
 
 fn seed_namespaces(cluster: &Cluster) {
@@ -240,11 +246,22 @@ pub async fn start(opts: ClusterOptions) -> Result<RunningCluster, ClusterError>
     }
     let token = credentials.token;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let simulator = opts
+        .simulate
+        .then(|| Arc::new(simulator::Simulator::new(simulator::demo_config())));
+    if let Some(sim) = &simulator {
+        tokio::spawn(simulator::run(
+            cluster.clone(),
+            sim.clone(),
+            shutdown_rx.clone(),
+        ));
+    }
     let state = Arc::new(server::ServerState {
         cluster: cluster.clone(),
         token: token.clone(),
         address: addr.to_string(),
         shutdown: shutdown_rx.clone(),
+        simulator: simulator.clone(),
     });
     let app = server::router(state);
     let task = tokio::spawn(serve(listener, app, tls.server_config.clone(), shutdown_rx));
@@ -257,6 +274,7 @@ pub async fn start(opts: ClusterOptions) -> Result<RunningCluster, ClusterError>
         shutdown_tx,
         task: Some(task),
         cluster,
+        simulator,
     })
 }
 
@@ -321,6 +339,31 @@ impl RunningCluster {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Takes nodes offline (their kubelet goes silent: NotReady after a few
+    /// seconds, pods unready, endpoints not ready) or brings them back.
+    /// Returns the nodes whose state changed.
+    pub fn set_offline(
+        &self,
+        nodes: &[String],
+        offline: bool,
+    ) -> Result<Vec<String>, ClusterError> {
+        let sim = self.simulator.as_ref().ok_or(ClusterError::NoSimulator)?;
+        Ok(sim.set_offline(nodes, offline))
+    }
+
+    /// Nodes currently taken offline.
+    pub fn offline_nodes(&self) -> std::collections::BTreeSet<String> {
+        self.simulator
+            .as_ref()
+            .map(|s| s.offline())
+            .unwrap_or_default()
+    }
+
+    /// Whether the fleet simulator runs in this cluster.
+    pub fn simulates(&self) -> bool {
+        self.simulator.is_some()
     }
 
     pub fn token(&self) -> &str {

@@ -336,7 +336,7 @@ pub fn create(
 ) -> ApiResult<Value> {
     cluster
         .store
-        .transaction(|t| create_in(t, info, namespace, body, opts, "Update"))
+        .transaction(|t| create_in(t, info, namespace, body, opts, "Update", false))
 }
 
 fn create_in(
@@ -346,6 +346,7 @@ fn create_in(
     mut body: Value,
     opts: &WriteOptions,
     operation: &str,
+    keep_status: bool,
 ) -> ApiResult<Value> {
     check_type(info, &mut body)?;
     check_namespace(info, namespace, &mut body)?;
@@ -396,7 +397,8 @@ fn create_in(
     if txn.get(&info.key(), &key).is_some() {
         return Err(ApiError::AlreadyExists(subject(info, &name)));
     }
-    if !defaults::keeps_status_on_create(info)
+    if !keep_status
+        && !defaults::keeps_status_on_create(info)
         && let Some(map) = body.as_object_mut()
     {
         map.remove("status");
@@ -430,6 +432,22 @@ fn create_in(
     }
     let stored = txn.put(&info.key(), &key, body);
     Ok(present(info, &stored))
+}
+
+/// Creates an object the way a cluster component does through its own
+/// subresources (a kubelet posting pod status): `status` is kept.
+pub(crate) fn create_internal(
+    txn: &mut Txn<'_>,
+    info: &ResourceInfo,
+    namespace: Option<&str>,
+    body: Value,
+    field_manager: &str,
+) -> ApiResult<Value> {
+    let opts = WriteOptions {
+        dry_run: false,
+        field_manager: Some(field_manager.to_owned()),
+    };
+    create_in(txn, info, namespace, body, &opts, "Update", true)
 }
 
 /// Writes the new state of an existing object: an object being deleted whose
@@ -616,7 +634,7 @@ pub fn patch(
                     meta.insert("name".into(), json!(name));
                 }
                 check_name_matches(&body, name)?;
-                return create_in(t, info, namespace, body, opts, "Apply");
+                return create_in(t, info, namespace, body, opts, "Apply", false);
             }
             return Err(not_found(info, name));
         };

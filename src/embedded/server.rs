@@ -31,6 +31,7 @@ pub struct ServerState {
     /// `127.0.0.1:port`, advertised in /api.
     pub address: String,
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    pub simulator: Option<Arc<super::simulator::Simulator>>,
 }
 
 pub fn router(state: Arc<ServerState>) -> Router {
@@ -103,6 +104,18 @@ async fn read_body(headers: &HeaderMap, body: Body) -> ApiResult<axum::body::Byt
 async fn dispatch(state: &ServerState, request: Request) -> ApiResult<Response> {
     if !authorized(request.headers(), &state.token) {
         return Err(ApiError::Unauthorized);
+    }
+    if request.uri().path().starts_with("/edgedeck/simulator") {
+        let (parts, body) = request.into_parts();
+        let bytes = read_body(&parts.headers, body).await?;
+        let answer = super::simulator::control(
+            &state.cluster,
+            state.simulator.as_deref(),
+            parts.method.as_str(),
+            parts.uri.path(),
+            &bytes,
+        )?;
+        return Ok(json_response(StatusCode::OK, &answer));
     }
     let registry = state.cluster.registry();
     let (parts, body) = request.into_parts();

@@ -32,6 +32,18 @@
 //!   the next step (one extra write per pod, once).
 //! - Pods are deleted with [`Mutation::Delete`] directly (no graceful
 //!   termination); the store's garbage collector still handles cascades.
+//!   An object deleted and created again under the same name within one step
+//!   (a StatefulSet pod being replaced) comes back as `Delete` then `Create`,
+//!   never as a `Replace`, so it gets a new uid like in Kubernetes.
+//! - Mutations are ordered by kind (Node, Deployment, StatefulSet,
+//!   DaemonSet, Pod, Service, EndpointSlice, Endpoints), then namespace/name.
+//! - Cost: a step is roughly linear in the number of objects (pods are
+//!   matched to nodes through a label/name index). On the 10,000-node scale
+//!   seed with 1,000 per-group Deployments and a fleet-wide DaemonSet, a
+//!   debug build takes ~5 s for the first step (everything created) and
+//!   ~1 s for a step with nothing to do; release builds are several times
+//!   faster. Drivers should step when objects change or at [`next_wakeup`],
+//!   not in a tight loop.
 //!
 //! # Model decisions
 //!

@@ -4,7 +4,7 @@
 //! `PodScheduled=False`, reason `Unschedulable` and a message in the
 //! scheduler's words.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -104,10 +104,15 @@ pub fn term_matches(term: &Value, node: &Value) -> bool {
 /// `spec.nodeSelector` and the required node affinity of a pod spec
 /// (terms ORed, expressions ANDed).
 pub fn selector_matches(pod_spec: &Value, node: &Value) -> bool {
-    let labels = object::labels(node);
-    let selector_ok = object::string_map(pod_spec.get("nodeSelector"))
-        .iter()
-        .all(|(k, v)| labels.get(k) == Some(v));
+    let selector_ok = pod_spec
+        .get("nodeSelector")
+        .and_then(Value::as_object)
+        .is_none_or(|sel| {
+            sel.iter().all(|(k, v)| {
+                v.as_str()
+                    .is_some_and(|v| object::label(node, k) == Some(v))
+            })
+        });
     if !selector_ok {
         return false;
     }
@@ -120,10 +125,18 @@ pub fn selector_matches(pod_spec: &Value, node: &Value) -> bool {
     }
 }
 
-/// Whether `tolerations` tolerate `taint`.
-pub fn tolerates(tolerations: &[Value], taint: &Value) -> bool {
-    let s = |v: &Value, f: &str| v.get(f).and_then(Value::as_str).unwrap_or("").to_string();
-    let (key, value, effect) = (s(taint, "key"), s(taint, "value"), s(taint, "effect"));
+fn tolerations_of(pod_spec: &Value) -> &[Value] {
+    pod_spec
+        .get("tolerations")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
+fn tolerates_parts(tolerations: &[Value], key: &str, value: &str, effect: &str) -> bool {
+    let s = |v: &'_ Value, f: &str| -> String {
+        v.get(f).and_then(Value::as_str).unwrap_or("").to_string()
+    };
     tolerations.iter().any(|t| {
         let t_effect = s(t, "effect");
         if !t_effect.is_empty() && t_effect != effect {
@@ -138,13 +151,15 @@ pub fn tolerates(tolerations: &[Value], taint: &Value) -> bool {
     })
 }
 
+/// Whether `tolerations` tolerate `taint`.
+pub fn tolerates(tolerations: &[Value], taint: &Value) -> bool {
+    let f = |name: &str| taint.get(name).and_then(Value::as_str).unwrap_or("");
+    tolerates_parts(tolerations, f("key"), f("value"), f("effect"))
+}
+
 /// The first NoSchedule/NoExecute taint of `node` the pod spec does not tolerate.
 pub fn untolerated_taint(pod_spec: &Value, node: &Value) -> Option<(String, String)> {
-    let tolerations: Vec<Value> = pod_spec
-        .get("tolerations")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let tolerations = tolerations_of(pod_spec);
     node.pointer("/spec/taints")
         .and_then(Value::as_array)?
         .iter()
@@ -154,7 +169,7 @@ pub fn untolerated_taint(pod_spec: &Value, node: &Value) -> Option<(String, Stri
                 Some("NoSchedule" | "NoExecute")
             )
         })
-        .find(|t| !tolerates(&tolerations, t))
+        .find(|t| !tolerates(tolerations, t))
         .map(|t| {
             let s = |f: &str| t.get(f).and_then(Value::as_str).unwrap_or("").to_string();
             (s("key"), s("value"))
@@ -167,13 +182,14 @@ pub fn misfit(pod_spec: &Value, node: &Value) -> Option<Misfit> {
         return Some(Misfit::NotReady);
     }
     let unschedulable = node.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true);
-    let cordon = json!({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"});
-    let tolerations: Vec<Value> = pod_spec
-        .get("tolerations")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    if unschedulable && !tolerates(&tolerations, &cordon) {
+    if unschedulable
+        && !tolerates_parts(
+            tolerations_of(pod_spec),
+            "node.kubernetes.io/unschedulable",
+            "",
+            "NoSchedule",
+        )
+    {
         return Some(Misfit::Unschedulable);
     }
     if let Some((key, value)) = untolerated_taint(pod_spec, node) {
@@ -185,6 +201,92 @@ pub fn misfit(pod_spec: &Value, node: &Value) -> Option<Misfit> {
     None
 }
 
+/// Nodes indexed by label and name, so pods pinned by a node selector (the
+/// engine's `belonging-to`) or a `metadata.name` field (daemon pods) only
+/// look at their candidates, not at the whole fleet.
+pub struct NodeIndex<'a> {
+    nodes: Vec<&'a Value>,
+    by_label: HashMap<(&'a str, &'a str), Vec<usize>>,
+    by_name: HashMap<&'a str, usize>,
+}
+
+impl<'a> NodeIndex<'a> {
+    pub fn new(nodes: &[&'a Value]) -> NodeIndex<'a> {
+        let mut by_label: HashMap<(&'a str, &'a str), Vec<usize>> = HashMap::new();
+        let mut by_name = HashMap::new();
+        for (i, node) in nodes.iter().enumerate() {
+            by_name.insert(object::name(node), i);
+            if let Some(labels) = node.pointer("/metadata/labels").and_then(Value::as_object) {
+                for (k, v) in labels {
+                    if let Some(v) = v.as_str() {
+                        by_label.entry((k.as_str(), v)).or_default().push(i);
+                    }
+                }
+            }
+        }
+        NodeIndex {
+            nodes: nodes.to_vec(),
+            by_label,
+            by_name,
+        }
+    }
+
+    /// Indexes of the nodes that can possibly fit (the smallest list the
+    /// node selector or `metadata.name` fields allow), or `None` for "any".
+    fn candidates(&self, spec: &Value) -> Option<Vec<usize>> {
+        let by_selector = spec
+            .get("nodeSelector")
+            .and_then(Value::as_object)
+            .filter(|s| !s.is_empty())
+            .and_then(|selector| {
+                selector
+                    .iter()
+                    .map(|(k, v)| {
+                        v.as_str()
+                            .and_then(|v| self.by_label.get(&(k.as_str(), v)))
+                            .map(Vec::as_slice)
+                            .unwrap_or(&[])
+                    })
+                    .min_by_key(|l| l.len())
+                    .map(<[usize]>::to_vec)
+            });
+        let by_name = self.name_candidates(spec);
+        match (by_selector, by_name) {
+            (Some(a), Some(b)) => Some(if a.len() <= b.len() { a } else { b }),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Nodes named by `matchFields metadata.name In` in every required term.
+    fn name_candidates(&self, spec: &Value) -> Option<Vec<usize>> {
+        let terms = spec
+            .pointer("/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms")
+            .and_then(Value::as_array)?;
+        let mut out = Vec::new();
+        for term in terms {
+            let names = term
+                .get("matchFields")
+                .and_then(Value::as_array)?
+                .iter()
+                .find(|f| {
+                    f.get("key").and_then(Value::as_str) == Some("metadata.name")
+                        && f.get("operator").and_then(Value::as_str) == Some("In")
+                })?
+                .get("values")
+                .and_then(Value::as_array)?;
+            out.extend(
+                names
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .filter_map(|n| self.by_name.get(n).copied()),
+            );
+        }
+        out.sort_unstable();
+        out.dedup();
+        Some(out)
+    }
+}
+
 /// Picks the node for `pod`: among nodes that fit, the one with the fewest
 /// pods (`load`), then the smallest name. `Err` carries the Unschedulable message.
 pub fn schedule(
@@ -192,38 +294,58 @@ pub fn schedule(
     nodes: &[&Value],
     load: &BTreeMap<String, usize>,
 ) -> Result<String, String> {
+    schedule_indexed(pod, &NodeIndex::new(nodes), load)
+}
+
+/// [`schedule`] over a prepared index.
+pub fn schedule_indexed(
+    pod: &Value,
+    index: &NodeIndex<'_>,
+    load: &BTreeMap<String, usize>,
+) -> Result<String, String> {
     let empty = json!({});
     let spec = pod.get("spec").unwrap_or(&empty);
-    if nodes.is_empty() {
-        return Err("0/0 nodes are available: no nodes available to schedule pods.".into());
-    }
+    let candidates: Box<dyn Iterator<Item = &Value>> = match index.candidates(spec) {
+        Some(list) => Box::new(list.into_iter().filter_map(|i| index.nodes.get(i).copied())),
+        None => Box::new(index.nodes.iter().copied()),
+    };
     let mut best: Option<(usize, &str)> = None;
-    let mut misfits: BTreeMap<String, usize> = BTreeMap::new();
-    for node in nodes {
-        match misfit(spec, node) {
-            None => {
-                let name = object::name(node);
-                let candidate = (load.get(name).copied().unwrap_or(0), name);
-                if best.is_none_or(|b| candidate < b) {
-                    best = Some(candidate);
-                }
+    for node in candidates {
+        if misfit(spec, node).is_none() {
+            let name = object::name(node);
+            let candidate = (load.get(name).copied().unwrap_or(0), name);
+            if best.is_none_or(|b| candidate < b) {
+                best = Some(candidate);
             }
-            Some(why) => *misfits.entry(why.text()).or_default() += 1,
         }
     }
-    if let Some((_, name)) = best {
-        return Ok(name.to_string());
+    match best {
+        Some((_, name)) => Ok(name.to_string()),
+        None => Err(unschedulable_message(spec, &index.nodes)),
+    }
+}
+
+/// `0/N nodes are available: …` with every node's first failing check.
+fn unschedulable_message(spec: &Value, nodes: &[&Value]) -> String {
+    if nodes.is_empty() {
+        return "0/0 nodes are available: no nodes available to schedule pods.".into();
+    }
+    let mut misfits: BTreeMap<String, usize> = BTreeMap::new();
+    for node in nodes {
+        if let Some(why) = misfit(spec, node) {
+            *misfits.entry(why.text()).or_default() += 1;
+        }
     }
     let mut reasons: Vec<String> = misfits
         .iter()
         .map(|(text, n)| format!("{n} {text}"))
         .collect();
     reasons.sort();
-    Err(format!(
+    format!(
         "0/{} nodes are available: {}.",
         nodes.len(),
         reasons.join(", ")
-    ))
+    )
 }
 
 /// Pods bound to each node (active pods only).
@@ -242,6 +364,9 @@ pub fn node_load(pods: &[&Value]) -> BTreeMap<String, usize> {
 pub fn schedule_pending(pods: &[&Value], nodes: &[&Value], now: Timestamp) -> Vec<Mutation> {
     let mut load = node_load(pods);
     let now_text = object::rfc3339(now);
+    let index = NodeIndex::new(nodes);
+    // Pods with the same constraints fail for the same reasons: compute once.
+    let mut failures: HashMap<String, String> = HashMap::new();
     let mut out = Vec::new();
     for pod in pods {
         if node_name(pod).is_some() || !is_active(pod) || !pod.is_object() {
@@ -249,7 +374,22 @@ pub fn schedule_pending(pods: &[&Value], nodes: &[&Value], now: Timestamp) -> Ve
         }
         let mut next = (*pod).clone();
         let mut conditions = object::conditions_of(pod);
-        match schedule(pod, nodes, &load) {
+        let constraints = pod.get("spec").map(|spec| {
+            object::canonical(&json!([
+                spec.get("nodeSelector"),
+                spec.get("affinity"),
+                spec.get("tolerations")
+            ]))
+        });
+        let known = constraints.as_ref().and_then(|c| failures.get(c)).cloned();
+        let decision = match known {
+            Some(message) => Err(message),
+            None => schedule_indexed(pod, &index, &load),
+        };
+        if let (Err(message), Some(c)) = (&decision, constraints) {
+            failures.insert(c, message.clone());
+        }
+        match decision {
             Ok(node) => {
                 *load.entry(node.clone()).or_default() += 1;
                 if let Some(spec) = object::map_mut(&mut next, "spec") {

@@ -84,8 +84,13 @@ pub fn connection_spans(ctx: &Ctx) -> Span<'static> {
     let theme = ctx.theme;
     match &ctx.fleet.connection {
         ConnectionState::Connected => Span::styled("● connected", theme.ok()),
+        ConnectionState::Connecting { step } => Span::styled(format!("◌ {step}"), theme.accent()),
         ConnectionState::Reconnecting { since, error } => Span::styled(
             format!("▲ reconnecting for {}: {error}", age(ctx.now, *since)),
+            theme.warn(),
+        ),
+        ConnectionState::Partial { problems } => Span::styled(
+            format!("◐ connected; {} problem(s)", problems.len()),
             theme.warn(),
         ),
         ConnectionState::Stale => Span::styled("◌ stale (not updating)", theme.error()),
@@ -93,10 +98,9 @@ pub fn connection_spans(ctx: &Ctx) -> Span<'static> {
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx) {
-    let [top, bottom] = Layout::vertical([Constraint::Length(5), Constraint::Fill(1)]).areas(area);
     let theme = ctx.theme;
     let failures = ctx.fleet.events.iter().filter(|e| e.is_failure()).count();
-    let lines = vec![
+    let mut lines = vec![
         Line::from(vec![
             Span::styled("Connection: ", theme.header()),
             connection_spans(ctx),
@@ -118,6 +122,29 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx) {
             },
         ]),
     ];
+    if !ctx.fleet.engine.is_empty() {
+        lines.insert(
+            2,
+            Line::from(vec![
+                Span::styled("Console:    ", theme.header()),
+                Span::raw(ctx.fleet.engine.clone()),
+            ]),
+        );
+    }
+    if let ConnectionState::Partial { problems } = &ctx.fleet.connection {
+        for p in problems {
+            lines.push(Line::from(Span::styled(format!("◐ {p}"), theme.warn())));
+        }
+    }
+    if let Some(log) = ctx.log_path {
+        lines.push(Line::from(vec![
+            Span::styled("Log file:   ", theme.header()),
+            Span::raw(log.to_owned()),
+        ]));
+    }
+    let height = u16::try_from(lines.len() + 2).unwrap_or(5);
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(height), Constraint::Fill(1)]).areas(area);
     frame.render_widget(
         Paragraph::new(lines).style(theme.base()).block(
             Block::default()

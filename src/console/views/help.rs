@@ -8,12 +8,13 @@ use super::{Ctx, Screen};
 use crate::console::keymap::{Keymap, Scope};
 use crate::console::widgets::text;
 
-pub fn lines(keymap: &Keymap, ctx: &Ctx) -> Vec<Line<'static>> {
+pub fn lines(keymap: &Keymap, ctx: &Ctx, log_path: Option<&str>) -> Vec<Line<'static>> {
     let theme = ctx.theme;
     let scopes = [
         Scope::Global,
         Scope::Table,
         Scope::Regions,
+        Scope::Group,
         Scope::Nodes,
         Scope::Apps,
         Scope::Matrix,
@@ -31,7 +32,17 @@ pub fn lines(keymap: &Keymap, ctx: &Ctx) -> Vec<Line<'static>> {
         )));
         out.push(Line::from(""));
     }
+    if let Some(log) = log_path {
+        out.push(Line::from(vec![
+            Span::styled("Log file: ", theme.header()),
+            Span::raw(log.to_owned()),
+        ]));
+        out.push(Line::from(""));
+    }
     for scope in scopes {
+        if !keymap.bindings.iter().any(|b| b.scope == scope) {
+            continue;
+        }
         out.push(Line::from(Span::styled(
             scope.title().to_owned(),
             theme.header(),
@@ -62,12 +73,19 @@ pub fn lines(keymap: &Keymap, ctx: &Ctx) -> Vec<Line<'static>> {
     out
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx, keymap: &Keymap) {
+pub fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    screen: &Screen,
+    ctx: &Ctx,
+    keymap: &Keymap,
+    log_path: Option<&str>,
+) {
     text::draw(
         frame,
         area,
         "Help",
-        lines(keymap, ctx),
+        lines(keymap, ctx, log_path),
         screen.scroll,
         ctx.theme,
     );

@@ -33,6 +33,8 @@ pub struct Ctx<'a> {
     pub theme: &'a Theme,
     pub now: SystemTime,
     pub readonly: bool,
+    /// Where the console logs (shown in help and the engine view).
+    pub log_path: Option<&'a str>,
 }
 
 /// An object the user can look at with `y` / `d`.

@@ -3,7 +3,7 @@
 //! `matchFields metadata.name`; rolling update within `maxUnavailable`;
 //! status.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -90,7 +90,7 @@ fn reconcile(
     let ns = object::namespace(ds);
     let hash = object::template_hash(ds.pointer("/spec/template"));
     let spec = daemon_spec(ds);
-    let eligible: Vec<&str> = nodes
+    let eligible: BTreeSet<&str> = nodes
         .iter()
         .filter(|n| selector_matches(&spec, n) && untolerated_taint(&spec, n).is_none())
         .map(|n| object::name(n))

@@ -119,6 +119,22 @@ fn reconcile(d: &Value, index: &mut PodIndex<'_>, now: Timestamp, out: &mut Vec<
                         .copied(),
                 );
             }
+            // A scaling event during a rollout: Kubernetes scales old and
+            // new proportionally; here old pods above `replicas + maxSurge` go.
+            let mut left: Vec<&Value> = old
+                .iter()
+                .copied()
+                .filter(|p| !deleted.iter().any(|d| std::ptr::eq(*d, *p)))
+                .collect();
+            let over = count(&new) + count_values(&created) + count(&left) - (replicas + surge);
+            if over > 0 {
+                sort_for_deletion(&mut left);
+                deleted.extend(
+                    left.iter()
+                        .take(usize::try_from(over).unwrap_or(0))
+                        .copied(),
+                );
+            }
         }
     }
 
@@ -358,6 +374,26 @@ mod tests {
             find(&objects, "Deployment", "web")["status"]["updatedReplicas"],
             3
         );
+    }
+
+    #[test]
+    fn scaling_down_during_a_rollout_stays_within_surge() {
+        let mut objects = vec![deploy(5, "nginx:1.27")];
+        settle(&mut objects, true);
+        objects[0]["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1.28");
+        let d = objects[0].clone();
+        let muts = deployments(&[&d], &pods_of(&objects), now(0));
+        apply_all(&mut objects, &muts);
+        assert_eq!(
+            pods_of(&objects).len(),
+            6,
+            "2 surge pods, 1 old pod gone (maxUnavailable 1)"
+        );
+        objects[0]["spec"]["replicas"] = json!(3);
+        let d = objects[0].clone();
+        let muts = deployments(&[&d], &pods_of(&objects), now(0));
+        apply_all(&mut objects, &muts);
+        assert_eq!(pods_of(&objects).len(), 4);
     }
 
     #[test]

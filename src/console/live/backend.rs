@@ -1,0 +1,275 @@
+//! Everything behind the terminal, as one task: starts the embedded cluster
+//! (with progress) or uses the given client, runs the [`Session`], performs
+//! effects, switches context and namespace, and shuts down cleanly (the
+//! in-process engine releases its lease).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use kube::Client;
+use tokio::sync::{mpsc, watch};
+
+use super::ConsoleError;
+use super::controls::FleetControls;
+use super::embedded;
+use super::engine::EngineConfig;
+use super::session::{Session, SessionOptions};
+use super::stores::{FLEET_WINDOW, StoreInput, StoresConfig};
+use crate::console::action::{Effect, WriteOutcome};
+use crate::console::model::{ConnectionState, Fleet};
+use crate::embedded::{ClusterOptions, RunningCluster};
+use crate::simulation::seed::Seed;
+
+/// Name of the embedded cluster's context in the console.
+pub const EMBEDDED_CONTEXT: &str = "embedded";
+
+/// Where the backend gets its cluster.
+pub enum Start {
+    /// An already configured client (kubeconfig / context).
+    Client { client: Client, context: String },
+    /// Start the embedded cluster with `seed`, write its kubeconfig to `kubeconfig_out`.
+    Embedded { kubeconfig_out: PathBuf, seed: Seed },
+}
+
+pub struct BackendConfig {
+    pub start: Start,
+    /// Kubeconfig used when switching context (None: the default places).
+    pub kubeconfig: Option<PathBuf>,
+    pub readonly: bool,
+    pub engine: EngineConfig,
+    pub versions: Arc<AtomicU64>,
+}
+
+/// What the terminal loop asks of the backend.
+#[derive(Debug)]
+pub enum Command {
+    Effect(Effect),
+    Shutdown,
+}
+
+struct Backend {
+    kubeconfig: Option<PathBuf>,
+    readonly: bool,
+    engine: EngineConfig,
+    versions: Arc<AtomicU64>,
+    fleet: watch::Sender<Arc<Fleet>>,
+    results: mpsc::UnboundedSender<WriteOutcome>,
+    embedded: Option<Arc<RunningCluster>>,
+    controls: Option<Arc<dyn FleetControls>>,
+    client: Option<Client>,
+    context: String,
+    namespace: Option<String>,
+    session: Option<Session>,
+}
+
+/// Runs until [`Command::Shutdown`] (or the command channel closes).
+/// Returns an error only when the cluster could not be started at all.
+pub async fn run(
+    config: BackendConfig,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    fleet: watch::Sender<Arc<Fleet>>,
+    results: mpsc::UnboundedSender<WriteOutcome>,
+) -> Result<(), ConsoleError> {
+    let mut backend = Backend {
+        kubeconfig: config.kubeconfig,
+        readonly: config.readonly,
+        engine: config.engine,
+        versions: config.versions,
+        fleet,
+        results,
+        embedded: None,
+        controls: None,
+        client: None,
+        context: String::new(),
+        namespace: None,
+        session: None,
+    };
+    let started = match config.start {
+        Start::Client { client, context } => {
+            backend.context = context;
+            Ok(client)
+        }
+        Start::Embedded {
+            kubeconfig_out,
+            seed,
+        } => backend.start_embedded(&kubeconfig_out, seed).await,
+    };
+    match started {
+        Ok(client) => backend.start_session(client),
+        Err(e) => {
+            backend.stop().await;
+            return Err(e);
+        }
+    }
+    while let Some(command) = commands.recv().await {
+        match command {
+            Command::Effect(effect) => backend.perform(effect).await,
+            Command::Shutdown => break,
+        }
+    }
+    backend.stop().await;
+    Ok(())
+}
+
+impl Backend {
+    /// Publishes the current fleet again with another connection state (data kept).
+    fn publish_state(&self, connection: ConnectionState) {
+        let mut fleet = (**self.fleet.borrow()).clone();
+        fleet.version = self.versions.fetch_add(1, Ordering::Relaxed) + 1;
+        fleet.connection = connection;
+        fleet.context = self.context.clone();
+        self.fleet.send_replace(Arc::new(fleet));
+    }
+
+    fn progress(&self, step: impl Into<String>) {
+        let step = step.into();
+        tracing::info!("{step}");
+        self.publish_state(ConnectionState::Connecting { step });
+    }
+
+    async fn start_embedded(
+        &mut self,
+        kubeconfig_out: &std::path::Path,
+        seed: Seed,
+    ) -> Result<Client, ConsoleError> {
+        self.context = EMBEDDED_CONTEXT.into();
+        self.progress("starting embedded cluster…");
+        let initial_objects = embedded::initial_objects(seed).map_err(ConsoleError::Embedded)?;
+        self.progress(format!(
+            "starting embedded cluster: seeding {} objects…",
+            initial_objects.len()
+        ));
+        let cluster = crate::embedded::start(ClusterOptions {
+            initial_objects,
+            simulate: true,
+            ..ClusterOptions::default()
+        })
+        .await
+        .map_err(|e| ConsoleError::Embedded(e.to_string()))?;
+        tracing::info!(url = %cluster.url(), "embedded cluster started");
+        self.progress(format!(
+            "embedded cluster at {}: writing kubeconfig {}…",
+            cluster.url(),
+            kubeconfig_out.display()
+        ));
+        if let Err(e) = embedded::write_kubeconfig(&cluster, kubeconfig_out) {
+            tracing::warn!(error = %e, "cannot write the embedded kubeconfig");
+            let _ = self.results.send(WriteOutcome::Error {
+                message: format!("cannot write the kubeconfig: {e}"),
+            });
+        }
+        let client = cluster
+            .client()
+            .map_err(|e| ConsoleError::Embedded(e.to_string()))?;
+        let cluster = Arc::new(cluster);
+        self.controls = embedded::fleet_controls(&cluster);
+        self.embedded = Some(cluster);
+        Ok(client)
+    }
+
+    fn start_session(&mut self, client: Client) {
+        let controls = if self.context == EMBEDDED_CONTEXT {
+            self.controls.clone()
+        } else {
+            None
+        };
+        let stores = StoresConfig {
+            context: self.context.clone(),
+            namespace: self.namespace.clone(),
+            controls,
+            window: FLEET_WINDOW,
+            versions: self.versions.clone(),
+        };
+        self.progress(format!("connecting to {}…", self.context));
+        self.session = Some(Session::start(
+            client.clone(),
+            SessionOptions {
+                stores,
+                engine: self.engine.clone(),
+                readonly: self.readonly,
+            },
+            self.fleet.clone(),
+        ));
+        self.client = Some(client);
+    }
+
+    async fn perform(&mut self, effect: Effect) {
+        match effect {
+            Effect::Quit => {}
+            Effect::SwitchNamespace(ns) => {
+                self.namespace = ns.clone();
+                if let Some(s) = &self.session {
+                    s.send(StoreInput::Namespace(ns));
+                }
+            }
+            Effect::SwitchContext(name) => self.switch_context(name).await,
+            write => {
+                let Some(session) = &self.session else {
+                    let _ = self.results.send(WriteOutcome::Failed {
+                        error: "not connected".into(),
+                    });
+                    return;
+                };
+                let executor = session.executor();
+                let results = self.results.clone();
+                let refresh = session.input();
+                tokio::spawn(async move {
+                    let outcome = executor.write(&write).await;
+                    if matches!(write, Effect::SetOffline { .. }) {
+                        let _ = refresh.send(StoreInput::Refresh);
+                    }
+                    let _ = results.send(outcome);
+                });
+            }
+        }
+    }
+
+    async fn switch_context(&mut self, name: String) {
+        if name == self.context && self.session.is_some() {
+            let _ = self.results.send(WriteOutcome::Done {
+                message: format!("already on context {name}"),
+            });
+            return;
+        }
+        self.progress(format!("switching to context {name}…"));
+        if let Some(session) = self.session.take() {
+            session.shutdown().await;
+        }
+        let client = match (&self.embedded, name.as_str()) {
+            (Some(cluster), EMBEDDED_CONTEXT) => cluster.client().map_err(|e| e.to_string()),
+            _ => crate::connect::client(self.kubeconfig.as_deref(), Some(&name))
+                .await
+                .map_err(|e| e.to_string()),
+        };
+        match client {
+            Ok(client) => {
+                self.context = name;
+                self.start_session(client);
+            }
+            Err(error) => {
+                tracing::warn!(context = %name, %error, "cannot switch context");
+                let _ = self.results.send(WriteOutcome::Error {
+                    message: format!("cannot switch to context {name}: {error}"),
+                });
+                if let Some(client) = self.client.clone() {
+                    self.start_session(client);
+                }
+            }
+        }
+    }
+
+    /// Engine first (releases the lease), then watches, then the embedded cluster.
+    async fn stop(&mut self) {
+        if let Some(session) = self.session.take() {
+            session.shutdown().await;
+        }
+        self.controls = None;
+        if let Some(cluster) = self.embedded.take() {
+            match Arc::try_unwrap(cluster) {
+                Ok(cluster) => cluster.shutdown().await,
+                Err(shared) => drop(shared), // dropping stops the server too
+            }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! The real terminal: raw mode and the alternate screen on entry, and a
+//! guaranteed restore on exit, on error (the guard's `Drop`) and on panic
+//! (a hook that restores the terminal before the panic message prints).
+
+use std::io::{self, Stdout, stdout};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Once, OnceLock};
+use std::thread::ThreadId;
+
+use crossterm::cursor::Show;
+use crossterm::execute;
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+
+use crate::console::App;
+
+/// Whether the TUI owns the terminal right now.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// The thread drawing the TUI.
+static UI_THREAD: OnceLock<ThreadId> = OnceLock::new();
+static HOOK: Once = Once::new();
+
+/// Leaves raw mode and the alternate screen and shows the cursor; harmless when already done.
+pub fn restore() {
+    if ACTIVE.swap(false, Ordering::SeqCst) {
+        let _ = disable_raw_mode();
+        let _ = execute!(stdout(), LeaveAlternateScreen, Show);
+    }
+}
+
+/// A panic on the UI thread restores the terminal, then prints as usual. A
+/// panic in a background task is logged to the log file instead of being
+/// printed over the TUI (tokio contains it to that task).
+fn install_panic_hook() {
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let on_ui = UI_THREAD.get() == Some(&std::thread::current().id());
+            if on_ui || !ACTIVE.load(Ordering::SeqCst) {
+                restore();
+                tracing::error!("panic: {info}");
+                previous(info);
+            } else {
+                tracing::error!("panic in a background task: {info}");
+            }
+        }));
+    });
+}
+
+pub struct Tui {
+    terminal: Terminal<CrosstermBackend<Stdout>>,
+}
+
+impl Tui {
+    /// Takes over the terminal (raw mode, alternate screen).
+    pub fn enter() -> io::Result<Tui> {
+        let _ = UI_THREAD.set(std::thread::current().id());
+        install_panic_hook();
+        enable_raw_mode()?;
+        ACTIVE.store(true, Ordering::SeqCst);
+        if let Err(e) = execute!(stdout(), EnterAlternateScreen) {
+            restore();
+            return Err(e);
+        }
+        match Terminal::new(CrosstermBackend::new(stdout())) {
+            Ok(terminal) => Ok(Tui { terminal }),
+            Err(e) => {
+                restore();
+                Err(e)
+            }
+        }
+    }
+
+    pub fn draw(&mut self, app: &App) -> io::Result<()> {
+        self.terminal.draw(|frame| app.draw(frame)).map(|_| ())
+    }
+
+    /// Gives the terminal back.
+    pub fn leave(&mut self) {
+        restore();
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        restore();
+    }
+}

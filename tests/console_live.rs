@@ -1,0 +1,333 @@
+//! The console's live layer against the embedded cluster, without a
+//! terminal: stores publish fleets, the executor writes (409 on a stale
+//! resourceVersion), read-only refuses, the engine runs in-process and
+//! releases its lease, and a lost connection is reported and recovered.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use edgedeck::api::{EdgeApplication, NodeGroup};
+use edgedeck::console::action::{Effect, WriteOutcome};
+use edgedeck::console::edit::{self, EditKind};
+use edgedeck::console::live::embedded::initial_objects;
+use edgedeck::console::live::{
+    EngineConfig, EngineMode, Session, SessionOptions, StoreInput, StoresConfig,
+};
+use edgedeck::console::model::{ConnectionState, Fleet};
+use edgedeck::controllers::leader;
+use edgedeck::embedded::{ClusterOptions, RunningCluster, start};
+use edgedeck::simulation::seed::Seed;
+use kube::Client;
+use kube::api::Api;
+use serde_json::json;
+use support::PATIENCE;
+use tokio::sync::watch;
+
+async fn demo_cluster() -> (RunningCluster, Client) {
+    let cluster = start(ClusterOptions {
+        initial_objects: initial_objects(Seed::Demo).expect("seed"),
+        ..ClusterOptions::default()
+    })
+    .await
+    .expect("embedded cluster starts");
+    let client = cluster.client().expect("client");
+    (cluster, client)
+}
+
+fn session(
+    client: Client,
+    engine: EngineMode,
+    readonly: bool,
+) -> (Session, watch::Receiver<Arc<Fleet>>) {
+    let (tx, rx) = watch::channel(Arc::new(Fleet {
+        connection: ConnectionState::Connecting {
+            step: "starting".into(),
+        },
+        ..Fleet::default()
+    }));
+    let mut engine = EngineConfig::new(engine, readonly, false);
+    engine.recheck = Duration::from_millis(500);
+    let session = Session::start(
+        client,
+        SessionOptions {
+            stores: StoresConfig::new("embedded"),
+            engine,
+            readonly,
+        },
+        tx,
+    );
+    (session, rx)
+}
+
+/// The first fleet satisfying `ok`, or a panic naming `what` after [`PATIENCE`].
+async fn fleet_where(
+    rx: &mut watch::Receiver<Arc<Fleet>>,
+    what: &str,
+    ok: impl Fn(&Fleet) -> bool,
+) -> Arc<Fleet> {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let fleet = rx.borrow_and_update().clone();
+        if ok(&fleet) {
+            return fleet;
+        }
+        match tokio::time::timeout_at(deadline, rx.changed()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => panic!("fleet channel closed waiting for: {what}"),
+            Err(_) => panic!(
+                "timed out waiting for: {what}; last fleet: connection {:?}, {} nodes",
+                fleet.connection,
+                fleet.nodes.len()
+            ),
+        }
+    }
+}
+
+fn demo_count(kind: &str) -> usize {
+    Seed::Demo
+        .objects()
+        .iter()
+        .filter(|o| o.get("kind").and_then(|k| k.as_str()) == Some(kind))
+        .count()
+}
+
+fn synced(f: &Fleet) -> bool {
+    f.connection == ConnectionState::Connected
+}
+
+fn app_named<'a>(fleet: &'a Fleet, name: &str) -> &'a EdgeApplication {
+    fleet
+        .applications
+        .iter()
+        .find(|a| a.metadata.name.as_deref() == Some(name))
+        .expect("demo application present")
+}
+
+#[tokio::test]
+async fn a_snapshot_of_the_demo_fleet_arrives() {
+    let (_cluster, client) = demo_cluster().await;
+    let (session, mut rx) = session(client, EngineMode::Off, false);
+    let fleet = fleet_where(&mut rx, "the demo fleet, connected", synced).await;
+    assert_eq!(fleet.context, "embedded");
+    assert!(fleet.version > 0);
+    assert_eq!(fleet.nodes.len(), demo_count("Node"));
+    assert_eq!(fleet.node_groups.len(), demo_count("NodeGroup"));
+    assert_eq!(fleet.applications.len(), demo_count("EdgeApplication"));
+    assert!(!fleet.services.is_empty());
+    assert_eq!(fleet.engine, "off (--engine off)");
+    assert!(!fleet.controls);
+
+    // A namespace switch is a rebuild with the filter set.
+    session.send(StoreInput::Namespace(Some("edge-apps".into())));
+    let filtered = fleet_where(&mut rx, "namespace filter", |f| {
+        f.namespace.as_deref() == Some("edge-apps")
+    })
+    .await;
+    assert!(filtered.version > fleet.version);
+    session.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_current_patch_succeeds_and_a_stale_one_conflicts_without_changing_anything() {
+    let (_cluster, client) = demo_cluster().await;
+    let (session, mut rx) = session(client.clone(), EngineMode::Off, false);
+    let fleet = fleet_where(&mut rx, "the demo fleet", |f| {
+        synced(f) && !f.applications.is_empty()
+    })
+    .await;
+    let base = app_named(&fleet, "nginx-app").clone();
+    let group = base.spec.workload_scope.target_node_groups[0].name.clone();
+    let before = edit::effective_replicas(&base, &group);
+    let candidate = edit::apply_edit(
+        &base,
+        &EditKind::Scale {
+            group: group.clone(),
+            delta: 1,
+        },
+    )
+    .expect("edit");
+    let effect = edit::patch_effect(&base, &candidate).expect("effect");
+    let executor = session.executor();
+
+    match executor.write(&effect).await {
+        WriteOutcome::Ok { what } => assert!(what.contains("nginx-app"), "{what}"),
+        other => panic!("current write: {other:?}"),
+    }
+    let apps: Api<EdgeApplication> = Api::namespaced(client.clone(), "edge-apps");
+    let written = apps.get("nginx-app").await.expect("get");
+    assert_eq!(edit::effective_replicas(&written, &group), before + 1);
+    assert_ne!(
+        written.metadata.resource_version,
+        base.metadata.resource_version
+    );
+
+    // The same effect again carries the old resourceVersion: 409.
+    match executor.write(&effect).await {
+        WriteOutcome::Conflict { current } => {
+            assert_eq!(
+                current.metadata.resource_version,
+                written.metadata.resource_version
+            );
+            assert_eq!(edit::effective_replicas(&current, &group), before + 1);
+        }
+        other => panic!("stale write: {other:?}"),
+    }
+    let after = apps.get("nginx-app").await.expect("get");
+    assert_eq!(
+        after.metadata.resource_version,
+        written.metadata.resource_version
+    );
+    assert_eq!(edit::effective_replicas(&after, &group), before + 1);
+    session.shutdown().await;
+}
+
+#[tokio::test]
+async fn readonly_refuses_every_write_and_nothing_changes() {
+    let (_cluster, client) = demo_cluster().await;
+    let (session, mut rx) = session(client.clone(), EngineMode::Auto, true);
+    let fleet = fleet_where(&mut rx, "the demo fleet", |f| {
+        synced(f) && !f.applications.is_empty()
+    })
+    .await;
+    assert!(
+        fleet.engine.starts_with("off (--readonly"),
+        "{}",
+        fleet.engine
+    );
+    let base = app_named(&fleet, "nginx-app").clone();
+    let group = base.spec.workload_scope.target_node_groups[0].name.clone();
+    let candidate = edit::apply_edit(&base, &EditKind::Scale { group, delta: 1 }).expect("edit");
+    let patch = edit::patch_effect(&base, &candidate).expect("effect");
+    let create = Effect::Create {
+        object: json!({"apiVersion": "apps.kubeedge.io/v1alpha1", "kind": "NodeGroup",
+            "metadata": {"name": "readonly-probe"}, "spec": {"matchLabels": {"location": "nowhere"}}}),
+    };
+    let offline = Effect::SetOffline {
+        nodes: vec!["hz-edge-01".into()],
+        offline: true,
+    };
+    let executor = session.executor();
+    for effect in [&patch, &create, &offline] {
+        match executor.write(effect).await {
+            WriteOutcome::Failed { error } => assert!(error.contains("read-only"), "{error}"),
+            other => panic!("read-only write of {effect:?}: {other:?}"),
+        }
+    }
+    let apps: Api<EdgeApplication> = Api::namespaced(client.clone(), "edge-apps");
+    let now = apps.get("nginx-app").await.expect("get");
+    assert_eq!(
+        now.metadata.resource_version,
+        base.metadata.resource_version
+    );
+    let groups: Api<NodeGroup> = Api::all(client.clone());
+    assert!(
+        groups
+            .get_opt("readonly-probe")
+            .await
+            .expect("get")
+            .is_none()
+    );
+    // And the engine did not start: nobody holds the lease.
+    let lease = EngineConfig::new(EngineMode::Auto, true, false).lease;
+    assert_eq!(
+        leader::current_holder(&client, &lease)
+            .await
+            .expect("lease"),
+        None
+    );
+    session.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_engine_runs_in_process_and_releases_its_lease_on_shutdown() {
+    let (_cluster, client) = demo_cluster().await;
+    let (session, mut rx) = session(client.clone(), EngineMode::Auto, false);
+    let fleet = fleet_where(&mut rx, "our engine leading, with events", |f| {
+        f.lease_holder
+            .as_deref()
+            .is_some_and(|h| h.starts_with("edgedeck-console-"))
+            && !f.events.is_empty()
+    })
+    .await;
+    assert!(fleet.engine.contains("in-process"), "{}", fleet.engine);
+    // The engine labels nodes into their groups; the stores show it.
+    fleet_where(&mut rx, "nodes labelled by the engine", |f| {
+        f.nodes.iter().any(|n| {
+            n.metadata
+                .labels
+                .as_ref()
+                .is_some_and(|l| l.contains_key(edgedeck::api::LABEL_BELONGING_TO))
+        })
+    })
+    .await;
+    session.shutdown().await;
+    let lease = EngineConfig::new(EngineMode::Auto, false, false).lease;
+    assert_eq!(
+        leader::current_holder(&client, &lease)
+            .await
+            .expect("lease"),
+        None,
+        "the lease is released on shutdown"
+    );
+}
+
+#[tokio::test]
+async fn a_cluster_without_the_crds_says_how_to_install_them() {
+    let cluster = start(ClusterOptions::default()).await.expect("starts");
+    let (session, mut rx) = session(cluster.client().expect("client"), EngineMode::Off, false);
+    let fleet = fleet_where(&mut rx, "a partial connection", |f| {
+        matches!(f.connection, ConnectionState::Partial { .. })
+    })
+    .await;
+    match &fleet.connection {
+        ConnectionState::Partial { problems } => {
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.contains("NodeGroup CRD not installed")
+                        && p.contains("edgedeck crds | kubectl apply -f -")),
+                "{problems:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    session.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_lost_connection_keeps_the_data_and_recovers_by_itself() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = ClusterOptions {
+        data_dir: Some(dir.path().to_path_buf()),
+        initial_objects: initial_objects(Seed::Demo).expect("seed"),
+        ..ClusterOptions::default()
+    };
+    let cluster = start(options.clone()).await.expect("starts");
+    let addr = cluster.addr();
+    let (session, mut rx) = session(cluster.client().expect("client"), EngineMode::Off, false);
+    let before = fleet_where(&mut rx, "the demo fleet", synced).await;
+    assert_eq!(before.nodes.len(), demo_count("Node"));
+    cluster.shutdown().await;
+
+    let lost = fleet_where(&mut rx, "reconnecting", |f| {
+        matches!(f.connection, ConnectionState::Reconnecting { .. })
+    })
+    .await;
+    assert_eq!(
+        lost.nodes.len(),
+        before.nodes.len(),
+        "last known data is kept"
+    );
+    assert_eq!(lost.applications.len(), before.applications.len());
+
+    let _again = start(ClusterOptions {
+        listen: addr,
+        ..options
+    })
+    .await
+    .expect("restarts on the same port");
+    fleet_where(&mut rx, "connected again", synced).await;
+    session.shutdown().await;
+}
