@@ -1,6 +1,7 @@
 //! edgedeck: KubeEdge node group management as an engine behind a terminal console.
 
 pub mod api;
+pub mod certs;
 pub mod connect;
 pub mod console;
 pub mod controllers;

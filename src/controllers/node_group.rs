@@ -52,7 +52,6 @@ use futures::{Stream, StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::core::v1::Node;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Error as ApplierError, ReconcileRequest};
-use kube::runtime::events::{Event as K8sEvent, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
 use kube::runtime::{Config, WatchStreamExt, applier, watcher};
 use kube::{Client, Resource, ResourceExt};
@@ -62,7 +61,7 @@ use self::error::{Error, retry_delay};
 use self::finalizer::Step;
 use self::plan::{NodeTriggers, NodeWork, plan_share, spec_only};
 use super::{Context, EngineEvent, Outcome, Source};
-use crate::api::{FIELD_MANAGER, NodeGroup};
+use crate::api::NodeGroup;
 use crate::engine::membership::{Membership, compute};
 
 /// Periodic re-reconcile of every group, in case a watch event was missed.
@@ -78,12 +77,7 @@ pub async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
     let (groups, group_writer) = reflector::store();
     let (nodes, node_writer) = reflector::store();
     let (nudge, nudges) = mpsc::unbounded();
-    let reporter = Reporter {
-        controller: FIELD_MANAGER.to_owned(),
-        instance: None,
-    };
     let state = Arc::new(State {
-        recorder: Recorder::new(client.clone(), reporter),
         ctx,
         nodes,
         groups: groups.clone(),
@@ -193,7 +187,6 @@ struct State {
     pending: Mutex<HashMap<String, BTreeSet<String>>>,
     /// Per group: consecutive failed reconciles, for the retry backoff.
     failures: Mutex<HashMap<String, u32>>,
-    recorder: Recorder,
 }
 
 async fn reconcile(group: Arc<NodeGroup>, state: Arc<State>) -> Result<Action, Error> {
@@ -383,19 +376,16 @@ impl State {
             .emit(EngineEvent::new(Source::NodeGroup, name, outcome));
     }
 
-    /// A Warning Event on the group for `kubectl describe`; best effort,
-    /// since not every server (nor the embedded one) serves events.k8s.io.
+    /// A Warning Event on the group for `kubectl describe` (best effort).
     async fn record_failure(&self, group: &NodeGroup, error: &Error) {
-        let event = K8sEvent {
-            type_: EventType::Warning,
-            reason: "ReconcileFailed".into(),
-            note: Some(truncate(&error.to_string(), 1000)),
-            action: "Reconcile".into(),
-            secondary: None,
-        };
-        if let Err(e) = self.recorder.publish(&event, &group.object_ref(&())).await {
-            tracing::debug!(error = %e, "could not record a Kubernetes event");
-        }
+        let regarding = group.object_ref(&());
+        super::cluster::warn(
+            &self.ctx.client,
+            regarding,
+            "ReconcileFailed",
+            &error.to_string(),
+        )
+        .await;
     }
 
     /// Logs what the applier reports besides reconcile results (those are
@@ -422,23 +412,5 @@ impl State {
                 tracing::error!(error = %e, "nodegroup controller runner failed")
             }
         }
-    }
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::truncate;
-
-    #[test]
-    fn truncation_respects_char_boundaries() {
-        assert_eq!(truncate("héllo", 2), "hé…");
-        assert_eq!(truncate("short", 10), "short");
     }
 }

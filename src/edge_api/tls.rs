@@ -9,10 +9,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
@@ -72,34 +68,19 @@ impl EdgeTls {
     /// A fresh CA and a server certificate it signed for `names` (DNS names
     /// or IP addresses), for tests and trials; real fleets bring their own.
     pub fn self_signed(names: &[String]) -> Result<SelfSigned, TlsError> {
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(tls_err)?;
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "edgedeck edge API CA");
-        ca_params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().map_err(tls_err)?)
+        let issued = crate::certs::issue("edgedeck edge API CA", "edgedeck edge API", names, &[])
             .map_err(tls_err)?;
-        let server_key = KeyPair::generate().map_err(tls_err)?;
-        // rcgen turns names that parse as IP addresses into IP SANs.
-        let mut server_params = CertificateParams::new(names.to_vec()).map_err(tls_err)?;
-        server_params
-            .distinguished_name
-            .push(DnType::CommonName, "edgedeck edge API");
-        server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let server_cert = server_params.signed_by(&server_key, &ca).map_err(tls_err)?;
         let tls = EdgeTls::from_parts(
-            vec![server_cert.der().clone(), ca.der().clone()],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+            vec![
+                CertificateDer::from(issued.server_der),
+                CertificateDer::from(issued.ca_der.clone()),
+            ],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(issued.server_key_der)),
         )?;
         Ok(SelfSigned {
             tls,
-            ca_pem: ca.pem(),
-            ca_der: ca.der().to_vec(),
+            ca_pem: issued.ca_pem,
+            ca_der: issued.ca_der,
         })
     }
 
@@ -129,6 +110,7 @@ impl EdgeTls {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rcgen::{CertificateParams, KeyPair};
 
     #[test]
     fn self_signed_material_loads_back_from_pem_files() {

@@ -10,10 +10,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose, SanType,
-};
+use rcgen::SanType;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use super::error::ClusterError;
@@ -33,40 +30,26 @@ fn tls_err(e: impl std::fmt::Display) -> ClusterError {
 
 /// A fresh CA, server certificate and token.
 pub fn generate() -> Result<Credentials, ClusterError> {
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(tls_err)?;
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "edgedeck embedded cluster CA");
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().map_err(tls_err)?)
-        .map_err(tls_err)?;
-
-    let server_key = KeyPair::generate().map_err(tls_err)?;
-    let mut server_params =
-        CertificateParams::new(vec!["localhost".to_string()]).map_err(tls_err)?;
-    server_params
-        .distinguished_name
-        .push(DnType::CommonName, "edgedeck embedded API server");
-    server_params.subject_alt_names.extend([
+    let loopback = [
         SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
         SanType::IpAddress(IpAddr::V6(Ipv6Addr::LOCALHOST)),
-    ]);
-    server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let server_cert = server_params.signed_by(&server_key, &ca).map_err(tls_err)?;
+    ];
+    let issued = crate::certs::issue(
+        "edgedeck embedded cluster CA",
+        "edgedeck embedded API server",
+        &["localhost".to_string()],
+        &loopback,
+    )
+    .map_err(tls_err)?;
     Ok(Credentials {
         token: new_token(),
-        ca_pem: ca.pem(),
-        ca_der: STANDARD.encode(ca.der()),
+        ca_pem: issued.ca_pem,
+        ca_der: STANDARD.encode(&issued.ca_der),
         cert_chain: vec![
-            STANDARD.encode(server_cert.der()),
-            STANDARD.encode(ca.der()),
+            STANDARD.encode(&issued.server_der),
+            STANDARD.encode(&issued.ca_der),
         ],
-        key: STANDARD.encode(server_key.serialize_der()),
+        key: STANDARD.encode(&issued.server_key_der),
     })
 }
 
