@@ -5,7 +5,8 @@ mod support;
 use std::sync::Arc;
 
 use edgedeck::api::{EdgeApplication, ManifestCondition};
-use edgedeck::controllers::{Context, edge_application};
+use edgedeck::controllers::{Context, EngineEvent, Outcome, edge_application};
+
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::Client;
@@ -17,11 +18,18 @@ use tokio_util::sync::CancellationToken;
 
 /// Runs the EdgeApplication controller alone until the returned token is cancelled.
 fn run_controller(client: &Client) -> CancellationToken {
-    let (events, _) = broadcast::channel(256);
+    run_controller_with_events(client).0
+}
+
+/// The same, with the engine's event stream (every write it makes is reported there).
+fn run_controller_with_events(
+    client: &Client,
+) -> (CancellationToken, broadcast::Receiver<EngineEvent>) {
+    let (events, receiver) = broadcast::channel(1024);
     let ctx = Arc::new(Context::new(client.clone(), events));
     let cancel = CancellationToken::new();
     tokio::spawn(edge_application::run(ctx, cancel.clone()));
-    cancel
+    (cancel, receiver)
 }
 
 async fn replicas(api: &Api<Deployment>, name: &str) -> Option<i32> {
@@ -278,6 +286,78 @@ async fn broken_manifests_and_foreign_objects_are_reported_and_the_rest_applied(
             .and_then(|s| s.template.spec)
             .map(|p| p.containers[0].image.clone()),
         Some(Some("other:1".to_owned()))
+    );
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn a_settled_application_is_not_rewritten_when_its_children_change_harmlessly() {
+    let (_cluster, client) = cluster_with_crds().await;
+    let (stop, mut events) = run_controller_with_events(&client);
+    let apps: Api<EdgeApplication> = Api::namespaced(client.clone(), "default");
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let app: EdgeApplication = from_yaml_file("examples/proposal/edgeapplication.yaml");
+    apps.create(&PostParams::default(), &app)
+        .await
+        .expect("app created");
+    eventually("status written", || async {
+        apps.get_status("nginx-app")
+            .await
+            .ok()?
+            .status
+            .filter(|s| s.workload_status.len() == 3)
+    })
+    .await;
+    // Settled: half a second without the engine writing anything.
+    let deadline = tokio::time::Instant::now() + support::PATIENCE;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let mut wrote = false;
+        while let Ok(event) = events.try_recv() {
+            wrote |=
+                matches!(event.outcome, Outcome::Reconciled { ref changes } if !changes.is_empty());
+        }
+        if !wrote {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the engine never settles"
+        );
+    }
+
+    // A change the engine does not own (an annotation) triggers a reconcile of the owner…
+    deployments
+        .patch(
+            "nginx-beijing",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"metadata": {"annotations": {"team": "edge"}}})),
+        )
+        .await
+        .expect("annotated");
+    // …which must neither re-apply the Deployment nor rewrite the unchanged status.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let mut writes = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let Outcome::Reconciled { changes } = event.outcome {
+            writes.extend(changes);
+        }
+    }
+    assert_eq!(
+        writes,
+        Vec::<String>::new(),
+        "the engine wrote although nothing it owns changed"
+    );
+    let annotated = deployments.get("nginx-beijing").await.expect("deployment");
+    assert_eq!(
+        annotated
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .get("team")
+            .map(String::as_str),
+        Some("edge"),
+        "someone else's annotation survives the engine"
     );
     stop.cancel();
 }
