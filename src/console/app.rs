@@ -109,7 +109,14 @@ pub struct App {
     pub quit: bool,
     dirty: bool,
     fallback: Screen,
+    /// 409s in a row where only status or metadata had moved (see
+    /// [`App::on_write_result`]); bounds the silent retries.
+    status_retries: u8,
 }
+
+/// How often a write is retried silently when only the object's status or
+/// metadata changed since it was read, before the conflict view is shown.
+const STATUS_RETRIES: u8 = 3;
 
 fn secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
@@ -158,6 +165,7 @@ impl App {
             quit: false,
             dirty: true,
             fallback: Screen::new(View::Regions),
+            status_retries: 0,
         };
         app.refresh_tables();
         app
@@ -295,8 +303,7 @@ impl App {
             }
             Action::WriteResult(outcome) => {
                 self.dirty = true;
-                self.on_write_result(outcome);
-                return Vec::new();
+                return self.on_write_result(outcome);
             }
             _ => {}
         }
@@ -307,20 +314,34 @@ impl App {
         }
     }
 
-    fn on_write_result(&mut self, outcome: WriteOutcome) {
+    fn on_write_result(&mut self, outcome: WriteOutcome) -> Vec<Effect> {
         match outcome {
             WriteOutcome::Ok { what } => {
                 self.pending = None;
+                self.status_retries = 0;
                 self.info(format!("✓ saved {what}"));
             }
             WriteOutcome::Failed { error } => {
                 self.pending = None;
+                self.status_retries = 0;
                 self.error(format!("✗ write failed: {error}"));
             }
             WriteOutcome::Done { message } => self.info(format!("✓ {message}")),
             WriteOutcome::Error { message } => self.error(format!("✗ {message}")),
             WriteOutcome::Conflict { current } => match self.pending.take() {
+                // Only status or metadata moved (the engine reports progress
+                // as replicas become ready): the same edit on the new
+                // resourceVersion is exactly the change that was previewed,
+                // so write it again rather than ask.
+                Some(pending)
+                    if pending.base.spec == current.spec
+                        && self.status_retries < STATUS_RETRIES =>
+                {
+                    self.status_retries += 1;
+                    return self.save(*current, pending.edit);
+                }
                 Some(pending) => {
+                    self.status_retries = 0;
                     let base = serde_yaml_ng::to_string(&pending.base.spec).unwrap_or_default();
                     let now = serde_yaml_ng::to_string(&current.spec).unwrap_or_default();
                     let mut lines = vec![(
@@ -365,6 +386,7 @@ impl App {
                 None => self.error("✗ conflict on a write that is no longer pending"),
             },
         }
+        Vec::new()
     }
 
     fn scopes(&self) -> Vec<Scope> {

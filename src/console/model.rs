@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::api::{
     EdgeApplication, EdgeApplicationStatus, LABEL_SERVICE_NAME, ManifestCondition, NodeGroup,
-    NodeStatus, ReadyStatus,
+    NodeStatus, ReadyStatus, ResourceIdentifier,
 };
 use crate::controllers::events::EngineEvent;
 use crate::engine::membership::{self, Membership};
@@ -281,7 +281,15 @@ impl Derived {
                             .map_or(Observation::Absent, Observation::Live),
                         None => Observation::Absent,
                     };
-                    let status = status::summarize(&rendered, observe, app.metadata.generation);
+                    let mut status = status::summarize(&rendered, observe, app.metadata.generation);
+                    adopt_recorded_status(&mut status, app.status.as_ref(), |id| {
+                        live.contains_key(&(
+                            id.group.clone(),
+                            id.kind.clone(),
+                            Some(id.namespace.clone()).filter(|n| !n.is_empty()),
+                            id.name.clone(),
+                        ))
+                    });
                     let objects = object_infos(&rendered, &status, &lookup, fleet);
                     let mut targets: Vec<String> = app
                         .spec
@@ -468,6 +476,37 @@ impl Derived {
 
 /// Name of the pseudo-group holding nodes in no group.
 pub const UNGROUPED: &str = "(ungrouped)";
+
+/// Kinds of generated objects the live console watches.
+const WATCHED_KINDS: [&str; 4] = ["Deployment", "StatefulSet", "DaemonSet", "Service"];
+
+/// A generated object of a kind the console does not watch (ConfigMap,
+/// Secret, …) is never seen live, so it would stay "not created yet"
+/// forever; for those the engine's recorded status is the better word.
+fn adopt_recorded_status(
+    status: &mut EdgeApplicationStatus,
+    recorded: Option<&EdgeApplicationStatus>,
+    seen: impl Fn(&ResourceIdentifier) -> bool,
+) {
+    let Some(recorded) = recorded else { return };
+    for entry in &mut status.workload_status {
+        let id = &entry.identifier;
+        if entry.conditions != Some(ManifestCondition::Processing)
+            || WATCHED_KINDS.contains(&id.kind.as_str())
+            || seen(id)
+        {
+            continue;
+        }
+        if let Some(r) = recorded.workload_status.iter().find(|r| {
+            r.identifier.kind == id.kind
+                && r.identifier.namespace == id.namespace
+                && r.identifier.name == id.name
+        }) {
+            entry.conditions = r.conditions;
+            entry.reason = r.reason.clone();
+        }
+    }
+}
 
 fn object_infos(
     rendered: &Rendered,

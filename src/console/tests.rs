@@ -293,6 +293,42 @@ fn conflict_shows_what_changed_and_reapplies_on_the_current_object() {
 }
 
 #[test]
+fn a_conflict_on_status_only_is_written_again_without_asking() {
+    let mut a = app();
+    command(&mut a, "matrix");
+    assert_eq!(key(&mut a, KeyCode::Char('+')).len(), 1); // beijing 3 → 4
+    // Meanwhile the engine only updated the status: same spec, new resourceVersion.
+    let mut current = a.fleet.applications[0].clone();
+    for rv in ["101", "102", "103"] {
+        current.metadata.resource_version = Some(rv.into());
+        let effects = a.update(Action::WriteResult(WriteOutcome::Conflict {
+            current: Box::new(current.clone()),
+        }));
+        match effects.as_slice() {
+            [
+                Effect::Patch {
+                    resource_version,
+                    patch,
+                    ..
+                },
+            ] => {
+                assert_eq!(resource_version, rv);
+                assert!(patch.to_string().contains("\"replicas\":4"), "{patch}");
+            }
+            other => panic!("expected the same patch on {rv}, got {other:?}"),
+        }
+        assert!(matches!(a.mode, Mode::Normal));
+    }
+    // Bounded: a status that keeps moving ends in the conflict view.
+    current.metadata.resource_version = Some("104".into());
+    let effects = a.update(Action::WriteResult(WriteOutcome::Conflict {
+        current: Box::new(current),
+    }));
+    assert!(effects.is_empty());
+    assert!(matches!(a.mode, Mode::Conflict(_)));
+}
+
+#[test]
 fn add_and_remove_target_go_through_the_diff_preview() {
     let mut a = app();
     command(&mut a, "matrix");
@@ -419,6 +455,40 @@ fn colour_never_alone_notready_has_a_symbol() {
     }
     assert!(found);
     drop(a);
+}
+
+#[test]
+fn generated_objects_of_unwatched_kinds_take_the_engines_recorded_status() {
+    use super::model::Derived;
+    use crate::api::ManifestCondition;
+    let mut fleet = fixture::demo_fleet();
+    let app = &mut fleet.applications[0];
+    app.spec
+        .workload_template
+        .manifests
+        .push(serde_json::json!({
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "nginx-conf"},
+        "data": {"a": "b"}}));
+    let conf = |f: &Fleet| {
+        let derived = Derived::compute(f);
+        let info = derived.apps.iter().find(|a| a.name == "nginx-app").cloned();
+        let info = info.expect("nginx-app");
+        let o = info
+            .objects
+            .iter()
+            .find(|o| o.key.as_ref().is_some_and(|k| k.kind == "ConfigMap"));
+        o.map(|o| o.condition).expect("the ConfigMap is rendered")
+    };
+    // The console does not watch ConfigMaps: without the engine's word it is pending…
+    assert_eq!(conf(&fleet), ManifestCondition::Processing);
+    // …and with it, what the engine recorded.
+    let recorded: crate::api::EdgeApplicationStatus = serde_json::from_value(serde_json::json!({
+        "workloadStatus": [{"identifier": {"ordinal": 2, "group": "", "version": "v1",
+            "kind": "ConfigMap", "resource": "configmaps", "namespace": "default",
+            "name": "nginx-conf"}, "conditions": "Available"}]}))
+    .expect("status");
+    fleet.applications[0].status = Some(recorded);
+    assert_eq!(conf(&fleet), ManifestCondition::Available);
 }
 
 #[test]

@@ -30,6 +30,15 @@ impl Kubectl {
         Kubectl { kubeconfig, dir }
     }
 
+    /// kubectl for a cluster someone else wrote the kubeconfig of (e.g. the
+    /// console's `--embedded --kubeconfig-out`).
+    pub fn with_kubeconfig(kubeconfig: &Path) -> Kubectl {
+        Kubectl {
+            kubeconfig: kubeconfig.to_owned(),
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
     pub fn file(&self, name: &str, content: &str) -> PathBuf {
         let path = self.dir.path().join(name);
         std::fs::write(&path, content).expect("write manifest");

@@ -12,6 +12,7 @@ use kube::api::{Api, PostParams};
 use serde::de::DeserializeOwned;
 
 pub mod kubectl;
+pub mod tmux;
 
 /// How long an asynchronous effect may take before the test gives up. A
 /// bound for a hung test, not a performance assertion: effects are expected

@@ -575,6 +575,8 @@ fn build(
     let workloads: Vec<Value> = values(&readers.deployments)
         .chain(values(&readers.stateful_sets))
         .chain(values(&readers.daemon_sets))
+        // Generated Services too: an application's status needs them live.
+        .chain(values(&readers.services))
         .collect();
     Fleet {
         version: config.versions.fetch_add(1, Ordering::Relaxed) + 1,
