@@ -12,7 +12,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
-use ratatui_textarea::TextArea;
+use ratatui_textarea::{CursorMove, TextArea};
 
 use super::EditKind;
 use crate::api::{
@@ -313,7 +313,11 @@ impl OverrideForm {
                 } else {
                     text.lines().map(str::to_owned).collect()
                 };
-                TextArea::new(lines)
+                let mut field = TextArea::new(lines);
+                // Editing starts where the value ends: backspace corrects it, typing extends it.
+                field.move_cursor(CursorMove::Bottom);
+                field.move_cursor(CursorMove::End);
+                field
             })
             .collect();
         let mut form = OverrideForm {
@@ -492,6 +496,31 @@ impl OverrideForm {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_open_with_the_cursor_after_the_value() {
+        let mut app: EdgeApplication = serde_yaml_ng::from_str(include_str!(
+            "../../../examples/proposal/edgeapplication.yaml"
+        ))
+        .expect("example");
+        app.spec.workload_scope.target_node_groups[1]
+            .overriders
+            .env_overriders = parse_env("nginx add A=1\nnginx add B=2").expect("env");
+        let form = OverrideForm::new(app, "beijing".into());
+        // Replicas "3": backspace must remove the 3, not nothing.
+        assert_eq!(form.fields[0].cursor(), (0, 1));
+        let env_lines = form.fields[2].lines().len();
+        assert!(env_lines >= 1);
+        assert_eq!(
+            form.fields[2].cursor().0,
+            env_lines - 1,
+            "cursor on the last line"
+        );
+        assert_eq!(
+            form.fields[2].cursor().1,
+            form.fields[2].lines()[env_lines - 1].chars().count()
+        );
+    }
 
     #[test]
     fn fields_roundtrip_through_the_syntax() {
