@@ -20,7 +20,7 @@ use edgedeck::controllers::leader;
 use edgedeck::embedded::{ClusterOptions, RunningCluster, start};
 use edgedeck::simulation::seed::Seed;
 use kube::Client;
-use kube::api::Api;
+use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 use support::PATIENCE;
 use tokio::sync::watch;
@@ -330,4 +330,57 @@ async fn a_lost_connection_keeps_the_data_and_recovers_by_itself() {
     .expect("restarts on the same port");
     fleet_where(&mut rx, "connected again", synced).await;
     session.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_needs_the_version_shown_and_readonly_never_deletes() {
+    let (_cluster, client) = demo_cluster().await;
+    let groups: Api<NodeGroup> = Api::all(client.clone());
+    let shown = groups.get("chengdu").await.expect("chengdu exists");
+    let shown_rv = shown
+        .metadata
+        .resource_version
+        .clone()
+        .expect("resourceVersion");
+    let key =
+        edgedeck::engine::ObjectKey::new("apps.kubeedge.io/v1alpha1", "NodeGroup", None, "chengdu");
+    let delete = |resource_version: &str| Effect::Delete {
+        key: key.clone(),
+        resource_version: resource_version.to_owned(),
+    };
+
+    // Read-only: refused, still there.
+    let (readonly, _rx) = session(client.clone(), EngineMode::Off, true);
+    assert!(matches!(
+        readonly.executor().write(&delete(&shown_rv)).await,
+        WriteOutcome::Failed { .. }
+    ));
+    assert!(groups.get_opt("chengdu").await.expect("get").is_some());
+
+    // Someone changes the group after it was shown: the delete is refused.
+    groups
+        .patch(
+            "chengdu",
+            &PatchParams::default(),
+            &Patch::Merge(&serde_json::json!({"metadata": {"labels": {"touched": "yes"}}})),
+        )
+        .await
+        .expect("changed meanwhile");
+    let (session, _rx) = session(client.clone(), EngineMode::Off, false);
+    match session.executor().write(&delete(&shown_rv)).await {
+        WriteOutcome::Failed { error } => assert!(
+            error.contains("changed since it was shown; not deleted"),
+            "{error}"
+        ),
+        other => panic!("stale delete: {other:?}"),
+    }
+    let current = groups.get("chengdu").await.expect("still there");
+
+    // With the version now shown, it goes (finalizers aside: no engine runs here).
+    let current_rv = current.metadata.resource_version.expect("resourceVersion");
+    match session.executor().write(&delete(&current_rv)).await {
+        WriteOutcome::Ok { what } => assert!(what.contains("deleted"), "{what}"),
+        other => panic!("current delete: {other:?}"),
+    }
+    assert!(groups.get_opt("chengdu").await.expect("get").is_none());
 }

@@ -62,6 +62,8 @@ pub enum Action {
     ToggleOffline,
     /// Embedded fleet simulator: take every node of the selected region offline, or back online.
     ToggleRegionOffline,
+    /// `ctrl-d`: delete the selected EdgeApplication or NodeGroup, after a confirmation.
+    Delete,
     Goto(ViewKind),
     SetTheme(String),
     SetContext(Option<String>),
@@ -115,6 +117,11 @@ pub enum Effect {
     SwitchContext(String),
     /// Restrict namespaced views (None: all namespaces).
     SwitchNamespace(Option<String>),
+    /// Delete one object, only if it is still the version the operator saw.
+    Delete {
+        key: ObjectKey,
+        resource_version: String,
+    },
     /// Embedded fleet simulator: take `nodes` offline (or back online).
     SetOffline {
         nodes: Vec<String>,
@@ -131,6 +138,7 @@ impl Effect {
             Effect::Patch { .. }
                 | Effect::Replace { .. }
                 | Effect::Create { .. }
+                | Effect::Delete { .. }
                 | Effect::SetOffline { .. }
         )
     }

@@ -22,7 +22,8 @@ use super::keymap::{Keymap, Scope};
 use super::model::{Derived, Fleet, UNGROUPED};
 use super::theme::{Theme, ThemeSet};
 use super::views::{self, Ctx, ObjRef, Screen, View};
-use crate::api::EdgeApplication;
+use crate::api::{API_VERSION, EdgeApplication};
+use crate::engine::ObjectKey;
 
 /// Startup options.
 #[derive(Debug, Clone)]
@@ -77,6 +78,11 @@ pub enum Mode {
     },
     Conflict(Box<ConflictView>),
     NewGroup(Box<NewGroupForm>),
+    /// `ctrl-d` asked; `y` deletes, anything else cancels.
+    ConfirmDelete {
+        key: ObjectKey,
+        resource_version: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -421,6 +427,24 @@ impl App {
                 self.refresh_top();
                 return Vec::new();
             }
+            Mode::ConfirmDelete { .. } => {
+                let Mode::ConfirmDelete {
+                    key: target,
+                    resource_version,
+                } = std::mem::replace(&mut self.mode, Mode::Normal)
+                else {
+                    return Vec::new();
+                };
+                if key.code == KeyCode::Char('y') {
+                    self.info(format!("deleting {target}…"));
+                    return self.write(Effect::Delete {
+                        key: target,
+                        resource_version,
+                    });
+                }
+                self.info("delete cancelled");
+                return Vec::new();
+            }
             Mode::Command { input } => {
                 self.dirty = true;
                 match key.code {
@@ -655,6 +679,7 @@ impl App {
             }
             Action::ToggleOffline => return self.toggle_offline(),
             Action::ToggleRegionOffline => return self.toggle_region_offline(),
+            Action::Delete => return self.ask_delete(),
             Action::NewGroup => {
                 if !self.refuse_readonly() {
                     let mut form = NewGroupForm::new();
@@ -840,6 +865,55 @@ impl App {
     }
 
     /// `o`: the node under the cursor goes offline (or back online).
+    /// `ctrl-d`: asks before deleting the selected EdgeApplication or NodeGroup.
+    fn ask_delete(&mut self) -> Vec<Effect> {
+        if self.refuse_readonly() {
+            return Vec::new();
+        }
+        let found = match self.selected_ref() {
+            Some(ObjRef::App { namespace, name }) => self
+                .fleet
+                .applications
+                .iter()
+                .find(|a| {
+                    a.metadata.namespace.as_deref() == Some(&namespace)
+                        && a.metadata.name.as_deref() == Some(&name)
+                })
+                .map(|a| {
+                    (
+                        ObjectKey::new(API_VERSION, "EdgeApplication", Some(&namespace), name),
+                        a.metadata.resource_version.clone(),
+                    )
+                }),
+            Some(ObjRef::NodeGroup(name)) => self
+                .fleet
+                .node_groups
+                .iter()
+                .find(|g| g.metadata.name.as_deref() == Some(&name))
+                .map(|g| {
+                    (
+                        ObjectKey::new(API_VERSION, "NodeGroup", None, name),
+                        g.metadata.resource_version.clone(),
+                    )
+                }),
+            _ => None,
+        };
+        match found {
+            Some((key, Some(resource_version))) => {
+                self.mode = Mode::ConfirmDelete {
+                    key,
+                    resource_version,
+                };
+                self.dirty = true;
+            }
+            Some((key, None)) => {
+                self.error(format!("{key} has no resourceVersion; not deleting blind"))
+            }
+            None => self.info("select an EdgeApplication or a NodeGroup to delete"),
+        }
+        Vec::new()
+    }
+
     fn toggle_offline(&mut self) -> Vec<Effect> {
         if !self.controls {
             self.dirty = false;
@@ -1236,6 +1310,11 @@ impl App {
                 }
                 Line::from(spans)
             }
+            Mode::ConfirmDelete { key, .. } => Line::from(vec![
+                Span::styled(format!("Delete {key}? "), theme.error()),
+                Span::styled("y", theme.key()),
+                Span::raw(" deletes it (only if unchanged since shown); any other key cancels"),
+            ]),
             Mode::Filter => Line::from(vec![
                 Span::styled("/", theme.key()),
                 Span::raw(self.screen().table.filter.clone()),

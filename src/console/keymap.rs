@@ -131,6 +131,16 @@ impl Keymap {
         use Scope::*;
         let bindings = vec![
             b(
+                Table,
+                Char('d'),
+                CTRL,
+                "ctrl-d",
+                Action::Delete,
+                "delete the selected EdgeApplication or NodeGroup (asks first)",
+            )
+            .writes()
+            .short("delete"),
+            b(
                 Global,
                 Char(':'),
                 NONE,

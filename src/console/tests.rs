@@ -9,7 +9,7 @@ use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 
 use super::action::{Action, Effect, WriteOutcome};
-use super::app::{App, Mode, Options};
+use super::app::{App, Flash, Mode, Options};
 use super::fixture;
 use super::model::{ConnectionState, Fleet};
 use super::views::View;
@@ -394,12 +394,68 @@ fn readonly_reaches_no_write_path() {
             effects.extend(key(&mut a, KeyCode::Char('y')));
             key(&mut a, KeyCode::Esc);
         }
+        effects.extend(ctrl(&mut a, 'd'));
+        effects.extend(key(&mut a, KeyCode::Char('y')));
     }
     effects.extend(command(&mut a, "newgroup"));
     assert!(effects.iter().all(|e| !e.writes()), "{effects:?}");
     assert!(matches!(a.mode, Mode::Normal));
     command(&mut a, "matrix");
     insta::assert_snapshot!("readonly_matrix", screen(&a, W, 8));
+}
+
+#[test]
+fn ctrl_d_asks_then_deletes_only_the_version_shown() {
+    let mut a = app();
+    command(&mut a, "apps");
+    assert!(
+        ctrl(&mut a, 'd').is_empty(),
+        "nothing happens before the answer"
+    );
+    assert!(
+        matches!(a.mode, Mode::ConfirmDelete { .. }),
+        "{:?}",
+        a.flash
+    );
+    assert!(
+        screen(&a, W, 30).contains("Delete EdgeApplication"),
+        "the prompt names the object"
+    );
+    let effects = key(&mut a, KeyCode::Char('y'));
+    let app = &a.fleet.applications[0];
+    match effects.as_slice() {
+        [
+            Effect::Delete {
+                key,
+                resource_version,
+            },
+        ] => {
+            assert_eq!(key.kind, "EdgeApplication");
+            assert_eq!(Some(key.name.as_str()), app.metadata.name.as_deref());
+            assert_eq!(
+                Some(resource_version.as_str()),
+                app.metadata.resource_version.as_deref()
+            );
+        }
+        other => panic!("expected one delete, got {other:?}"),
+    }
+    assert!(matches!(a.mode, Mode::Normal));
+
+    // Any other key cancels.
+    ctrl(&mut a, 'd');
+    assert!(key(&mut a, KeyCode::Char('n')).is_empty());
+    assert!(matches!(a.mode, Mode::Normal));
+
+    // Regions: the selected NodeGroup. The fixture's groups carry no
+    // resourceVersion, and a delete without a precondition is refused.
+    command(&mut a, "regions");
+    assert!(ctrl(&mut a, 'd').is_empty());
+    assert!(matches!(a.mode, Mode::Normal));
+    assert!(
+        matches!(&a.flash, Some(Flash::Error(e)) if e.contains("NodeGroup beijing has no resourceVersion")),
+        "{:?}",
+        a.flash
+    );
 }
 
 #[test]

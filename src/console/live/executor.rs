@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use kube::Client;
 use kube::api::{
-    Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams,
+    PostParams, Preconditions,
 };
 use serde_json::{Map, Value};
 
@@ -28,6 +29,8 @@ pub enum Verb {
     Replace(Value),
     /// POST.
     Create(Value),
+    /// DELETE with a resourceVersion precondition.
+    Delete { resource_version: String },
 }
 
 /// One API request, fully determined by an effect.
@@ -121,7 +124,60 @@ pub fn request_for(effect: &Effect) -> Result<WriteRequest, String> {
                 what: key.to_string(),
             })
         }
+        Effect::Delete {
+            key,
+            resource_version,
+        } => {
+            if resource_version.is_empty() {
+                return Err("refusing a delete without a resourceVersion precondition".into());
+            }
+            Ok(WriteRequest {
+                resource: api_resource(&key.api_version, &key.kind),
+                namespace: namespace_of(&key.api_version, &key.kind, key.namespace.as_deref()),
+                name: key.name.clone(),
+                verb: Verb::Delete {
+                    resource_version: resource_version.clone(),
+                },
+                what: key.to_string(),
+            })
+        }
         other => Err(format!("{other:?} is not an object write")),
+    }
+}
+
+/// Deletes only the version the operator saw: a 409 means someone changed it
+/// meanwhile, and nothing is deleted.
+async fn delete(
+    api: &Api<DynamicObject>,
+    request: &WriteRequest,
+    resource_version: &str,
+) -> WriteOutcome {
+    let params = DeleteParams {
+        preconditions: Some(Preconditions {
+            resource_version: Some(resource_version.to_owned()),
+            uid: None,
+        }),
+        ..DeleteParams::default()
+    };
+    match api.delete(&request.name, &params).await {
+        Ok(_) => {
+            tracing::info!(what = %request.what, "deleted");
+            WriteOutcome::Ok {
+                what: format!("deleted {}", request.what),
+            }
+        }
+        Err(kube::Error::Api(s)) if s.code == 409 => WriteOutcome::Failed {
+            error: format!(
+                "{} changed since it was shown; not deleted (look again, then ctrl-d)",
+                request.what
+            ),
+        },
+        Err(kube::Error::Api(s)) if s.code == 404 => WriteOutcome::Ok {
+            what: format!("{} was already gone", request.what),
+        },
+        Err(e) => WriteOutcome::Failed {
+            error: format!("delete {}: {}", request.what, short_error(&e)),
+        },
     }
 }
 
@@ -188,6 +244,9 @@ impl Executor {
             Err(error) => return WriteOutcome::Failed { error },
         };
         let api = self.api(&request);
+        if let Verb::Delete { resource_version } = &request.verb {
+            return delete(&api, &request, resource_version).await;
+        }
         let result = match &request.verb {
             Verb::MergePatch(body) => {
                 let params = PatchParams {
@@ -196,6 +255,7 @@ impl Executor {
                 };
                 api.patch(&request.name, &params, &Patch::Merge(body)).await
             }
+            Verb::Delete { .. } => unreachable!("handled above"),
             Verb::Replace(body) | Verb::Create(body) => {
                 let object: DynamicObject = match serde_json::from_value(body.clone()) {
                     Ok(o) => o,
