@@ -459,6 +459,34 @@ fn ctrl_d_asks_then_deletes_only_the_version_shown() {
 }
 
 #[test]
+fn the_selected_row_is_drawn_in_selection_colours_only() {
+    let a = app();
+    let t = terminal(&a, W, 12);
+    let buf = t.backend().buffer();
+    let row = (0..buf.area.height)
+        .find(|&y| {
+            let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+            line.contains("NotReady ·") && line.contains("beijing")
+        })
+        .expect("beijing row, selected first, with its NotReady warning");
+    let (fg, bg) = (a.theme.selected_fg, a.theme.selected_bg);
+    let text_cells: Vec<_> = (0..buf.area.width)
+        .map(|x| &buf[(x, row)])
+        .filter(|c| c.bg == bg && !c.symbol().trim().is_empty())
+        .collect();
+    assert!(text_cells.len() > 20, "the row is highlighted");
+    let off: Vec<String> = text_cells
+        .iter()
+        .filter(|c| c.fg != fg)
+        .map(|c| format!("{}:{:?}", c.symbol(), c.fg))
+        .collect();
+    assert!(
+        off.is_empty(),
+        "cells keep their own colour on the highlight: {off:?}"
+    );
+}
+
+#[test]
 fn draws_only_when_something_changed() {
     let mut a = app();
     assert!(a.take_dirty(), "first frame");

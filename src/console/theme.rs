@@ -176,6 +176,28 @@ impl Theme {
             .fg(self.header)
             .add_modifier(Modifier::BOLD)
     }
+    /// The theme cells of the selected row are drawn with: every colour is
+    /// the selection's, so red-on-teal never happens; the symbols and words
+    /// next to each state still say what the colour said.
+    pub fn on_selection(&self) -> Theme {
+        if self.reverse_selection {
+            return self.clone();
+        }
+        let fg = self.selected_fg;
+        Theme {
+            fg,
+            header: fg,
+            ok: fg,
+            warn: fg,
+            error: fg,
+            muted: fg,
+            accent: fg,
+            key: fg,
+            title: fg,
+            ..self.clone()
+        }
+    }
+
     pub fn selected(&self) -> Style {
         if self.reverse_selection {
             Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)

@@ -168,6 +168,7 @@ pub fn draw(
     }))
     .style(theme.header());
 
+    let selection_theme = theme.on_selection();
     let rows: Vec<Row> = state
         .order
         .iter()
@@ -175,11 +176,10 @@ pub fn draw(
         .skip(offset)
         .take(inner_height)
         .map(|(pos, &i)| {
-            let row = Row::new(source.cells(i, theme));
             if focused && pos == state.selected {
-                row.style(theme.selected())
+                Row::new(source.cells(i, &selection_theme)).style(theme.selected())
             } else {
-                row
+                Row::new(source.cells(i, theme))
             }
         })
         .collect();
