@@ -186,6 +186,8 @@ impl Theme {
         let fg = self.selected_fg;
         Theme {
             fg,
+            // Cells styled with the base style paint their background too; it must be the highlight's.
+            bg: self.selected_bg,
             header: fg,
             ok: fg,
             warn: fg,
