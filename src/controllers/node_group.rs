@@ -84,6 +84,7 @@ pub async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
         nudge,
         pending: Mutex::default(),
         failures: Mutex::default(),
+        nudged: Mutex::default(),
     });
     let queue = stream::select_all([
         group_requests(&client, group_writer, groups.clone()).boxed(),
@@ -91,7 +92,11 @@ pub async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
         nudges.map(|r| Ok(ReconcileRequest::from(r))).boxed(),
     ])
     .take_until(cancel.cancelled_owned());
-    let config = Config::default().debounce(DEBOUNCE);
+    // Each reconcile holds the whole fleet's membership while it writes; bounded
+    // concurrency keeps memory flat with hundreds of groups and thousands of nodes.
+    let config = Config::default()
+        .debounce(DEBOUNCE)
+        .concurrency(RECONCILE_CONCURRENCY);
     applier(
         |group, state| Box::pin(reconcile(group, state)),
         error_policy,
@@ -178,6 +183,9 @@ fn node_requests(
         .try_flatten()
 }
 
+/// Reconciles running at once (kube-runtime's default is unbounded).
+const RECONCILE_CONCURRENCY: u16 = 4;
+
 struct State {
     ctx: Arc<Context>,
     nodes: Store<Node>,
@@ -187,6 +195,10 @@ struct State {
     pending: Mutex<HashMap<String, BTreeSet<String>>>,
     /// Per group: consecutive failed reconciles, for the retry backoff.
     failures: Mutex<HashMap<String, u32>>,
+    /// Groups nudged and not yet reconciled: each is queued at most once, so
+    /// the unbounded nudge channel holds at most one entry per group (with
+    /// hundreds of groups, every reconcile would otherwise queue all the others).
+    nudged: Mutex<BTreeSet<String>>,
 }
 
 async fn reconcile(group: Arc<NodeGroup>, state: Arc<State>) -> Result<Action, Error> {
@@ -209,6 +221,11 @@ impl State {
     /// One reconcile; returns what was changed.
     async fn reconcile(&self, group: &NodeGroup) -> Result<Vec<String>, Error> {
         let name = group.metadata.name.clone().ok_or(Error::Unnamed)?;
+        // From here on this reconcile sees the latest state: a new nudge must queue it again.
+        self.nudged
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&name);
         let client = &self.ctx.client;
         match finalizer::step(group) {
             Step::AddFinalizerThenApply => {
@@ -285,9 +302,13 @@ impl State {
     /// Queues the other groups whose stored status `membership` outdates
     /// (`group` itself writes its own status in this reconcile).
     fn nudge_stale(&self, group: &str, membership: &Membership, groups: &[Arc<NodeGroup>]) {
-        for name in plan::stale_groups(group, membership, groups) {
-            // A send fails only when the controller is shutting down.
-            let _ = self.nudge.unbounded_send(ObjectRef::new(&name));
+        let stale = plan::stale_groups(group, membership, groups);
+        let mut nudged = self.nudged.lock().unwrap_or_else(PoisonError::into_inner);
+        for name in stale {
+            if nudged.insert(name.clone()) {
+                // A send fails only when the controller is shutting down.
+                let _ = self.nudge.unbounded_send(ObjectRef::new(&name));
+            }
         }
     }
 
