@@ -186,10 +186,24 @@ fn remove_strings(
     key: &str,
     values: &[String],
 ) -> Result<(), EngineError> {
+    retain_list(ctx, fields, container, key, |item| {
+        !item.as_str().is_some_and(|s| values.iter().any(|v| v == s))
+    })
+}
+
+/// Keeps the entries of the list at `key` for which `keep` holds; an absent
+/// or null list stays as it is (removing from nothing creates nothing).
+fn retain_list(
+    ctx: &Ctx,
+    fields: &mut Map<String, Value>,
+    container: &ContainerRef,
+    key: &str,
+    keep: impl Fn(&Value) -> bool,
+) -> Result<(), EngineError> {
     match fields.get_mut(key) {
         None | Some(Value::Null) => Ok(()),
         Some(Value::Array(list)) => {
-            list.retain(|item| !item.as_str().is_some_and(|s| values.iter().any(|v| v == s)));
+            list.retain(|item| keep(item));
             Ok(())
         }
         Some(other) => Err(ctx.invalid_field(
@@ -279,19 +293,9 @@ fn remove_env(
     container: &ContainerRef,
     vars: &[(String, Value)],
 ) -> Result<(), EngineError> {
-    match fields.get_mut("env") {
-        None | Some(Value::Null) => Ok(()),
-        Some(Value::Array(env)) => {
-            env.retain(|entry| {
-                !env_name(entry).is_some_and(|name| vars.iter().any(|(n, _)| n == name))
-            });
-            Ok(())
-        }
-        Some(other) => Err(ctx.invalid_field(
-            format!("{}/env", container.pointer),
-            format!("is {}, not an array", json::type_name(other)),
-        )),
-    }
+    retain_list(ctx, fields, container, "env", |entry| {
+        !env_name(entry).is_some_and(|name| vars.iter().any(|(n, _)| n == name))
+    })
 }
 
 /// Merges rather than replaces: each quantity given under `limits` or
