@@ -819,3 +819,36 @@ async fn refuses_non_loopback_and_writes_private_kubeconfig() {
     assert!(text.contains(cluster.token()) && text.contains(&cluster.url()));
     cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn yaml_bodies_are_accepted_and_malformed_yaml_is_a_400() {
+    let (_cluster, client) = cluster().await;
+    let send = |body: &'static str| {
+        let client = client.clone();
+        async move {
+            let request = axum::http::Request::builder()
+                .method("POST")
+                .uri("/api/v1/namespaces/default/configmaps")
+                .header("Content-Type", "application/yaml")
+                .body(body.as_bytes().to_vec())
+                .expect("request");
+            client.request_text(request).await
+        }
+    };
+    let created =
+        send("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  a: b\n")
+            .await
+            .expect("a YAML body creates the object");
+    assert!(created.contains("from-yaml"), "{created}");
+
+    match send("apiVersion: v1\nkind: ConfigMap\nmetadata: [unclosed\n").await {
+        Err(kube::Error::Api(status)) => {
+            assert_eq!(status.code, 400, "{status:?}");
+            assert_eq!(status.reason, "BadRequest", "{status:?}");
+        }
+        other => panic!("malformed YAML: {other:?}"),
+    }
+    // Still serving.
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    assert!(cms.get_opt("from-yaml").await.expect("get").is_some());
+}
