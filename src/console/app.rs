@@ -211,27 +211,15 @@ impl App {
     }
 
     fn refresh_tables(&mut self) {
-        let fleet = Arc::clone(&self.fleet);
-        let derived = std::mem::take(&mut self.derived);
-        {
-            let ctx = Ctx {
-                fleet: &fleet,
-                derived: &derived,
-                theme: &self.theme,
-                now: self.now,
-                readonly: self.readonly,
-                log_path: self.log_path.as_deref(),
-            };
-            for screen in &mut self.stack {
-                if let Some(src) = views::source(&screen.view, &ctx) {
-                    screen.table.refresh(&*src);
-                }
-            }
-        }
-        self.derived = derived;
+        self.refresh_screens_from(0);
     }
 
     fn refresh_top(&mut self) {
+        self.refresh_screens_from(self.stack.len().saturating_sub(1));
+    }
+
+    /// Recomputes the table rows of the screens from position `first` up the stack.
+    fn refresh_screens_from(&mut self, first: usize) {
         let fleet = Arc::clone(&self.fleet);
         let derived = std::mem::take(&mut self.derived);
         {
@@ -243,10 +231,10 @@ impl App {
                 readonly: self.readonly,
                 log_path: self.log_path.as_deref(),
             };
-            if let Some(screen) = self.stack.last_mut()
-                && let Some(src) = views::source(&screen.view, &ctx)
-            {
-                screen.table.refresh(&*src);
+            for screen in self.stack.iter_mut().skip(first) {
+                if let Some(src) = views::source(&screen.view, &ctx) {
+                    screen.table.refresh(&*src);
+                }
             }
         }
         self.derived = derived;
