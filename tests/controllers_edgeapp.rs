@@ -1,4 +1,4 @@
-//! The EdgeApplication controller against the embedded cluster, through kube::Client.
+//! The EdgeApplication controller on the embedded cluster and on a real control plane, through kube::Client.
 
 mod support;
 
@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
-use support::{cluster_with_crds, eventually, from_yaml_file};
+use support::{eventually, from_yaml_file};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -40,9 +40,10 @@ async fn replicas(api: &Api<Deployment>, name: &str) -> Option<i32> {
         .and_then(|d| d.spec.and_then(|s| s.replicas))
 }
 
-#[tokio::test]
-async fn proposal_app_is_generated_edited_pruned_and_garbage_collected() {
-    let (_cluster, client) = cluster_with_crds().await;
+on_both_clusters! {
+async fn proposal_app_is_generated_edited_pruned_and_garbage_collected(cluster) {
+    let cluster = cluster.with_crds().await;
+    let client = cluster.client();
     let stop = run_controller(&client);
     let apps: Api<EdgeApplication> = Api::namespaced(client.clone(), "default");
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
@@ -185,9 +186,9 @@ async fn proposal_app_is_generated_edited_pruned_and_garbage_collected() {
     stop.cancel();
 }
 
-#[tokio::test]
-async fn broken_manifests_and_foreign_objects_are_reported_and_the_rest_applied() {
-    let (_cluster, client) = cluster_with_crds().await;
+async fn broken_manifests_and_foreign_objects_are_reported_and_the_rest_applied(cluster) {
+    let cluster = cluster.with_crds().await;
+    let client = cluster.client();
     let stop = run_controller(&client);
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
     let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
@@ -290,9 +291,9 @@ async fn broken_manifests_and_foreign_objects_are_reported_and_the_rest_applied(
     stop.cancel();
 }
 
-#[tokio::test]
-async fn a_settled_application_is_not_rewritten_when_its_children_change_harmlessly() {
-    let (_cluster, client) = cluster_with_crds().await;
+async fn a_settled_application_is_not_rewritten_when_its_children_change_harmlessly(cluster) {
+    let cluster = cluster.with_crds().await;
+    let client = cluster.client();
     let (stop, mut events) = run_controller_with_events(&client);
     let apps: Api<EdgeApplication> = Api::namespaced(client.clone(), "default");
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
@@ -360,4 +361,5 @@ async fn a_settled_application_is_not_rewritten_when_its_children_change_harmles
         "someone else's annotation survives the engine"
     );
     stop.cancel();
+}
 }

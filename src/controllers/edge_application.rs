@@ -18,7 +18,7 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, Service};
 use kube::api::{
-    Api, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
+    Api, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, TypeMeta,
 };
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
@@ -229,7 +229,14 @@ async fn inspect_kind(
     };
     match listed {
         Ok(list) => {
-            for object in list.items {
+            for mut object in list.items {
+                // A real API server names apiVersion and kind on the list
+                // only, not on its items: without them the object has no key,
+                // and what cannot be keyed is never pruned.
+                object.types = Some(TypeMeta {
+                    api_version: gvk.api_version(),
+                    kind: gvk.kind.clone(),
+                });
                 let Ok(value) = serde_json::to_value(&object) else {
                     continue;
                 };

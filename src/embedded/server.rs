@@ -227,7 +227,7 @@ async fn resource_request(
         }
         (&Method::GET, None) => {
             let opts = query.list_options(&info.group, &info.plural)?;
-            let (items, meta) = operations::list(cluster, info, ns, &opts)?;
+            let (mut items, meta) = operations::list(cluster, info, ns, &opts)?;
             let body = match table {
                 Some(include) => table::table(
                     info,
@@ -236,12 +236,15 @@ async fn resource_request(
                     meta.to_json(),
                     true,
                 ),
-                None => json!({
-                    "kind": info.list_kind(),
-                    "apiVersion": info.api_version(),
-                    "metadata": meta.to_json(),
-                    "items": items,
-                }),
+                None => {
+                    untype_list_items(info, &mut items);
+                    json!({
+                        "kind": info.list_kind(),
+                        "apiVersion": info.api_version(),
+                        "metadata": meta.to_json(),
+                        "items": items,
+                    })
+                }
             };
             Ok(json_response(StatusCode::OK, &body))
         }
@@ -288,7 +291,8 @@ async fn resource_request(
             let options = delete_body(headers, body.as_ref())?;
             let opts = query.delete_options(options.as_ref())?;
             let list_opts = query.list_options(&info.group, &info.plural)?;
-            let items = operations::delete_collection(cluster, info, ns, &list_opts, &opts)?;
+            let mut items = operations::delete_collection(cluster, info, ns, &list_opts, &opts)?;
+            untype_list_items(info, &mut items);
             let body = json!({
                 "kind": info.list_kind(),
                 "apiVersion": info.api_version(),
@@ -298,6 +302,23 @@ async fn resource_request(
             Ok(json_response(StatusCode::OK, &body))
         }
         _ => Err(ApiError::MethodNotAllowed),
+    }
+}
+
+/// Like kube-apiserver, a list of a built-in kind names apiVersion and kind
+/// once, on the list: its items carry neither (their TypeMeta is empty and
+/// omitted). Custom resources are unstructured there and keep both. Clients
+/// that take an item's kind from the item break on a real server; serving the
+/// same shape here makes them break in our tests too.
+fn untype_list_items(info: &ResourceInfo, items: &mut [Value]) {
+    if info.custom {
+        return;
+    }
+    for item in items {
+        if let Some(map) = item.as_object_mut() {
+            map.remove("apiVersion");
+            map.remove("kind");
+        }
     }
 }
 

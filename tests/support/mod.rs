@@ -11,7 +11,9 @@ use kube::Client;
 use kube::api::{Api, PostParams};
 use serde::de::DeserializeOwned;
 
+pub mod cluster;
 pub mod kubectl;
+pub mod real;
 pub mod tmux;
 
 /// How long an asynchronous effect may take before the test gives up. A
