@@ -139,15 +139,8 @@ enum Command {
         /// Objects to start with.
         #[arg(long, value_enum, default_value_t = Seed::Demo)]
         seed: Seed,
-        /// Number of nodes of `--seed scale`.
-        #[arg(long, default_value_t = 1000)]
-        nodes: usize,
-        /// Number of node groups of `--seed scale`.
-        #[arg(long, default_value_t = 20)]
-        groups: usize,
-        /// Number of EdgeApplications of `--seed scale`.
-        #[arg(long, default_value_t = 50)]
-        apps: usize,
+        #[command(flatten)]
+        scale: ScaleArgs,
         /// Keep the cluster's state here (created if missing, mode 0700).
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
@@ -155,9 +148,48 @@ enum Command {
         #[arg(long)]
         no_simulate: bool,
     },
+    /// Load a seed's objects onto the cluster of the kubeconfig: what `--embedded` shows, on
+    /// kind, k3d or any cluster.
+    ///
+    /// The edgedeck CRDs first (waiting until they are served), then the
+    /// namespaces, NodeGroups, EdgeApplications and other objects of the seed,
+    /// all by server-side apply (field manager `edgedeck-seed`), so running it
+    /// again changes nothing. Namespaces that already exist are left alone.
+    /// Nodes are left out unless --with-nodes: the NodeGroups select nodes by
+    /// label, and the summary says which labels existing nodes need.
+    Seed(SeedArgs),
 }
 
-/// The objects `edgedeck cluster` starts with.
+#[derive(clap::Args)]
+struct SeedArgs {
+    /// Which objects to load.
+    #[arg(value_enum)]
+    seed: Seed,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    /// Also create the seed's Nodes, annotated `kwok.x-k8s.io/node=fake` so that kwok
+    /// (--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake) runs them.
+    #[arg(long)]
+    with_nodes: bool,
+    #[command(flatten)]
+    scale: ScaleArgs,
+}
+
+/// The size of the scale seed.
+#[derive(Clone, Copy, clap::Args)]
+struct ScaleArgs {
+    /// Number of nodes of the scale seed.
+    #[arg(long, default_value_t = 1000)]
+    nodes: usize,
+    /// Number of node groups of the scale seed.
+    #[arg(long, default_value_t = 20)]
+    groups: usize,
+    /// Number of EdgeApplications of the scale seed.
+    #[arg(long, default_value_t = 50)]
+    apps: usize,
+}
+
+/// The objects `edgedeck cluster` starts with and `edgedeck seed` loads.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Seed {
     /// A small demo fleet: a few regions, node groups and applications.
@@ -229,9 +261,7 @@ fn main() -> ExitCode {
             listen,
             kubeconfig_out,
             seed,
-            nodes,
-            groups,
-            apps,
+            scale,
             data_dir,
             no_simulate,
         } => {
@@ -240,11 +270,12 @@ fn main() -> ExitCode {
                 listen,
                 kubeconfig_out,
                 seed,
-                scale: (nodes, groups, apps),
+                scale,
                 data_dir,
                 no_simulate,
             }))
         }
+        Command::Seed(args) => block_on(seed(args)),
     }
 }
 
@@ -309,26 +340,21 @@ struct ClusterCommand {
     listen: SocketAddr,
     kubeconfig_out: Option<PathBuf>,
     seed: Seed,
-    /// Nodes, groups, applications of `--seed scale`.
-    scale: (usize, usize, usize),
+    scale: ScaleArgs,
     data_dir: Option<PathBuf>,
     no_simulate: bool,
 }
 
 /// The edgedeck CRDs, then the seed's objects.
-fn seed_objects(
-    seed: Seed,
-    scale: (usize, usize, usize),
-) -> Result<Vec<serde_json::Value>, String> {
+fn seed_objects(seed: Seed, scale: ScaleArgs) -> Result<Vec<serde_json::Value>, String> {
     use edgedeck::simulation::seed;
-    let (nodes, groups, apps) = scale;
     let seed = match seed {
         Seed::Demo => seed::Seed::Demo,
         Seed::Empty => seed::Seed::Empty,
         Seed::Scale => seed::Seed::Scale {
-            nodes,
-            groups,
-            apps,
+            nodes: scale.nodes,
+            groups: scale.groups,
+            apps: scale.apps,
         },
     };
     edgedeck::console::live::embedded::initial_objects(seed)
@@ -403,6 +429,59 @@ async fn cluster(command: ClusterCommand) -> Result<(), String> {
     tracing::info!("shutting down the embedded cluster");
     running.shutdown().await;
     outcome
+}
+
+/// `edgedeck seed`: the seed's objects onto the kubeconfig's cluster, then a summary.
+async fn seed(args: SeedArgs) -> Result<(), String> {
+    use edgedeck::simulation::load::{self, LoadOptions, Nodes};
+    let objects = seed_objects(args.seed, args.scale)?;
+    let kubeconfig = args.cluster.kubeconfig.as_deref();
+    let config = edgedeck::connect::config(kubeconfig, args.cluster.context.as_deref())
+        .await
+        .map_err(|e| e.to_string())?;
+    let server = config
+        .cluster_url
+        .to_string()
+        .trim_end_matches('/')
+        .to_owned();
+    let client = kube::Client::try_from(config)
+        .map_err(|e| format!("cannot make a client for {server}: {e}"))?;
+    let options = LoadOptions {
+        nodes: if args.with_nodes {
+            Nodes::Kwok
+        } else {
+            Nodes::Skip
+        },
+        ..LoadOptions::default()
+    };
+    let report = load::load(&client, objects, &options)
+        .await
+        .map_err(|e| format!("seeding {server}: {e}"))?;
+    let mut summary = format!("seeded {server}\n{report}\n");
+    if report.skipped_nodes > 0 && !report.group_selectors.is_empty() {
+        summary.push_str(&membership_note(&report.group_selectors));
+    }
+    if print(&summary) != ExitCode::SUCCESS {
+        return Err("cannot print the summary".into());
+    }
+    Ok(())
+}
+
+/// Without seeded nodes the NodeGroups match only nodes already labelled for
+/// them, which on a fresh cluster is none: say which labels make members.
+fn membership_note(selectors: &std::collections::BTreeSet<String>) -> String {
+    const SHOWN: usize = 5;
+    let mut listed: Vec<&str> = selectors.iter().take(SHOWN).map(String::as_str).collect();
+    if selectors.len() > SHOWN {
+        listed.push("…");
+    }
+    let example = selectors.first().map_or("KEY=VALUE", String::as_str);
+    format!(
+        "note: the NodeGroups select nodes by label ({}); existing nodes join a group once they \
+         carry its label (kubectl label node NAME {example}), or rerun with --with-nodes for \
+         kwok-managed nodes\n",
+        listed.join(", ")
+    )
 }
 
 /// Logs to standard error, filtered by `RUST_LOG` (default `info`).
@@ -598,5 +677,66 @@ mod tests {
         let cli =
             Cli::try_parse_from(["edgedeck", "cluster", "--kubeconfig-out", "/k"]).expect("parses");
         assert!(matches!(cli.command, Some(Command::Cluster { .. })));
+    }
+
+    #[test]
+    fn seed_takes_the_seed_the_cluster_and_the_scale() {
+        let args = [
+            "edgedeck",
+            "seed",
+            "scale",
+            "--kubeconfig",
+            "/k",
+            "--context",
+            "kind",
+        ];
+        let more = [
+            "--with-nodes",
+            "--nodes",
+            "30",
+            "--groups",
+            "3",
+            "--apps",
+            "2",
+        ];
+        let cli = Cli::try_parse_from(args.iter().chain(&more)).expect("parses");
+        let Some(Command::Seed(seed)) = cli.command else {
+            panic!("seed");
+        };
+        assert!(seed.seed == Seed::Scale && seed.with_nodes);
+        assert_eq!(seed.cluster.kubeconfig, Some(PathBuf::from("/k")));
+        assert_eq!(seed.cluster.context.as_deref(), Some("kind"));
+        assert_eq!(
+            (seed.scale.nodes, seed.scale.groups, seed.scale.apps),
+            (30, 3, 2)
+        );
+        let cli = Cli::try_parse_from(["edgedeck", "seed", "demo"]).expect("parses");
+        assert!(matches!(
+            cli.command,
+            Some(Command::Seed(SeedArgs {
+                with_nodes: false,
+                ..
+            }))
+        ));
+        assert!(
+            Cli::try_parse_from(["edgedeck", "seed"]).is_err(),
+            "a seed is required"
+        );
+    }
+
+    #[test]
+    fn the_membership_note_names_the_labels_and_elides_long_lists() {
+        let few = ["location=hangzhou".to_string()].into();
+        let note = membership_note(&few);
+        assert!(
+            note.contains("(location=hangzhou)") && note.contains("--with-nodes"),
+            "{note}"
+        );
+        let many = (0..8).map(|i| format!("location=region-{i}")).collect();
+        let note = membership_note(&many);
+        assert!(
+            note.contains("region-4, …") && !note.contains("region-5"),
+            "{note}"
+        );
     }
 }

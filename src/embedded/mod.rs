@@ -27,6 +27,7 @@
 //! store, never on a restart.
 
 mod cluster;
+mod decode;
 mod defaults;
 mod discovery;
 mod error;

@@ -10,6 +10,7 @@ use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
 use super::cluster::Cluster;
+use super::decode;
 use super::defaults;
 use super::error::{ApiError, ApiResult, Subject};
 use super::gc;
@@ -420,6 +421,7 @@ fn create_in(
             meta.remove(transient);
         }
     }
+    decode::check(info, &body).map_err(ApiError::BadRequest)?;
     defaults::on_create(txn, info, &mut body).map_err(|why| invalid(info, &name, why))?;
     record_manager(
         &mut body,
@@ -547,7 +549,7 @@ fn update_in(
         map.insert("apiVersion".into(), json!(info.api_version()));
         map.insert("kind".into(), json!(info.kind));
     }
-    if objects::spec_changed(old, &next) {
+    if objects::spec_changed(old, &next) || deployment_annotations_changed(info, old, &next) {
         let generation = objects::metadata(old)
             .and_then(|m| m.get("generation"))
             .and_then(Value::as_i64)
@@ -556,6 +558,7 @@ fn update_in(
             meta.insert("generation".into(), json!(generation + 1));
         }
     }
+    decode::check(info, &next).map_err(ApiError::BadRequest)?;
     defaults::on_update(txn, info, old, &mut next).map_err(|why| invalid(info, name, why))?;
     let mut old_versioned = old.clone();
     if let Some(map) = old_versioned.as_object_mut() {
@@ -941,4 +944,19 @@ fn set_pointer(target: &mut Value, pointer: &str, value: Value) {
         }
         current = map.entry((*part).to_string()).or_insert_with(|| json!({}));
     }
+}
+
+/// kube-apiserver bumps a Deployment's generation when its annotations
+/// change, not only its spec, because the Deployment controller copies them
+/// onto the ReplicaSet (pkg/registry/apps/deployment). A client that waits
+/// for `observedGeneration` sees that lag on a real server after any
+/// annotation edit, so it must see it here too.
+fn deployment_annotations_changed(info: &ResourceInfo, old: &Value, new: &Value) -> bool {
+    // Semantic equality there: no annotations and an empty map are the same.
+    let annotations = |v: &Value| {
+        v.pointer("/metadata/annotations")
+            .filter(|a| a.as_object().is_some_and(|m| !m.is_empty()))
+            .cloned()
+    };
+    info.group == "apps" && info.kind == "Deployment" && annotations(old) != annotations(new)
 }

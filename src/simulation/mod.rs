@@ -98,10 +98,13 @@
 //!   is the same rule as a pure helper.
 //!
 //! Everything is deterministic given the inputs: no clock, no randomness.
+//! The one exception is [`load`], which writes a seed to any cluster through
+//! `kube::Client` (`edgedeck seed`).
 
 pub mod controls;
 pub mod endpoints;
 pub mod kubelet;
+pub mod load;
 pub mod nodes;
 pub mod object;
 pub mod scheduler;

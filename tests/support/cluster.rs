@@ -18,7 +18,7 @@ use super::real::ControlPlane;
 
 enum Backend {
     Embedded(RunningCluster),
-    Real(ControlPlane),
+    Real(Box<ControlPlane>),
 }
 
 pub struct TestCluster {
@@ -56,7 +56,7 @@ impl TestCluster {
         let client = plane.client();
         let kubeconfig = plane.kubeconfig.clone();
         TestCluster {
-            backend: Backend::Real(plane),
+            backend: Backend::Real(Box::new(plane)),
             client,
             kubeconfig,
             _dir: tempfile::tempdir().expect("tempdir"),

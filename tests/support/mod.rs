@@ -37,12 +37,23 @@ pub async fn cluster_with_crds() -> (RunningCluster, Client) {
 }
 
 /// Polls `probe` until it returns Some, or panics after [`PATIENCE`] naming `what`.
-pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
+    eventually_within(PATIENCE, what, probe).await
+}
+
+/// [`eventually`] with another bound, for effects that wait on a periodic
+/// loop of someone else's (kube-controller-manager's garbage collector finds
+/// a new CRD only on its 30 s discovery resync).
+pub async fn eventually_within<T, F, Fut>(patience: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + patience;
     loop {
         if let Some(value) = probe().await {
             return value;

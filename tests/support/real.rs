@@ -369,8 +369,6 @@ impl ControlPlane {
                 format!("--root-ca-file={ca}"),
                 "--service-cluster-ip-range=10.96.0.0/12".into(),
                 "--controllers=*".into(),
-                // A deleted Node's pods are collected promptly in tests.
-                "--node-monitor-grace-period=20s".into(),
             ],
         );
         let sched =
@@ -386,11 +384,13 @@ impl ControlPlane {
         );
         let kwok =
             Self::arg(self.kubeconfig_for("kwok.kubeconfig", "kwok", Some("system:masters")));
+        let stages = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/kwok-stages.yaml");
         self.spawn(
             "kwok",
             bin.join("kwok"),
             &[
                 format!("--kubeconfig={kwok}"),
+                format!("--config={}", stages.display()),
                 "--manage-all-nodes=true".into(),
                 format!("--server-address=127.0.0.1:{}", free_port()),
                 "--cidr=10.244.0.1/16".into(),
