@@ -217,6 +217,20 @@ fn crd_status(object: &Value) -> Value {
     })
 }
 
+/// The range [`allocate_cluster_ip`] takes ClusterIPs from.
+pub const SERVICE_CIDR: &str = "10.96.0.0/16";
+
+/// The ServiceCIDR object naming [`SERVICE_CIDR`], as kube-apiserver creates
+/// its default one (`kubernetes`).
+pub fn service_cidr() -> Value {
+    json!({
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "ServiceCIDR",
+        "metadata": {"name": "kubernetes"},
+        "spec": {"cidrs": [SERVICE_CIDR]},
+    })
+}
+
 /// The namespaces every cluster starts with.
 pub fn initial_namespaces() -> Vec<ObjectKey> {
     ["default", "kube-system", "kube-public", "kube-node-lease"]

@@ -120,6 +120,18 @@ fn seed_namespaces(cluster: &Cluster) {
             tracing::warn!(%error, namespace = %key.name, "cannot seed namespace");
         }
     }
+    // Like kube-apiserver's default ServiceCIDR: the range ClusterIPs come from.
+    if let Some(info) = registry.find("networking.k8s.io", "v1", "servicecidrs")
+        && let Err(error) = operations::create(
+            cluster,
+            &info,
+            None,
+            defaults::service_cidr(),
+            &Default::default(),
+        )
+    {
+        tracing::warn!(%error, "cannot seed the default ServiceCIDR");
+    }
 }
 
 /// Creates one seed object, finding its resource by apiVersion and kind.

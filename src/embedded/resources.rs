@@ -184,6 +184,15 @@ const BUILTINS: &[Builtin] = &[
         &[],
     ),
     builtin("coordination.k8s.io", "v1", "Lease", "leases", true, &[]),
+    // kube-proxy watches them for the cluster's Service ranges.
+    with_status(builtin(
+        "networking.k8s.io",
+        "v1",
+        "ServiceCIDR",
+        "servicecidrs",
+        false,
+        &[],
+    )),
     // Stored so deploy manifests apply; the embedded server authorizes by token only.
     builtin(
         "rbac.authorization.k8s.io",

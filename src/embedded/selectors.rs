@@ -207,6 +207,8 @@ fn field_supported(group: &str, resource: &str, field: &str) -> bool {
             field.starts_with("involvedObject.")
                 || matches!(field, "reason" | "type" | "source" | "reportingComponent")
         }
+        // kube-proxy lists Services with `spec.clusterIP!=None`.
+        ("", "services") => matches!(field, "spec.clusterIP" | "spec.type"),
         ("", "secrets") => field == "type",
         ("", "nodes") => field == "spec.unschedulable",
         ("", "namespaces") => field == "status.phase",

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 
 pub mod cluster;
 pub mod kubectl;
+pub mod netns;
 pub mod real;
 pub mod tmux;
 
