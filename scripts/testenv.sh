@@ -22,6 +22,11 @@ PINS="k8s=$K8S etcd=$ETCD kwok=$KWOK"
 
 log() { echo "testenv: $*" >&2; }
 
+# One build at a time: test binaries and shells may ask at once.
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.lock"
+flock 9
+
 if [ -f "$BIN/.versions" ] && [ "$(cat "$BIN/.versions")" = "$PINS" ]; then
   echo "$BIN"
   exit 0
