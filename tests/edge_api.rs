@@ -1,6 +1,9 @@
-//! The edge API (traffic closure per node) against the embedded cluster,
+//! The edge API (traffic closure per node) on the embedded cluster and on a
+//! real control plane,
 //! read through kube-rs clients whose server is `http://ADDR/edge/<node>`,
 //! exactly as an edge node's kube-proxy would be configured, and kubectl.
+
+mod support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -8,7 +11,6 @@ use std::time::Duration;
 use base64::Engine as _;
 use edgedeck::api::{ANNOTATION_SERVICE_TOPOLOGY, LABEL_BELONGING_TO, LABEL_SERVICE_NAME};
 use edgedeck::edge_api::{EdgeTls, TokenMap, serve_on, serve_tls_on};
-use edgedeck::embedded::{ClusterOptions, RunningCluster, start};
 use futures::{Stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Endpoints, Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -17,6 +19,7 @@ use kube::core::WatchEvent;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Client, Error};
 use serde_json::json;
+use support::cluster::TestCluster;
 use tokio_util::sync::CancellationToken;
 
 const TOKENS: &str = "\
@@ -27,7 +30,7 @@ tok-bj-1 bj-1
 ";
 
 struct Fixture {
-    _cluster: RunningCluster,
+    _cluster: TestCluster,
     upstream: Client,
     edge_url: String,
     /// The CA of the edge API's certificate (PEM, DER); None over plain http.
@@ -119,13 +122,12 @@ fn legacy_endpoints(name: &str, nodes: &[&str]) -> Endpoints {
 /// hz-1, hz-2 in hangzhou, bj-1 in beijing; Service `web` closed
 /// (range-nodegroup), `api` open; each with a slice and Endpoints on all
 /// three. The edge API serves https with a throwaway CA.
-async fn fixture() -> Fixture {
-    fixture_with(true).await
+async fn fixture(cluster: TestCluster) -> Fixture {
+    fixture_with(cluster, true).await
 }
 
-async fn fixture_with(tls: bool) -> Fixture {
-    let cluster = start(ClusterOptions::default()).await.expect("cluster");
-    let upstream = cluster.client().expect("client");
+async fn fixture_with(cluster: TestCluster, tls: bool) -> Fixture {
+    let upstream = cluster.client();
     let pp = PostParams::default();
     let nodes: Api<Node> = Api::all(upstream.clone());
     for (name, group) in [
@@ -264,9 +266,36 @@ fn status_code(error: Error) -> u16 {
     }
 }
 
-#[tokio::test]
-async fn list_and_get_are_filtered_per_node_group() {
-    let f = fixture().await;
+/// kubectl with a kubeconfig whose server is `http://ADDR/edge/hz-1`.
+async fn kubectl(f: &Fixture, dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let kubeconfig = dir.join("kubeconfig");
+    let ca =
+        f.ca.as_ref()
+            .map(|(pem, _)| pem.as_str())
+            .unwrap_or_default();
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca);
+    let yaml = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: edge\n  cluster: {{server: \"{}/edge/hz-1\", certificate-authority-data: {ca}}}\n\
+         users:\n- name: hz-1\n  user: {{token: tok-hz-1}}\ncontexts:\n- name: edge\n  context: {{cluster: edge, user: hz-1, namespace: default}}\n\
+         current-context: edge\n",
+        f.edge_url
+    );
+    std::fs::write(&kubeconfig, yaml).expect("kubeconfig");
+    let mut command = std::process::Command::new("kubectl");
+    command
+        .env("KUBECONFIG", &kubeconfig)
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .args(args);
+    tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("join")
+        .expect("kubectl runs")
+}
+
+on_both_clusters! {
+async fn list_and_get_are_filtered_per_node_group(cluster) {
+    let f = fixture(cluster).await;
     let hz = f.node_client("hz-1");
     let seen = slices_seen_by(&hz).await;
     assert_eq!(
@@ -312,9 +341,8 @@ async fn list_and_get_are_filtered_per_node_group() {
     assert_eq!(endpoints_nodes(&api), names(&["hz-1", "hz-2", "bj-1"]));
 }
 
-#[tokio::test]
-async fn open_watch_follows_membership_annotation_and_slice_changes() {
-    let f = fixture().await;
+async fn open_watch_follows_membership_annotation_and_slice_changes(cluster) {
+    let f = fixture(cluster).await;
     let hz = f.node_client("hz-1");
     let slices: Api<EndpointSlice> = Api::all(hz.clone());
     let list = slices.list(&ListParams::default()).await.expect("list");
@@ -372,9 +400,8 @@ async fn open_watch_follows_membership_annotation_and_slice_changes() {
     }
 }
 
-#[tokio::test]
-async fn reflector_through_the_edge_api_converges() {
-    let f = fixture().await;
+async fn reflector_through_the_edge_api_converges(cluster) {
+    let f = fixture(cluster).await;
     let bj = f.node_client("bj-1");
     let (reader, writer) = reflector::store::<EndpointSlice>();
     let stream = reflector(
@@ -415,9 +442,8 @@ async fn reflector_through_the_edge_api_converges() {
     }
 }
 
-#[tokio::test]
-async fn watch_from_an_unknown_version_gets_410() {
-    let f = fixture().await;
+async fn watch_from_an_unknown_version_gets_410(cluster) {
+    let f = fixture(cluster).await;
     let slices: Api<EndpointSlice> = Api::all(f.node_client("hz-1"));
     // make sure the store is synced before asking
     slices.list(&ListParams::default()).await.expect("list");
@@ -435,9 +461,8 @@ async fn watch_from_an_unknown_version_gets_410() {
     }
 }
 
-#[tokio::test]
-async fn tokens_nodes_and_writes_are_checked() {
-    let f = fixture().await;
+async fn tokens_nodes_and_writes_are_checked(cluster) {
+    let f = fixture(cluster).await;
     // a token for hz-1 asking for bj-1's view
     let wrong = f.edge("bj-1", Some("tok-hz-1"));
     let error = Api::<EndpointSlice>::all(wrong)
@@ -479,9 +504,8 @@ async fn tokens_nodes_and_writes_are_checked() {
     assert!([400, 403].contains(&status_code(error)));
 }
 
-#[tokio::test]
-async fn services_and_nodes_pass_through_read_only() {
-    let f = fixture().await;
+async fn services_and_nodes_pass_through_read_only(cluster) {
+    let f = fixture(cluster).await;
     let hz = f.node_client("hz-1");
     let services = Api::<Service>::default_namespaced(hz.clone())
         .list(&ListParams::default())
@@ -526,36 +550,8 @@ async fn services_and_nodes_pass_through_read_only() {
     assert!(!version.git_version.is_empty() || !version.major.is_empty());
 }
 
-/// kubectl with a kubeconfig whose server is `http://ADDR/edge/hz-1`.
-async fn kubectl(f: &Fixture, dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    let kubeconfig = dir.join("kubeconfig");
-    let ca =
-        f.ca.as_ref()
-            .map(|(pem, _)| pem.as_str())
-            .unwrap_or_default();
-    let ca = base64::engine::general_purpose::STANDARD.encode(ca);
-    let yaml = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: edge\n  cluster: {{server: \"{}/edge/hz-1\", certificate-authority-data: {ca}}}\n\
-         users:\n- name: hz-1\n  user: {{token: tok-hz-1}}\ncontexts:\n- name: edge\n  context: {{cluster: edge, user: hz-1, namespace: default}}\n\
-         current-context: edge\n",
-        f.edge_url
-    );
-    std::fs::write(&kubeconfig, yaml).expect("kubeconfig");
-    let mut command = std::process::Command::new("kubectl");
-    command
-        .env("KUBECONFIG", &kubeconfig)
-        .arg("--cache-dir")
-        .arg(dir.join("cache"))
-        .args(args);
-    tokio::task::spawn_blocking(move || command.output())
-        .await
-        .expect("join")
-        .expect("kubectl runs")
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_reads_the_filtered_view_and_cannot_write() {
-    let f = fixture().await;
+async fn kubectl_reads_the_filtered_view_and_cannot_write(cluster) {
+    let f = fixture(cluster).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let out = kubectl(&f, dir.path(), &["get", "endpointslices", "-o", "json"]).await;
     assert!(
@@ -591,9 +587,8 @@ async fn kubectl_reads_the_filtered_view_and_cannot_write() {
     assert!(stderr.contains("read-only"), "{stderr}");
 }
 
-#[tokio::test]
-async fn plain_http_serves_the_same_views() {
-    let f = fixture_with(false).await;
+async fn plain_http_serves_the_same_views(cluster) {
+    let f = fixture_with(cluster, false).await;
     assert!(f.edge_url.starts_with("http://"));
     let seen = slices_seen_by(&f.node_client("hz-2")).await;
     assert_eq!(seen["web-1"], names(&["hz-1", "hz-2"]));
@@ -604,9 +599,8 @@ async fn plain_http_serves_the_same_views() {
     assert_eq!(status_code(error), 401);
 }
 
-#[tokio::test]
-async fn watch_resumed_from_a_recent_version_gets_what_it_missed() {
-    let f = fixture().await;
+async fn watch_resumed_from_a_recent_version_gets_what_it_missed(cluster) {
+    let f = fixture(cluster).await;
     let endpoints: Api<Endpoints> = Api::default_namespaced(f.node_client("hz-1"));
     let rv = endpoints
         .list(&ListParams::default())
@@ -636,9 +630,8 @@ async fn watch_resumed_from_a_recent_version_gets_what_it_missed() {
     }
 }
 
-#[tokio::test]
-async fn streaming_list_ends_with_the_initial_events_bookmark() {
-    let f = fixture().await;
+async fn streaming_list_ends_with_the_initial_events_bookmark(cluster) {
+    let f = fixture(cluster).await;
     let (reader, writer) = reflector::store::<Endpoints>();
     let config = watcher::Config::default().streaming_lists();
     let stream = reflector(
@@ -664,4 +657,5 @@ async fn streaming_list_ends_with_the_initial_events_bookmark() {
         .find(|e| e.metadata.name.as_deref() == Some("web"))
         .expect("web endpoints");
     assert_eq!(endpoints_nodes(&web), names(&["bj-1"]));
+}
 }
