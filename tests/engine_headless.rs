@@ -1,5 +1,5 @@
-//! `edgedeck engine` as an operator runs it: the real binary against a
-//! cluster, reconciling, serving the edge API, and stopping on SIGTERM.
+//! `edgedeck engine` as an operator runs it: the real binary against the
+//! embedded cluster and a real control plane, reconciling, serving the edge API, and stopping on SIGTERM.
 
 mod support;
 
@@ -10,7 +10,7 @@ use edgedeck::api::EdgeApplication;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, ListParams, PostParams};
-use support::{cluster_with_crds, eventually, from_yaml_file};
+use support::{eventually, from_yaml_file};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -39,12 +39,12 @@ fn terminate(child: &mut Child) -> std::process::ExitStatus {
     child.wait().expect("engine exits")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn engine_reconciles_serves_the_edge_api_and_stops_on_sigterm() {
-    let (cluster, client) = cluster_with_crds().await;
+on_both_clusters! {
+async fn engine_reconciles_serves_the_edge_api_and_stops_on_sigterm(cluster) {
+    let cluster = cluster.with_crds().await;
+    let client = cluster.client();
     let dir = tempfile::tempdir().expect("tempdir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    cluster.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let kubeconfig = cluster.kubeconfig().to_owned();
 
     let cert =
         rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("certificate");
@@ -104,6 +104,7 @@ async fn engine_reconciles_serves_the_edge_api_and_stops_on_sigterm() {
 
     let status = terminate(&mut child);
     assert!(status.success(), "SIGTERM is a clean exit: {status:?}");
+}
 }
 
 #[test]
