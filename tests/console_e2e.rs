@@ -1,6 +1,10 @@
-//! End to end: the real `edgedeck --embedded` binary in a pseudo-terminal
-//! (tmux), driven by keys, checked on the screen and through unmodified
-//! kubectl with the kubeconfig the console writes.
+//! End to end: the real `edgedeck` binary in a pseudo-terminal (tmux),
+//! driven by keys, checked on the screen and through unmodified kubectl, on
+//! both clusters: `edgedeck --embedded` (kubectl through the kubeconfig the
+//! console writes), and `edgedeck --kubeconfig` on a real control plane with
+//! the demo fleet loaded, where the console's in-process engine (`--engine
+//! auto`, nobody else holds the lease) rolls it out and kube-controller-manager,
+//! the scheduler and kwok run it.
 //!
 //! The keys, from the start screen: `2` applications, `enter` on nginx-app
 //! (the first row), `j` to its second target group (shanghai, which has no
@@ -11,18 +15,47 @@ mod support;
 
 use serde_json::Value;
 use support::PATIENCE;
+use support::cluster::TestCluster;
+use support::demo::DemoCluster;
 use support::kubectl::Kubectl;
 use support::tmux::{Console, row};
 
 const NS: &str = "edge-apps";
 const APP: &str = "nginx-app";
 
-/// The console on its embedded cluster, connected, with kubectl for the same cluster.
-async fn start(args: &[&str]) -> (Console, Kubectl) {
-    let console = Console::embedded(args);
+/// The console on the demo fleet, connected, with kubectl for the same
+/// cluster. Fields drop in order: the console quits before its cluster goes.
+struct Run {
+    console: Console,
+    kubectl: Kubectl,
+    _cluster: Option<DemoCluster>,
+}
+
+/// On embedded, the console starts its own cluster (`--embedded`), so the
+/// empty one `cluster` stands for is not used; on real, the console is
+/// pointed at the control plane once the demo fleet is loaded there.
+async fn start(cluster: TestCluster, args: &[&str]) -> Run {
+    // The context the console names: its own for --embedded, the current
+    // context of the control plane's kubeconfig on real.
+    let (console, demo, context) = if cluster.is_real() {
+        let demo = DemoCluster::on(cluster).await;
+        let console = Console::with_kubeconfig(demo.kubeconfig(), args);
+        (console, Some(demo), "ctx real")
+    } else {
+        drop(cluster);
+        (Console::embedded(args), None, "ctx embedded")
+    };
     let kubectl = Kubectl::with_kubeconfig(console.kubeconfig().await);
-    console.wait_for(&["Regions [6]", "● connected"]).await;
-    (console, kubectl)
+    // Five regions and (ungrouped) with control-01 on both: the real
+    // cluster has no Node of its own (no kubelet), only the demo's.
+    console
+        .wait_for(&["Regions [6]", "● connected", context])
+        .await;
+    Run {
+        console,
+        kubectl,
+        _cluster: demo,
+    }
 }
 
 async fn app_json(kubectl: &Kubectl) -> Value {
@@ -116,27 +149,28 @@ async fn preview(console: &Console) {
     assert!(diff.contains("+   replicas: 5"), "{diff}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn form_edit_changes_the_generated_deployment() {
-    let (console, kubectl) = start(&[]).await;
-    deployment_has(&kubectl, "nginx-shanghai", 2).await;
-    deployment_has(&kubectl, "nginx-beijing", 2).await;
+on_both_clusters! {
+async fn form_edit_changes_the_generated_deployment(cluster) {
+    let run = start(cluster, &[]).await;
+    let (console, kubectl) = (&run.console, &run.kubectl);
+    deployment_has(kubectl, "nginx-shanghai", 2).await;
+    deployment_has(kubectl, "nginx-beijing", 2).await;
 
-    open_app_detail(&console, true).await;
-    form_with_five_replicas(&console).await;
-    preview(&console).await;
+    open_app_detail(console, true).await;
+    form_with_five_replicas(console).await;
+    preview(console).await;
     console.keys(&["y"]);
     console
         .wait_for(&["✓ saved EdgeApplication edge-apps/nginx-app"])
         .await;
 
-    let app = app_json(&kubectl).await;
+    let app = app_json(kubectl).await;
     assert_eq!(overriders(&app, "shanghai")["replicas"], 5, "{app}");
-    deployment_has(&kubectl, "nginx-shanghai", 5).await;
+    deployment_has(kubectl, "nginx-shanghai", 5).await;
     // Only that group changed.
     assert_eq!(overriders(&app, "beijing")["replicas"], 2, "{app}");
     assert_eq!(
-        deployment_replicas(&kubectl, "nginx-beijing").await,
+        deployment_replicas(kubectl, "nginx-beijing").await,
         Some(2)
     );
     // The console shows the new desired count.
@@ -147,13 +181,13 @@ async fn form_edit_changes_the_generated_deployment() {
         .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn readonly_refuses_the_same_keys_and_writes_nothing() {
-    let (console, kubectl) = start(&["--readonly"]).await;
+async fn readonly_refuses_the_same_keys_and_writes_nothing(cluster) {
+    let run = start(cluster, &["--readonly"]).await;
+    let (console, kubectl) = (&run.console, &run.kubectl);
     console.wait_for(&["⊘ read-only"]).await;
-    let before = app_json(&kubectl).await;
+    let before = app_json(kubectl).await;
 
-    open_app_detail(&console, false).await;
+    open_app_detail(console, false).await;
     // Writing keys are shown disabled.
     console.wait_for(&["e overrides ⊘", "+ scale+ ⊘"]).await;
     console.keys(&["j", "e"]);
@@ -167,13 +201,14 @@ async fn readonly_refuses_the_same_keys_and_writes_nothing() {
     let screen = console.wait_for(&["› Help"]).await;
     assert!(!screen.contains("saved"), "{screen}");
 
-    let after = app_json(&kubectl).await;
+    let after = app_json(kubectl).await;
     assert_eq!(
         after["metadata"]["resourceVersion"], before["metadata"]["resourceVersion"],
         "the EdgeApplication was written"
     );
     assert_eq!(after["spec"], before["spec"]);
     assert!(overriders(&after, "shanghai").get("replicas").is_none());
+}
 }
 
 /// Opens the form, lets another writer change beijing's replicas with
@@ -225,16 +260,17 @@ async fn conflicting_save(console: &Console, kubectl: &Kubectl) -> Value {
     theirs
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conflict_shows_the_other_change_and_discard_writes_nothing() {
-    let (console, kubectl) = start(&[]).await;
-    let theirs = conflicting_save(&console, &kubectl).await;
+on_both_clusters! {
+async fn conflict_shows_the_other_change_and_discard_writes_nothing(cluster) {
+    let run = start(cluster, &[]).await;
+    let (console, kubectl) = (&run.console, &run.kubectl);
+    let theirs = conflicting_save(console, kubectl).await;
 
     console.keys(&["Escape"]);
     let screen = console.wait_for(&["discarded your change"]).await;
     assert!(!screen.contains("Conflict (409)"), "{screen}");
 
-    let now = app_json(&kubectl).await;
+    let now = app_json(kubectl).await;
     assert_eq!(now["spec"], theirs["spec"]);
     assert_eq!(
         now["metadata"]["generation"],
@@ -242,17 +278,17 @@ async fn conflict_shows_the_other_change_and_discard_writes_nothing() {
     );
     assert!(overriders(&now, "shanghai").get("replicas").is_none());
     // The other writer's change is what the engine rolls out.
-    deployment_has(&kubectl, "nginx-beijing", 3).await;
+    deployment_has(kubectl, "nginx-beijing", 3).await;
     assert_eq!(
-        deployment_replicas(&kubectl, "nginx-shanghai").await,
+        deployment_replicas(kubectl, "nginx-shanghai").await,
         Some(2)
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conflict_reapply_keeps_both_changes() {
-    let (console, kubectl) = start(&[]).await;
-    let theirs = conflicting_save(&console, &kubectl).await;
+async fn conflict_reapply_keeps_both_changes(cluster) {
+    let run = start(cluster, &[]).await;
+    let (console, kubectl) = (&run.console, &run.kubectl);
+    let theirs = conflicting_save(console, kubectl).await;
 
     // `r`: my change on top of theirs, previewed again, then `y`.
     console.keys(&["r"]);
@@ -265,13 +301,14 @@ async fn conflict_reapply_keeps_both_changes() {
         .wait_for(&["✓ saved EdgeApplication edge-apps/nginx-app"])
         .await;
 
-    let now = app_json(&kubectl).await;
+    let now = app_json(kubectl).await;
     assert_eq!(overriders(&now, "shanghai")["replicas"], 5, "{now}");
     assert_eq!(overriders(&now, "beijing")["replicas"], 3, "{now}");
     assert_eq!(
         now["spec"]["workloadTemplate"], theirs["spec"]["workloadTemplate"],
         "{now}"
     );
-    deployment_has(&kubectl, "nginx-shanghai", 5).await;
-    deployment_has(&kubectl, "nginx-beijing", 3).await;
+    deployment_has(kubectl, "nginx-shanghai", 5).await;
+    deployment_has(kubectl, "nginx-beijing", 3).await;
+}
 }

@@ -1,7 +1,8 @@
-//! The console's live layer against the embedded cluster, without a
-//! terminal: stores publish fleets, the executor writes (409 on a stale
-//! resourceVersion), read-only refuses, the engine runs in-process and
-//! releases its lease, and a lost connection is reported and recovered.
+//! The console's live layer without a terminal, on the embedded cluster and
+//! on a real control plane: stores publish fleets, the executor writes (409
+//! on a stale resourceVersion), read-only refuses, the engine runs
+//! in-process and releases its lease, and a lost connection is reported and
+//! recovered (embedded only, see there).
 
 mod support;
 
@@ -11,33 +12,22 @@ use std::time::Duration;
 use edgedeck::api::{EdgeApplication, NodeGroup};
 use edgedeck::console::action::{Effect, WriteOutcome};
 use edgedeck::console::edit::{self, EditKind};
-use edgedeck::console::live::embedded::initial_objects;
 use edgedeck::console::live::{
     EngineConfig, EngineMode, Session, SessionOptions, StoreInput, StoresConfig,
 };
 use edgedeck::console::model::{ConnectionState, Fleet};
 use edgedeck::controllers::leader;
-use edgedeck::embedded::{ClusterOptions, RunningCluster, start};
-use edgedeck::simulation::seed::Seed;
+use edgedeck::embedded::{ClusterOptions, start};
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 use support::PATIENCE;
+use support::demo::{self, DemoCluster};
 use tokio::sync::watch;
-
-async fn demo_cluster() -> (RunningCluster, Client) {
-    let cluster = start(ClusterOptions {
-        initial_objects: initial_objects(Seed::Demo).expect("seed"),
-        ..ClusterOptions::default()
-    })
-    .await
-    .expect("embedded cluster starts");
-    let client = cluster.client().expect("client");
-    (cluster, client)
-}
 
 fn session(
     client: Client,
+    context: &str,
     engine: EngineMode,
     readonly: bool,
 ) -> (Session, watch::Receiver<Arc<Fleet>>) {
@@ -52,7 +42,7 @@ fn session(
     let session = Session::start(
         client,
         SessionOptions {
-            stores: StoresConfig::new("embedded"),
+            stores: StoresConfig::new(context),
             engine,
             readonly,
         },
@@ -85,14 +75,6 @@ async fn fleet_where(
     }
 }
 
-fn demo_count(kind: &str) -> usize {
-    Seed::Demo
-        .objects()
-        .iter()
-        .filter(|o| o.get("kind").and_then(|k| k.as_str()) == Some(kind))
-        .count()
-}
-
 fn synced(f: &Fleet) -> bool {
     f.connection == ConnectionState::Connected
 }
@@ -105,16 +87,16 @@ fn app_named<'a>(fleet: &'a Fleet, name: &str) -> &'a EdgeApplication {
         .expect("demo application present")
 }
 
-#[tokio::test]
-async fn a_snapshot_of_the_demo_fleet_arrives() {
-    let (_cluster, client) = demo_cluster().await;
-    let (session, mut rx) = session(client, EngineMode::Off, false);
+on_both_clusters! {
+async fn a_snapshot_of_the_demo_fleet_arrives(cluster) {
+    let demo = DemoCluster::on(cluster).await;
+    let (session, mut rx) = session(demo.client(), demo.name(), EngineMode::Off, false);
     let fleet = fleet_where(&mut rx, "the demo fleet, connected", synced).await;
-    assert_eq!(fleet.context, "embedded");
+    assert_eq!(fleet.context, demo.name());
     assert!(fleet.version > 0);
-    assert_eq!(fleet.nodes.len(), demo_count("Node"));
-    assert_eq!(fleet.node_groups.len(), demo_count("NodeGroup"));
-    assert_eq!(fleet.applications.len(), demo_count("EdgeApplication"));
+    assert_eq!(fleet.nodes.len(), demo::count("Node"));
+    assert_eq!(fleet.node_groups.len(), demo::count("NodeGroup"));
+    assert_eq!(fleet.applications.len(), demo::count("EdgeApplication"));
     assert!(!fleet.services.is_empty());
     assert_eq!(fleet.engine, "off (--engine off)");
     assert!(!fleet.controls);
@@ -129,10 +111,10 @@ async fn a_snapshot_of_the_demo_fleet_arrives() {
     session.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_current_patch_succeeds_and_a_stale_one_conflicts_without_changing_anything() {
-    let (_cluster, client) = demo_cluster().await;
-    let (session, mut rx) = session(client.clone(), EngineMode::Off, false);
+async fn a_current_patch_succeeds_and_a_stale_one_conflicts_without_changing_anything(cluster) {
+    let demo = DemoCluster::on(cluster).await;
+    let client = demo.client();
+    let (session, mut rx) = session(client.clone(), demo.name(), EngineMode::Off, false);
     let fleet = fleet_where(&mut rx, "the demo fleet", |f| {
         synced(f) && !f.applications.is_empty()
     })
@@ -183,10 +165,10 @@ async fn a_current_patch_succeeds_and_a_stale_one_conflicts_without_changing_any
     session.shutdown().await;
 }
 
-#[tokio::test]
-async fn readonly_refuses_every_write_and_nothing_changes() {
-    let (_cluster, client) = demo_cluster().await;
-    let (session, mut rx) = session(client.clone(), EngineMode::Auto, true);
+async fn readonly_refuses_every_write_and_nothing_changes(cluster) {
+    let demo = DemoCluster::on(cluster).await;
+    let client = demo.client();
+    let (session, mut rx) = session(client.clone(), demo.name(), EngineMode::Auto, true);
     let fleet = fleet_where(&mut rx, "the demo fleet", |f| {
         synced(f) && !f.applications.is_empty()
     })
@@ -240,10 +222,10 @@ async fn readonly_refuses_every_write_and_nothing_changes() {
     session.shutdown().await;
 }
 
-#[tokio::test]
-async fn the_engine_runs_in_process_and_releases_its_lease_on_shutdown() {
-    let (_cluster, client) = demo_cluster().await;
-    let (session, mut rx) = session(client.clone(), EngineMode::Auto, false);
+async fn the_engine_runs_in_process_and_releases_its_lease_on_shutdown(cluster) {
+    let demo = DemoCluster::on(cluster).await;
+    let client = demo.client();
+    let (session, mut rx) = session(client.clone(), demo.name(), EngineMode::Auto, false);
     let fleet = fleet_where(&mut rx, "our engine leading, with events", |f| {
         f.lease_holder
             .as_deref()
@@ -273,10 +255,8 @@ async fn the_engine_runs_in_process_and_releases_its_lease_on_shutdown() {
     );
 }
 
-#[tokio::test]
-async fn a_cluster_without_the_crds_says_how_to_install_them() {
-    let cluster = start(ClusterOptions::default()).await.expect("starts");
-    let (session, mut rx) = session(cluster.client().expect("client"), EngineMode::Off, false);
+async fn a_cluster_without_the_crds_says_how_to_install_them(cluster) {
+    let (session, mut rx) = session(cluster.client(), cluster.name(), EngineMode::Off, false);
     let fleet = fleet_where(&mut rx, "a partial connection", |f| {
         matches!(f.connection, ConnectionState::Partial { .. })
     })
@@ -296,19 +276,83 @@ async fn a_cluster_without_the_crds_says_how_to_install_them() {
     session.shutdown().await;
 }
 
+async fn delete_needs_the_version_shown_and_readonly_never_deletes(cluster) {
+    let demo = DemoCluster::on(cluster).await;
+    let client = demo.client();
+    let groups: Api<NodeGroup> = Api::all(client.clone());
+    let shown = groups.get("chengdu").await.expect("chengdu exists");
+    let shown_rv = shown
+        .metadata
+        .resource_version
+        .clone()
+        .expect("resourceVersion");
+    let key =
+        edgedeck::engine::ObjectKey::new("apps.kubeedge.io/v1alpha1", "NodeGroup", None, "chengdu");
+    let delete = |resource_version: &str| Effect::Delete {
+        key: key.clone(),
+        resource_version: resource_version.to_owned(),
+    };
+
+    // Read-only: refused, still there.
+    let (readonly, _rx) = session(client.clone(), demo.name(), EngineMode::Off, true);
+    assert!(matches!(
+        readonly.executor().write(&delete(&shown_rv)).await,
+        WriteOutcome::Failed { .. }
+    ));
+    assert!(groups.get_opt("chengdu").await.expect("get").is_some());
+
+    // Someone changes the group after it was shown: the delete is refused.
+    groups
+        .patch(
+            "chengdu",
+            &PatchParams::default(),
+            &Patch::Merge(&serde_json::json!({"metadata": {"labels": {"touched": "yes"}}})),
+        )
+        .await
+        .expect("changed meanwhile");
+    let (session, _rx) = session(client.clone(), demo.name(), EngineMode::Off, false);
+    match session.executor().write(&delete(&shown_rv)).await {
+        WriteOutcome::Failed { error } => assert!(
+            error.contains("changed since it was shown; not deleted"),
+            "{error}"
+        ),
+        other => panic!("stale delete: {other:?}"),
+    }
+    let current = groups.get("chengdu").await.expect("still there");
+
+    // With the version now shown, it goes (finalizers aside: no engine runs here).
+    let current_rv = current.metadata.resource_version.expect("resourceVersion");
+    match session.executor().write(&delete(&current_rv)).await {
+        WriteOutcome::Ok { what } => assert!(what.contains("deleted"), "{what}"),
+        other => panic!("current delete: {other:?}"),
+    }
+    assert!(groups.get_opt("chengdu").await.expect("get").is_none());
+}
+}
+
+/// Embedded only: it stops the API server and starts it again on the same
+/// port with the same data, which the embedded cluster does in-process. The
+/// real control plane has no such restart in the test support (its
+/// processes live and die with the [`ControlPlane`](support::real::ControlPlane)),
+/// and the console's reconnect logic is the same kube-rs watcher either way.
 #[tokio::test]
 async fn a_lost_connection_keeps_the_data_and_recovers_by_itself() {
     let dir = tempfile::tempdir().expect("tempdir");
     let options = ClusterOptions {
         data_dir: Some(dir.path().to_path_buf()),
-        initial_objects: initial_objects(Seed::Demo).expect("seed"),
+        initial_objects: demo::objects(),
         ..ClusterOptions::default()
     };
     let cluster = start(options.clone()).await.expect("starts");
     let addr = cluster.addr();
-    let (session, mut rx) = session(cluster.client().expect("client"), EngineMode::Off, false);
+    let (session, mut rx) = session(
+        cluster.client().expect("client"),
+        "embedded",
+        EngineMode::Off,
+        false,
+    );
     let before = fleet_where(&mut rx, "the demo fleet", synced).await;
-    assert_eq!(before.nodes.len(), demo_count("Node"));
+    assert_eq!(before.nodes.len(), demo::count("Node"));
     cluster.shutdown().await;
 
     let lost = fleet_where(&mut rx, "reconnecting", |f| {
@@ -330,57 +374,4 @@ async fn a_lost_connection_keeps_the_data_and_recovers_by_itself() {
     .expect("restarts on the same port");
     fleet_where(&mut rx, "connected again", synced).await;
     session.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn delete_needs_the_version_shown_and_readonly_never_deletes() {
-    let (_cluster, client) = demo_cluster().await;
-    let groups: Api<NodeGroup> = Api::all(client.clone());
-    let shown = groups.get("chengdu").await.expect("chengdu exists");
-    let shown_rv = shown
-        .metadata
-        .resource_version
-        .clone()
-        .expect("resourceVersion");
-    let key =
-        edgedeck::engine::ObjectKey::new("apps.kubeedge.io/v1alpha1", "NodeGroup", None, "chengdu");
-    let delete = |resource_version: &str| Effect::Delete {
-        key: key.clone(),
-        resource_version: resource_version.to_owned(),
-    };
-
-    // Read-only: refused, still there.
-    let (readonly, _rx) = session(client.clone(), EngineMode::Off, true);
-    assert!(matches!(
-        readonly.executor().write(&delete(&shown_rv)).await,
-        WriteOutcome::Failed { .. }
-    ));
-    assert!(groups.get_opt("chengdu").await.expect("get").is_some());
-
-    // Someone changes the group after it was shown: the delete is refused.
-    groups
-        .patch(
-            "chengdu",
-            &PatchParams::default(),
-            &Patch::Merge(&serde_json::json!({"metadata": {"labels": {"touched": "yes"}}})),
-        )
-        .await
-        .expect("changed meanwhile");
-    let (session, _rx) = session(client.clone(), EngineMode::Off, false);
-    match session.executor().write(&delete(&shown_rv)).await {
-        WriteOutcome::Failed { error } => assert!(
-            error.contains("changed since it was shown; not deleted"),
-            "{error}"
-        ),
-        other => panic!("stale delete: {other:?}"),
-    }
-    let current = groups.get("chengdu").await.expect("still there");
-
-    // With the version now shown, it goes (finalizers aside: no engine runs here).
-    let current_rv = current.metadata.resource_version.expect("resourceVersion");
-    match session.executor().write(&delete(&current_rv)).await {
-        WriteOutcome::Ok { what } => assert!(what.contains("deleted"), "{what}"),
-        other => panic!("current delete: {other:?}"),
-    }
-    assert!(groups.get_opt("chengdu").await.expect("get").is_none());
 }

@@ -12,6 +12,7 @@ use kube::api::{Api, PostParams};
 use serde::de::DeserializeOwned;
 
 pub mod cluster;
+pub mod demo;
 pub mod kubectl;
 pub mod netns;
 pub mod real;

@@ -13,10 +13,11 @@ use super::PATIENCE;
 pub const WIDTH: u16 = 160;
 pub const HEIGHT: u16 = 45;
 
-/// `edgedeck --embedded` running in a tmux pane.
+/// The `edgedeck` console running in a tmux pane.
 pub struct Console {
     socket: PathBuf,
-    /// Where the console writes the embedded cluster's kubeconfig.
+    /// The console's cluster: where `--embedded` writes its kubeconfig, or
+    /// the one it was started with.
     pub kubeconfig: PathBuf,
     /// Socket, kubeconfig, and the console's XDG state (log) and config dirs.
     dir: tempfile::TempDir,
@@ -29,8 +30,31 @@ impl Console {
     /// with its state and config directories in a tempdir.
     pub fn embedded(args: &[&str]) -> Console {
         let dir = tempfile::tempdir().expect("tempdir");
-        let socket = dir.path().join("tmux.sock");
         let kubeconfig = dir.path().join("kubeconfig");
+        let path = kubeconfig.to_str().expect("utf-8 path").to_owned();
+        Console::launch(
+            dir,
+            kubeconfig,
+            &["--embedded", "--kubeconfig-out", &path],
+            args,
+        )
+    }
+
+    /// Starts `edgedeck --kubeconfig <kubeconfig> <args>`: the console on an
+    /// existing cluster, with its state and config directories in a tempdir.
+    pub fn with_kubeconfig(kubeconfig: &Path, args: &[&str]) -> Console {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = kubeconfig.to_str().expect("utf-8 path").to_owned();
+        Console::launch(dir, kubeconfig.to_owned(), &["--kubeconfig", &path], args)
+    }
+
+    fn launch(
+        dir: tempfile::TempDir,
+        kubeconfig: PathBuf,
+        target: &[&str],
+        args: &[&str],
+    ) -> Console {
+        let socket = dir.path().join("tmux.sock");
         let conf = dir.path().join("tmux.conf");
         // No status line (the pane is the whole window); keep a dead pane
         // so its last screen can still be read when the console exits.
@@ -44,7 +68,6 @@ impl Console {
         };
         let width = WIDTH.to_string();
         let height = HEIGHT.to_string();
-        let kubeconfig = console.kubeconfig.to_str().expect("utf-8 path").to_owned();
         let mut new_session = vec![
             "new-session",
             "-d",
@@ -56,10 +79,8 @@ impl Console {
             &height,
             "--",
             env!("CARGO_BIN_EXE_edgedeck"),
-            "--embedded",
-            "--kubeconfig-out",
-            &kubeconfig,
         ];
+        new_session.extend_from_slice(target);
         new_session.extend_from_slice(args);
         // The server starts with this client's environment; the pane inherits it.
         let out = console
@@ -131,7 +152,8 @@ impl Console {
         .await
     }
 
-    /// Waits for the embedded cluster's kubeconfig.
+    /// Waits for the console's kubeconfig (`--embedded` writes it once its
+    /// cluster is up).
     pub async fn kubeconfig(&self) -> &Path {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         while !self.kubeconfig.exists() {
