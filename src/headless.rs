@@ -90,7 +90,8 @@ pub async fn run(options: HeadlessOptions) -> Result<(), HeadlessError> {
     if let Some(identity) = options.identity {
         lease.identity = identity;
     }
-    let engine = Engine::spawn(
+    // Subscribed from the start: a lease failure is reported once only.
+    let (engine, mut events) = Engine::spawn_subscribed(
         client,
         EngineOptions {
             leader_elect: options.leader_elect,
@@ -98,7 +99,6 @@ pub async fn run(options: HeadlessOptions) -> Result<(), HeadlessError> {
             ..EngineOptions::default()
         },
     );
-    let mut events = engine.subscribe();
     let log = tokio::spawn(async move {
         loop {
             match events.recv().await {

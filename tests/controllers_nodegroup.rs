@@ -1,5 +1,5 @@
-//! The NodeGroup controller and leader election against the embedded
-//! cluster, through kube::Client and `Engine::spawn`.
+//! The NodeGroup controller and leader election through kube::Client and
+//! `Engine::spawn`, on the embedded cluster and on a real control plane.
 
 mod support;
 
@@ -12,19 +12,33 @@ use edgedeck::api::{
 };
 use edgedeck::controllers::leader::{LeaseOptions, current_holder};
 use edgedeck::controllers::{Engine, EngineEvent, EngineHandle, EngineOptions, Outcome, Source};
+use k8s_openapi::api::admissionregistration::v1::{
+    ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
+};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
-use support::{cluster_with_crds, eventually};
+use support::cluster::TestCluster;
+use support::eventually;
+use support::real::ControlPlane;
 use tokio::sync::broadcast;
 
 fn node(name: &str, labels: &[(&str, &str)], ready: bool) -> Node {
     let labels: BTreeMap<&str, &str> = labels.iter().copied().collect();
+    // A fresh heartbeat: kube-controller-manager's node lifecycle controller
+    // judges a node by it, and a node that never beat looks abandoned.
+    let now = k8s_openapi::jiff::Timestamp::now().to_string();
     serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": name, "labels": labels},
-        "status": {"conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}]},
+        "status": {"conditions": [{
+            "type": "Ready",
+            "status": if ready { "True" } else { "False" },
+            "reason": if ready { "KubeletReady" } else { "KubeletNotReady" },
+            "lastHeartbeatTime": now,
+            "lastTransitionTime": now,
+        }]},
     }))
     .expect("valid node")
 }
@@ -128,6 +142,19 @@ impl Fleet {
         .await
     }
 
+    /// Waits until `group`'s status reports `node` with readiness `want`.
+    async fn wait_readiness(&self, group: &str, node: &str, want: ReadyStatus) {
+        eventually(&format!("{group} reports {node} {want:?}"), || async {
+            let g = self.groups.get(group).await.ok()?;
+            g.status?
+                .node_statuses
+                .iter()
+                .any(|s| s.node_name == node && s.ready_status == want)
+                .then_some(())
+        })
+        .await;
+    }
+
     async fn relabel(&self, node: &str, key: &str, value: &str) {
         let patch = json!({"metadata": {"labels": {key: value}}});
         self.nodes
@@ -141,22 +168,214 @@ fn engine(client: &Client) -> EngineHandle {
     Engine::spawn(client.clone(), EngineOptions::default())
 }
 
-/// The proposal's fleet: two nodes in Hangzhou (one NotReady), three in Beijing.
-fn proposal_nodes() -> Vec<Node> {
+/// The proposal's fleet but for its NotReady node (see [`add_not_ready_node`]):
+/// one ready node in Hangzhou, three in Beijing.
+fn proposal_ready_nodes() -> Vec<Node> {
     vec![
         node("hz-1", &[("location", "hangzhou")], true),
-        node("hz-2", &[("location", "hangzhou")], false),
         node("bj-1", &[("location", "beijing")], true),
         node("bj-2", &[("location", "beijing")], true),
         node("bj-3", &[("location", "beijing")], true),
     ]
 }
 
-#[tokio::test]
-async fn members_are_labelled_and_counted_and_follow_relabelling() {
-    let (_cluster, client) = cluster_with_crds().await;
+/// Adds `node` as a node that is not ready, as far as each cluster can
+/// model one, and returns the readiness its group's status must show.
+///
+/// Both clusters run a kubelet for every node (the fleet simulator, kwok)
+/// that posts Ready=True over whatever status a test writes. On the real
+/// cluster an admission policy keeps kwok off the node, so the Ready=False
+/// it is created with stays, and the test renews the node's Lease: a live
+/// kubelet reporting NotReady. The simulator cannot model that; the one
+/// not-ready state it has is a kubelet gone silent, which it marks Unknown
+/// after its grace period, as the node lifecycle controller would.
+async fn add_not_ready_node(cluster: &TestCluster, fleet: &Fleet, node: Node) -> ReadyStatus {
+    let name = node.metadata.name.clone().expect("named node");
+    match cluster.control_plane() {
+        Some(plane) => {
+            keep_kwok_off(plane, &name).await;
+            fleet.add_nodes(&[node]).await;
+            tokio::spawn(renew_node_lease(cluster.client(), name));
+            ReadyStatus::NotReady
+        }
+        None => {
+            fleet.add_nodes(&[node]).await;
+            cluster
+                .embedded_cluster()
+                .expect("embedded when not real")
+                .set_offline(&[name], true)
+                .expect("the fleet simulator runs");
+            ReadyStatus::Unknown
+        }
+    }
+}
+
+/// Denies kwok every write to Node `held` with a ValidatingAdmissionPolicy,
+/// and waits until the API server enforces it. kwok runs with
+/// --manage-all-nodes, which has no per-node opt-out, and its node stage
+/// rewrites any Ready other than True at once; admission is the one place
+/// that can tell it no without touching the shared test support.
+async fn keep_kwok_off(plane: &ControlPlane, held: &str) {
+    let admin = plane.client();
+    let name = format!("edgedeck-test-keep-kwok-off-{held}");
+    let message = format!("the test holds node {held}; kwok must leave it alone");
+    // CREATE is not for kwok (it never creates nodes) but for the probe
+    // below, which has no node to update yet.
+    let policy: ValidatingAdmissionPolicy = serde_json::from_value(json!({
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": name},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{
+                "apiGroups": [""], "apiVersions": ["v1"],
+                "operations": ["CREATE", "UPDATE"],
+                "resources": ["nodes", "nodes/status"],
+                "resourceNames": [held],
+            }]},
+            "matchConditions": [{"name": "kwok", "expression": "request.userInfo.username == 'kwok'"}],
+            "validations": [{"expression": "false", "message": message}],
+        },
+    }))
+    .expect("policy");
+    let binding: ValidatingAdmissionPolicyBinding = serde_json::from_value(json!({
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": name},
+        "spec": {"policyName": name, "validationActions": ["Deny"]},
+    }))
+    .expect("binding");
+    Api::<ValidatingAdmissionPolicy>::all(admin.clone())
+        .create(&PostParams::default(), &policy)
+        .await
+        .expect("policy created");
+    Api::<ValidatingAdmissionPolicyBinding>::all(admin)
+        .create(&PostParams::default(), &binding)
+        .await
+        .expect("binding created");
+
+    // The API server loads policies asynchronously: probe as kwok until denied.
+    let kubeconfig = plane.kubeconfig_for(
+        &format!("{name}.kubeconfig"),
+        "kwok",
+        Some("system:masters"),
+    );
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(&kubeconfig).expect("kubeconfig"),
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .expect("client config");
+    let as_kwok: Api<Node> = Api::all(Client::try_from(config).expect("client"));
+    let probe = node(held, &[], true);
+    let dry_run = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    eventually(&format!("kwok kept off {held}"), || async {
+        match as_kwok.create(&dry_run, &probe).await {
+            Err(kube::Error::Api(status)) if status.message.contains(&message) => Some(()),
+            _ => None,
+        }
+    })
+    .await;
+}
+
+/// Renews `node`'s Lease in kube-node-lease as its kubelet would, until the
+/// test's runtime ends. Without it (kwok, kept off, holds no Lease for the
+/// node) the node lifecycle controller would turn Ready=False into Unknown
+/// once its grace period (50 s) passed without a heartbeat.
+async fn renew_node_lease(client: Client, node: String) {
+    use k8s_openapi::api::coordination::v1::Lease;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+
+    let leases: Api<Lease> = Api::namespaced(client, "kube-node-lease");
+    loop {
+        let now = MicroTime(k8s_openapi::jiff::Timestamp::now());
+        let lease: Lease = serde_json::from_value(json!({
+            "metadata": {"name": node},
+            "spec": {"holderIdentity": node, "leaseDurationSeconds": 40, "renewTime": now},
+        }))
+        .expect("lease");
+        let params = PatchParams::apply("edgedeck-test-kubelet").force();
+        // A failed renewal is retried on the next round, like a kubelet's.
+        let _ = leases.patch(&node, &params, &Patch::Apply(&lease)).await;
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }
+}
+
+/// Waits (bounded) for an engine event matching `wanted`.
+async fn saw(
+    events: &mut broadcast::Receiver<EngineEvent>,
+    wanted: impl Fn(&EngineEvent) -> bool,
+) -> bool {
+    let search = async {
+        loop {
+            match events.recv().await {
+                Ok(e) if wanted(&e) => return true,
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return false,
+            }
+        }
+    };
+    tokio::time::timeout(support::PATIENCE, search)
+        .await
+        .unwrap_or(false)
+}
+
+/// Waits (bounded) until the engine has said nothing for a second.
+async fn quiet(events: &mut broadcast::Receiver<EngineEvent>) {
+    let deadline = tokio::time::Instant::now() + support::PATIENCE;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(1), events.recv()).await {
+            Err(_) | Ok(Err(broadcast::error::RecvError::Closed)) => return,
+            Ok(_) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "the engine never falls quiet"
+            ),
+        }
+    }
+}
+
+fn elected(client: &Client, identity: &str, namespace: &str) -> EngineHandle {
+    elected_subscribed(client, identity, namespace).0
+}
+
+/// [`elected`], with events from the very start: some are reported once,
+/// possibly before a `subscribe` after the spawn would return.
+fn elected_subscribed(
+    client: &Client,
+    identity: &str,
+    namespace: &str,
+) -> (EngineHandle, broadcast::Receiver<EngineEvent>) {
+    let options = EngineOptions {
+        leader_elect: true,
+        lease: lease_options(identity, namespace),
+        ..EngineOptions::default()
+    };
+    Engine::spawn_subscribed(client.clone(), options)
+}
+
+fn lease_options(identity: &str, namespace: &str) -> LeaseOptions {
+    LeaseOptions {
+        namespace: namespace.into(),
+        name: "edgedeck-engine".into(),
+        identity: identity.into(),
+        duration: Duration::from_secs(3),
+        renew_every: Duration::from_millis(300),
+    }
+}
+
+on_both_clusters! {
+async fn members_are_labelled_and_counted_and_follow_relabelling(cluster) {
+    let cluster = cluster.with_crds().await;
+    let client = cluster.client();
     let fleet = Fleet::new(&client);
-    fleet.add_nodes(&proposal_nodes()).await;
+    fleet.add_nodes(&proposal_ready_nodes()).await;
+    let hz2_readiness = add_not_ready_node(
+        &cluster,
+        &fleet,
+        node("hz-2", &[("location", "hangzhou")], false),
+    )
+    .await;
     fleet
         .add_group(&by_location("hangzhou", "hangzhou", false))
         .await;
@@ -165,6 +384,9 @@ async fn members_are_labelled_and_counted_and_follow_relabelling() {
         .await;
     let engine = engine(&client);
 
+    // The simulator reaches Unknown only after its grace period: wait for
+    // the readiness itself, not just for the counts.
+    fleet.wait_readiness("hangzhou", "hz-2", hz2_readiness).await;
     let hz = fleet.wait_members("hangzhou", &["hz-1", "hz-2"], 1).await;
     fleet
         .wait_members("beijing", &["bj-1", "bj-2", "bj-3"], 3)
@@ -179,7 +401,7 @@ async fn members_are_labelled_and_counted_and_follow_relabelling() {
         .node_statuses
         .into_iter()
         .find(|s| s.node_name == "hz-2");
-    assert_eq!(hz2.map(|s| s.ready_status), Some(ReadyStatus::NotReady));
+    assert_eq!(hz2.map(|s| s.ready_status), Some(hz2_readiness));
     for n in ["hz-1", "hz-2"] {
         fleet
             .wait_label(n, LABEL_BELONGING_TO, Some("hangzhou"))
@@ -225,9 +447,9 @@ async fn members_are_labelled_and_counted_and_follow_relabelling() {
     engine.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_node_named_by_two_groups_fails_in_the_second() {
-    let (_cluster, client) = cluster_with_crds().await;
+async fn a_node_named_by_two_groups_fails_in_the_second(cluster) {
+    let cluster = cluster.with_crds().await;
+    let client = cluster.client();
     let fleet = Fleet::new(&client);
     fleet.add_nodes(&[node("edge-1", &[], true)]).await;
     let engine = engine(&client);
@@ -284,9 +506,9 @@ async fn a_node_named_by_two_groups_fails_in_the_second() {
     engine.shutdown().await;
 }
 
-#[tokio::test]
-async fn deleting_a_group_strips_its_labels_before_it_goes() {
-    let (_cluster, client) = cluster_with_crds().await;
+async fn deleting_a_group_strips_its_labels_before_it_goes(cluster) {
+    let cluster = cluster.with_crds().await;
+    let client = cluster.client();
     let fleet = Fleet::new(&client);
     fleet
         .add_nodes(&[
@@ -352,9 +574,9 @@ async fn deleting_a_group_strips_its_labels_before_it_goes() {
     engine.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_cloud_zone_survives_membership() {
-    let (_cluster, client) = cluster_with_crds().await;
+async fn a_cloud_zone_survives_membership(cluster) {
+    let cluster = cluster.with_crds().await;
+    let client = cluster.client();
     let fleet = Fleet::new(&client);
     fleet
         .add_nodes(&[node(
@@ -376,9 +598,9 @@ async fn a_cloud_zone_survives_membership() {
     engine.shutdown().await;
 }
 
-#[tokio::test]
-async fn an_unchanged_status_is_not_rewritten() {
-    let (_cluster, client) = cluster_with_crds().await;
+async fn an_unchanged_status_is_not_rewritten(cluster) {
+    let cluster = cluster.with_crds().await;
+    let client = cluster.client();
     let fleet = Fleet::new(&client);
     fleet
         .add_nodes(&[node("a", &[("location", "x")], true)])
@@ -388,6 +610,10 @@ async fn an_unchanged_status_is_not_rewritten() {
     fleet.wait_members("x", &["a"], 1).await;
     fleet.wait_label("a", LABEL_BELONGING_TO, Some("x")).await;
     let mut events = engine.subscribe();
+    // The echoes of the engine's own writes reconcile x too, with nothing
+    // to write; one of those, emitted after the touch, must not pass for the
+    // touch's own reconcile (which could then rewrite the status unseen).
+    quiet(&mut events).await;
 
     // Touching the group causes a reconcile that has nothing to write.
     let patch = json!({"metadata": {"annotations": {"touched": "yes"}}});
@@ -407,47 +633,9 @@ async fn an_unchanged_status_is_not_rewritten() {
     engine.shutdown().await;
 }
 
-/// Waits (bounded) for an engine event matching `wanted`.
-async fn saw(
-    events: &mut broadcast::Receiver<EngineEvent>,
-    wanted: impl Fn(&EngineEvent) -> bool,
-) -> bool {
-    let search = async {
-        loop {
-            match events.recv().await {
-                Ok(e) if wanted(&e) => return true,
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => return false,
-            }
-        }
-    };
-    tokio::time::timeout(support::PATIENCE, search)
-        .await
-        .unwrap_or(false)
-}
-
-fn elected(client: &Client, identity: &str, namespace: &str) -> EngineHandle {
-    let options = EngineOptions {
-        leader_elect: true,
-        lease: lease_options(identity, namespace),
-        ..EngineOptions::default()
-    };
-    Engine::spawn(client.clone(), options)
-}
-
-fn lease_options(identity: &str, namespace: &str) -> LeaseOptions {
-    LeaseOptions {
-        namespace: namespace.into(),
-        name: "edgedeck-engine".into(),
-        identity: identity.into(),
-        duration: Duration::from_secs(3),
-        renew_every: Duration::from_millis(300),
-    }
-}
-
-#[tokio::test]
-async fn one_engine_leads_and_hands_over_on_shutdown() {
-    let (_cluster, client) = cluster_with_crds().await;
+async fn one_engine_leads_and_hands_over_on_shutdown(cluster) {
+    let cluster = cluster.with_crds().await;
+    let client = cluster.client();
     let fleet = Fleet::new(&client);
     fleet
         .add_nodes(&[node("a", &[("location", "x")], true)])
@@ -503,11 +691,11 @@ async fn one_engine_leads_and_hands_over_on_shutdown() {
     );
 }
 
-#[tokio::test]
-async fn a_missing_lease_namespace_is_reported() {
-    let (_cluster, client) = cluster_with_crds().await;
-    let engine = elected(&client, "alpha", "no-such-namespace");
-    let mut events = engine.subscribe();
+async fn a_missing_lease_namespace_is_reported(cluster) {
+    let cluster = cluster.with_crds().await;
+    let client = cluster.client();
+    // The failure is reported once: subscribed any later, the test could miss it.
+    let (engine, mut events) = elected_subscribed(&client, "alpha", "no-such-namespace");
     let failed = |e: &EngineEvent| {
         e.source == Source::Leader
             && matches!(&e.outcome, Outcome::Failed { reason } if reason.contains("\"no-such-namespace\" for the leader lease does not exist"))
@@ -516,13 +704,13 @@ async fn a_missing_lease_namespace_is_reported() {
     engine.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_stolen_lease_stops_the_leader_until_it_is_free_again() {
+async fn a_stolen_lease_stops_the_leader_until_it_is_free_again(cluster) {
     use k8s_openapi::api::coordination::v1::Lease;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
     use k8s_openapi::jiff::Timestamp;
 
-    let (_cluster, client) = cluster_with_crds().await;
+    let cluster = cluster.with_crds().await;
+    let client = cluster.client();
     let fleet = Fleet::new(&client);
     fleet.add_group(&by_location("x", "x", false)).await;
     let engine = elected(&client, "alpha", "kube-system");
@@ -582,4 +770,5 @@ async fn a_stolen_lease_stops_the_leader_until_it_is_free_again() {
         .await;
     fleet.wait_label("a", LABEL_BELONGING_TO, Some("x")).await;
     engine.shutdown().await;
+}
 }

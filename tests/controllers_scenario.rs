@@ -1,6 +1,8 @@
-//! The KubeEdge proposal's scenario end to end: five simulated nodes, the
-//! hangzhou and beijing NodeGroups, nginx-app — the whole engine
-//! (`Engine::spawn`) against the embedded cluster with its fleet simulator.
+//! The KubeEdge proposal's scenario end to end: five nodes, the hangzhou and
+//! beijing NodeGroups, nginx-app — the whole engine (`Engine::spawn`) against
+//! the embedded cluster with its fleet simulator, and against a real control
+//! plane whose scheduler, workload and EndpointSlice controllers do the work
+//! on kwok's nodes.
 
 mod support;
 
@@ -8,11 +10,9 @@ use std::collections::BTreeSet;
 
 use edgedeck::api::{EdgeApplication, ManifestCondition, NodeGroup};
 use edgedeck::controllers::{Engine, EngineOptions};
-use edgedeck::embedded::{ClusterOptions, start};
 use edgedeck::engine::topology;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
@@ -58,21 +58,10 @@ async fn members(groups: &Api<NodeGroup>, name: &str) -> Option<i32> {
     groups.get_status(name).await.ok()?.status?.members
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn proposal_scenario_runs_each_region_locally() {
-    let cluster = start(ClusterOptions {
-        simulate: true,
-        ..ClusterOptions::default()
-    })
-    .await
-    .expect("cluster");
-    let client = cluster.client().expect("client");
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in edgedeck::api::crds() {
-        crds.create(&PostParams::default(), &crd)
-            .await
-            .expect("crd");
-    }
+on_both_clusters! {
+async fn proposal_scenario_runs_each_region_locally(cluster) {
+    let cluster = cluster.with_crds().await;
+    let client = cluster.client();
     let nodes: Api<Node> = Api::all(client.clone());
     for (name, location) in [
         ("node-a", "hangzhou"),
@@ -214,4 +203,5 @@ async fn proposal_scenario_runs_each_region_locally() {
     })
     .await;
     engine.shutdown().await;
+}
 }

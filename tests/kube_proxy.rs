@@ -26,7 +26,7 @@ use kube::Client;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use support::netns::Netns;
-use support::{eventually_within, from_yaml_file};
+use support::from_yaml_file;
 use tokio_util::sync::CancellationToken;
 
 /// kube-proxy's first sync after start, and each resync after a change

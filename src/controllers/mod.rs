@@ -66,15 +66,28 @@ pub struct Engine;
 impl Engine {
     /// Starts every controller on the current tokio runtime.
     pub fn spawn(client: Client, options: EngineOptions) -> EngineHandle {
-        let (events, _) = broadcast::channel(options.event_capacity.max(1));
+        Self::spawn_subscribed(client, options).0
+    }
+
+    /// [`Engine::spawn`] with a subscription taken before anything runs.
+    /// On a multi-threaded runtime the engine may emit before the caller's
+    /// [`EngineHandle::subscribe`] comes back, and some events are reported
+    /// once only (a lease failure repeats silently): this receiver misses
+    /// none of them.
+    pub fn spawn_subscribed(
+        client: Client,
+        options: EngineOptions,
+    ) -> (EngineHandle, broadcast::Receiver<EngineEvent>) {
+        let (events, first) = broadcast::channel(options.event_capacity.max(1));
         let ctx = Arc::new(Context::new(client, events.clone()));
         let cancel = CancellationToken::new();
         let task = tokio::spawn(run(ctx, options, cancel.clone()));
-        EngineHandle {
+        let handle = EngineHandle {
             events,
             cancel,
             task,
-        }
+        };
+        (handle, first)
     }
 }
 

@@ -138,12 +138,12 @@ async fn supervise(
                     continue;
                 }
                 if engine_should_run(config.mode, config.readonly, config.explicit, holder.as_deref(), &me) {
-                    let handle = Engine::spawn(client.clone(), EngineOptions {
+                    // Subscribed from the start: a lease failure is reported once only.
+                    let (handle, events) = Engine::spawn_subscribed(client.clone(), EngineOptions {
                         leader_elect: true,
                         lease: config.lease.clone(),
                         ..EngineOptions::default()
                     });
-                    let events = handle.subscribe();
                     tracing::info!(identity = %me, "in-process engine started");
                     send(StoreInput::Engine(format!("in-process engine running ({}) as {me}", mode_word(config.mode))));
                     engine = Some((handle, events));
