@@ -330,11 +330,8 @@ async fn delete_needs_the_version_shown_and_readonly_never_deletes(cluster) {
 }
 }
 
-/// Embedded only: it stops the API server and starts it again on the same
-/// port with the same data, which the embedded cluster does in-process. The
-/// real control plane has no such restart in the test support (its
-/// processes live and die with the [`ControlPlane`](support::real::ControlPlane)),
-/// and the console's reconnect logic is the same kube-rs watcher either way.
+/// The embedded server stopped and started again on the same port with the
+/// same data directory; the real control plane's counterpart follows.
 #[tokio::test]
 async fn a_lost_connection_keeps_the_data_and_recovers_by_itself() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -372,6 +369,33 @@ async fn a_lost_connection_keeps_the_data_and_recovers_by_itself() {
     })
     .await
     .expect("restarts on the same port");
+    fleet_where(&mut rx, "connected again", synced).await;
+    session.shutdown().await;
+}
+
+/// The same on the real control plane: kube-apiserver stopped and started
+/// again on its port, etcd and every controller still running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_real_apiserver_keeps_the_data_and_recovers_by_itself() {
+    let mut demo = DemoCluster::on(support::cluster::TestCluster::real().await).await;
+    let (session, mut rx) = session(demo.client(), "real", EngineMode::Off, false);
+    let before = fleet_where(&mut rx, "the demo fleet", synced).await;
+    assert_eq!(before.nodes.len(), demo::count("Node"));
+    let plane = demo.control_plane_mut().expect("a real control plane");
+    plane.stop_apiserver();
+
+    let lost = fleet_where(&mut rx, "reconnecting", |f| {
+        matches!(f.connection, ConnectionState::Reconnecting { .. })
+    })
+    .await;
+    assert_eq!(
+        lost.nodes.len(),
+        before.nodes.len(),
+        "last known data is kept"
+    );
+    assert_eq!(lost.applications.len(), before.applications.len());
+
+    plane.start_apiserver().await;
     fleet_where(&mut rx, "connected again", synced).await;
     session.shutdown().await;
 }

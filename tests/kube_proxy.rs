@@ -25,8 +25,8 @@ use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use kube::Client;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
-use support::netns::Netns;
 use support::from_yaml_file;
+use support::netns::Netns;
 use tokio_util::sync::CancellationToken;
 
 /// kube-proxy's first sync after start, and each resync after a change

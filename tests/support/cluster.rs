@@ -95,6 +95,13 @@ impl TestCluster {
         }
     }
 
+    pub fn control_plane_mut(&mut self) -> Option<&mut ControlPlane> {
+        match &mut self.backend {
+            Backend::Real(p) => Some(p),
+            Backend::Embedded(_) => None,
+        }
+    }
+
     pub fn control_plane(&self) -> Option<&ControlPlane> {
         match &self.backend {
             Backend::Real(p) => Some(p),

@@ -164,6 +164,13 @@ impl DemoCluster {
         }
     }
 
+    pub fn control_plane_mut(&mut self) -> Option<&mut super::real::ControlPlane> {
+        match &mut self.backend {
+            Backend::Real(cluster) => cluster.control_plane_mut(),
+            Backend::Embedded { .. } => None,
+        }
+    }
+
     pub fn embedded_cluster(&self) -> Option<&RunningCluster> {
         match &self.backend {
             Backend::Embedded { cluster, .. } => Some(cluster),

@@ -159,6 +159,8 @@ pub struct ControlPlane {
     pub pki: Pki,
     pub kubeconfig: PathBuf,
     processes: Vec<Process>,
+    /// How kube-apiserver was started, so a test can restart it.
+    apiserver_args: Vec<String>,
 }
 
 impl ControlPlane {
@@ -181,6 +183,7 @@ impl ControlPlane {
             api_port,
             pki,
             processes: Vec::new(),
+            apiserver_args: Vec::new(),
         };
         plane.launch(&bin).await;
         plane
@@ -313,35 +316,33 @@ impl ControlPlane {
         let sa = KeyPair::generate().expect("service account key");
         let sa_key = Self::arg(self.write("sa.key", &sa.serialize_pem()));
         let sa_pub = Self::arg(self.write("sa.pub", &sa.public_key_pem()));
-        self.spawn(
-            "kube-apiserver",
-            bin.join("kube-apiserver"),
-            &[
-                format!("--etcd-servers={etcd_url}"),
-                "--bind-address=127.0.0.1".into(),
-                "--advertise-address=127.0.0.1".into(),
-                format!("--secure-port={}", self.api_port),
-                // The default reconciler wants a routable advertise address
-                // for the kubernetes Service's endpoints.
-                "--endpoint-reconciler-type=none".into(),
-                "--service-cluster-ip-range=10.96.0.0/12".into(),
-                format!("--tls-cert-file={tls_crt}"),
-                format!("--tls-private-key-file={tls_key}"),
-                format!("--client-ca-file={ca}"),
-                "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
-                format!("--service-account-key-file={sa_pub}"),
-                format!("--service-account-signing-key-file={sa_key}"),
-                "--authorization-mode=Node,RBAC".into(),
-                "--allow-privileged=true".into(),
-                format!("--requestheader-client-ca-file={ca}"),
-                "--requestheader-allowed-names=front-proxy-client".into(),
-                "--requestheader-username-headers=X-Remote-User".into(),
-                "--requestheader-group-headers=X-Remote-Group".into(),
-                "--requestheader-extra-headers-prefix=X-Remote-Extra-".into(),
-                format!("--proxy-client-cert-file={front_crt}"),
-                format!("--proxy-client-key-file={front_key}"),
-            ],
-        );
+        self.apiserver_args = vec![
+            format!("--etcd-servers={etcd_url}"),
+            "--bind-address=127.0.0.1".into(),
+            "--advertise-address=127.0.0.1".into(),
+            format!("--secure-port={}", self.api_port),
+            // The default reconciler wants a routable advertise address
+            // for the kubernetes Service's endpoints.
+            "--endpoint-reconciler-type=none".into(),
+            "--service-cluster-ip-range=10.96.0.0/12".into(),
+            format!("--tls-cert-file={tls_crt}"),
+            format!("--tls-private-key-file={tls_key}"),
+            format!("--client-ca-file={ca}"),
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
+            format!("--service-account-key-file={sa_pub}"),
+            format!("--service-account-signing-key-file={sa_key}"),
+            "--authorization-mode=Node,RBAC".into(),
+            "--allow-privileged=true".into(),
+            format!("--requestheader-client-ca-file={ca}"),
+            "--requestheader-allowed-names=front-proxy-client".into(),
+            "--requestheader-username-headers=X-Remote-User".into(),
+            "--requestheader-group-headers=X-Remote-Group".into(),
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-".into(),
+            format!("--proxy-client-cert-file={front_crt}"),
+            format!("--proxy-client-key-file={front_key}"),
+        ];
+        let args = self.apiserver_args.clone();
+        self.spawn("kube-apiserver", bin.join("kube-apiserver"), &args);
         let admin = self.pki.client("admin", Some("system:masters"));
         let kubeconfig = kubeconfig_yaml(&self.url, &self.pki.ca_pem, &admin);
         self.write("kubeconfig", &kubeconfig);
@@ -404,6 +405,30 @@ impl ControlPlane {
         .await;
     }
 
+    /// Stops kube-apiserver (SIGTERM, then SIGKILL): clients lose their
+    /// connections and watches, etcd and the data stay.
+    pub fn stop_apiserver(&mut self) {
+        let Some(i) = self
+            .processes
+            .iter()
+            .position(|p| p.name == "kube-apiserver")
+        else {
+            return;
+        };
+        let mut p = self.processes.remove(i);
+        stop(&mut p.child, Duration::from_secs(10));
+    }
+
+    /// Starts kube-apiserver again on the same port with the same flags and
+    /// waits until it is ready.
+    pub async fn start_apiserver(&mut self) {
+        let args = self.apiserver_args.clone();
+        self.spawn("kube-apiserver", assets().join("kube-apiserver"), &args);
+        let client = self.client();
+        self.wait_until("kube-apiserver /readyz after a restart", ReadyZ(client))
+            .await;
+    }
+
     /// A kube client as cluster admin.
     pub fn client(&self) -> kube::Client {
         let yaml = std::fs::read_to_string(&self.kubeconfig).expect("kubeconfig");
@@ -421,6 +446,23 @@ impl ControlPlane {
     pub fn api_reachable(&self) -> bool {
         TcpStream::connect(("127.0.0.1", self.api_port)).is_ok()
     }
+}
+
+/// SIGTERM, then SIGKILL after `grace`.
+fn stop(child: &mut Child, grace: Duration) {
+    // SAFETY: kill(2) on a child we spawned and have not reaped.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 impl Drop for ControlPlane {
