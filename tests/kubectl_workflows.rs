@@ -1,5 +1,6 @@
-//! What an operator does with kubectl against the embedded cluster: apply
-//! the CRDs, KubeEdge's own manifests and edgedeck's deploy/ bundle; watch,
+//! What an operator does with unmodified kubectl, on the embedded cluster and
+//! on a real control plane (with the matching upstream kubectl): apply the
+//! CRDs, KubeEdge's own manifests and edgedeck's deploy/ bundle; watch,
 //! edit, describe, and delete through a finalizer.
 
 mod support;
@@ -8,22 +9,36 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 
-use edgedeck::embedded::{ClusterOptions, start};
+use support::cluster::TestCluster;
 use support::kubectl::Kubectl;
 
-async fn cluster_and_kubectl() -> (edgedeck::embedded::RunningCluster, Kubectl) {
-    let cluster = start(ClusterOptions::default())
-        .await
-        .expect("cluster starts");
-    let k = Kubectl::new(&cluster);
+/// kubectl for `cluster` with edgedeck's CRDs applied (by kubectl) and
+/// established: a real API server serves a new CRD only after a moment.
+async fn kubectl_with_crds(cluster: &TestCluster) -> Kubectl {
+    let k = if cluster.is_real() {
+        Kubectl::with_binary(
+            cluster.kubeconfig(),
+            support::real::assets().join("kubectl"),
+        )
+    } else {
+        Kubectl::with_kubeconfig(cluster.kubeconfig())
+    };
     let crds = k.file("crds.yaml", &edgedeck::api::crds_yaml().expect("crd yaml"));
     k.ok(&["apply", "-f", crds.to_str().expect("utf-8")]).await;
-    (cluster, k)
+    k.ok(&[
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/nodegroups.apps.kubeedge.io",
+        "crd/edgeapplications.apps.kubeedge.io",
+    ])
+    .await;
+    k
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn proposal_manifests_and_deploy_bundle_apply_with_kubectl() {
-    let (_cluster, k) = cluster_and_kubectl().await;
+on_both_clusters! {
+async fn proposal_manifests_and_deploy_bundle_apply_with_kubectl(cluster) {
+    let k = kubectl_with_crds(&cluster).await;
     let out = k
         .ok(&["apply", "-f", "examples/proposal/nodegroups.yaml"])
         .await;
@@ -79,15 +94,14 @@ async fn proposal_manifests_and_deploy_bundle_apply_with_kubectl() {
     assert!(args.contains("--leader-elect"), "{args}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn watch_edit_describe_and_finalizers() {
-    let (cluster, k) = cluster_and_kubectl().await;
+async fn watch_edit_describe_and_finalizers(cluster) {
+    let k = kubectl_with_crds(&cluster).await;
     k.ok(&["apply", "-f", "examples/proposal/nodegroups.yaml"])
         .await;
 
     // `kubectl get -w` sees a change made by someone else.
     let kubeconfig = k.kubeconfig.clone();
-    let mut watch = Command::new(std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into()))
+    let mut watch = Command::new(k.binary())
         .args(["get", "ng", "hangzhou", "-w", "--output-watch-events"])
         .env("KUBECONFIG", &kubeconfig)
         .stdout(Stdio::piped())
@@ -131,8 +145,9 @@ async fn watch_edit_describe_and_finalizers() {
         .expect("chmod");
     let edited = tokio::task::spawn_blocking({
         let kubeconfig = kubeconfig.clone();
+        let binary = k.binary().to_owned();
         move || {
-            Command::new(std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into()))
+            Command::new(binary)
                 .args(["edit", "ng", "hangzhou"])
                 .env("KUBECONFIG", kubeconfig)
                 .env("EDITOR", &editor)
@@ -207,4 +222,5 @@ async fn watch_edit_describe_and_finalizers() {
         gone.stderr
     );
     drop(cluster);
+}
 }

@@ -7,6 +7,8 @@ use serde_json::{Map, Value, json};
 use super::resources::ResourceInfo;
 use super::store::{ObjectKey, ResourceKey, Txn};
 
+mod workloads;
+
 fn kind_of(info: &ResourceInfo) -> (&str, &str) {
     (info.group.as_str(), info.plural.as_str())
 }
@@ -25,10 +27,10 @@ pub fn on_create(txn: &Txn<'_>, info: &ResourceInfo, object: &mut Value) -> Resu
         ("", "pods") if object.get("status").is_none_or(Value::is_null) => {
             object["status"] = json!({"phase": "Pending"});
         }
-        ("", "services") => default_service(txn, object, None),
-        ("apps", "deployments" | "statefulsets" | "replicasets") => {
-            if let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) {
-                spec.entry("replicas").or_insert(json!(1));
+        ("", "services") => {
+            default_service(txn, object, None);
+            if object.pointer("/spec/type") != Some(&json!("ExternalName")) {
+                object["status"] = json!({"loadBalancer": {}});
             }
         }
         ("apiextensions.k8s.io", "customresourcedefinitions") => {
@@ -67,6 +69,7 @@ pub fn on_update(
 }
 
 fn common(info: &ResourceInfo, object: &mut Value) -> Result<(), String> {
+    workloads::default(kind_of(info), object);
     if kind_of(info) == ("", "secrets") {
         move_string_data(object)?;
         if object.get("type").is_none() {
@@ -111,6 +114,12 @@ fn default_service(txn: &Txn<'_>, object: &mut Value, old: Option<&Value>) {
     };
     spec.entry("type").or_insert(json!("ClusterIP"));
     spec.entry("sessionAffinity").or_insert(json!("None"));
+    if spec.get("type") != Some(&json!("ExternalName")) {
+        spec.entry("ipFamilies").or_insert(json!(["IPv4"]));
+        spec.entry("ipFamilyPolicy").or_insert(json!("SingleStack"));
+        spec.entry("internalTrafficPolicy")
+            .or_insert(json!("Cluster"));
+    }
     if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
         for port in ports.iter_mut().filter_map(Value::as_object_mut) {
             port.entry("protocol").or_insert(json!("TCP"));

@@ -24,6 +24,91 @@ impl Subject {
             format!("{}.{}", self.resource, self.group)
         }
     }
+
+    /// `Deployment.apps` or `Pod`: what kube-apiserver names in validation errors.
+    fn qualified_kind(&self) -> String {
+        if self.group.is_empty() {
+            self.kind.clone()
+        } else {
+            format!("{}.{}", self.kind, self.group)
+        }
+    }
+}
+
+/// One field of a failed validation, `field: message` (`metadata.name:
+/// Invalid value: "Bad": …`), as kube-apiserver lists them.
+fn invalid_message(errors: &[String]) -> String {
+    match errors {
+        [one] => one.clone(),
+        many => format!("[{}]", many.join(", ")),
+    }
+}
+
+/// The `causes` clients (kubectl) show per field; the reason is the
+/// machine-readable form of the message's first words.
+fn invalid_causes(errors: &[String]) -> Vec<Value> {
+    errors
+        .iter()
+        .map(|error| {
+            let (field, message) = match error.split_once(": ") {
+                Some((field, message)) if !field.contains(' ') => (field, message),
+                _ => ("", error.as_str()),
+            };
+            let reason = if message.starts_with("Required value") {
+                "FieldValueRequired"
+            } else if message.starts_with("Unsupported value") {
+                "FieldValueNotSupported"
+            } else if message.starts_with("Forbidden") {
+                "FieldValueForbidden"
+            } else if message.starts_with("Too long") {
+                "FieldValueTooLong"
+            } else if message.contains("must be of type") {
+                "FieldValueTypeInvalid"
+            } else {
+                "FieldValueInvalid"
+            };
+            let mut cause = json!({"reason": reason, "message": message});
+            if !field.is_empty() {
+                cause["field"] = json!(field);
+            }
+            cause
+        })
+        .collect()
+}
+
+/// One field an apply would take from another manager.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyConflict {
+    /// `"alpha"`, or `"kubectl-edit" using v1` for a manager that updated.
+    pub manager: String,
+    /// `.spec.replicas`, `.spec.template.spec.containers[name="c"].image`.
+    pub field: String,
+}
+
+/// kube-apiserver's wording (structured-merge-diff's `Conflicts.Error`):
+/// one conflict inline, several grouped by manager, managers sorted.
+fn apply_conflict_message(conflicts: &[ApplyConflict]) -> String {
+    let detail = match conflicts {
+        [one] => format!("conflict with {}: {}", one.manager, one.field),
+        many => {
+            let mut managers: Vec<&str> = many.iter().map(|c| c.manager.as_str()).collect();
+            managers.sort_unstable();
+            managers.dedup();
+            let mut lines = Vec::new();
+            for manager in managers {
+                lines.push(format!("conflicts with {manager}:"));
+                for c in many.iter().filter(|c| c.manager == manager) {
+                    lines.push(format!("- {}", c.field));
+                }
+            }
+            lines.join("\n")
+        }
+    };
+    let plural = if conflicts.len() == 1 { "" } else { "s" };
+    format!(
+        "Apply failed with {} conflict{plural}: {detail}",
+        conflicts.len()
+    )
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,8 +123,10 @@ pub enum ApiError {
     Conflict(Subject, String),
     #[error("{0}")]
     BadRequest(String),
-    #[error("{} \"{}\" is invalid: {}", .0.kind, .0.name, .1)]
-    Invalid(Subject, String),
+    #[error("{} \"{}\" is invalid: {}", .0.qualified_kind(), .0.name, invalid_message(.1))]
+    Invalid(Subject, Vec<String>),
+    #[error("{}", apply_conflict_message(.0))]
+    ApplyConflict(Vec<ApplyConflict>),
     #[error("too old resource version: {requested} ({oldest})")]
     Gone { requested: u64, oldest: u64 },
     #[error(
@@ -62,7 +149,9 @@ impl ApiError {
     pub fn code(&self) -> StatusCode {
         match self {
             ApiError::NotFound(_) | ApiError::NoSuchResource => StatusCode::NOT_FOUND,
-            ApiError::AlreadyExists(_) | ApiError::Conflict(..) => StatusCode::CONFLICT,
+            ApiError::AlreadyExists(_) | ApiError::Conflict(..) | ApiError::ApplyConflict(_) => {
+                StatusCode::CONFLICT
+            }
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Invalid(..) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Gone { .. } | ApiError::ContinueExpired => StatusCode::GONE,
@@ -79,7 +168,7 @@ impl ApiError {
         match self {
             ApiError::NotFound(_) | ApiError::NoSuchResource => "NotFound",
             ApiError::AlreadyExists(_) => "AlreadyExists",
-            ApiError::Conflict(..) => "Conflict",
+            ApiError::Conflict(..) | ApiError::ApplyConflict(_) => "Conflict",
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::Invalid(..) => "Invalid",
             ApiError::Gone { .. } | ApiError::ContinueExpired => "Expired",
@@ -113,11 +202,33 @@ impl ApiError {
             "code": self.code().as_u16(),
         });
         if let Some(subject) = self.subject() {
-            status["details"] = json!({
-                "name": subject.name,
-                "group": subject.group,
-                "kind": subject.resource,
-            });
+            // Like kube-apiserver: validation errors name the kind, the
+            // others the resource; an empty group is omitted.
+            let kind = match self {
+                ApiError::Invalid(..) => &subject.kind,
+                _ => &subject.resource,
+            };
+            let mut details = json!({"name": subject.name, "kind": kind});
+            if !subject.group.is_empty() {
+                details["group"] = json!(subject.group);
+            }
+            if let ApiError::Invalid(_, errors) = self {
+                details["causes"] = json!(invalid_causes(errors));
+            }
+            status["details"] = details;
+        }
+        if let ApiError::ApplyConflict(conflicts) = self {
+            let causes: Vec<Value> = conflicts
+                .iter()
+                .map(|c| {
+                    json!({
+                        "reason": "FieldManagerConflict",
+                        "message": format!("conflict with {}", c.manager),
+                        "field": c.field,
+                    })
+                })
+                .collect();
+            status["details"] = json!({ "causes": causes });
         }
         status
     }

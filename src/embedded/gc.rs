@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::objects::{finalizers, is_deleting, meta_str, metadata_mut};
 use super::resources::{crd_key, namespace_key};
@@ -13,6 +13,9 @@ use super::store::{ObjectKey, ResourceKey, Txn};
 
 /// Finalizer that holds an owner until its dependents are gone.
 pub const FOREGROUND: &str = "foregroundDeletion";
+
+/// Finalizer that holds an owner until its dependents no longer refer to it.
+pub const ORPHAN: &str = "orphan";
 
 fn owner_uids(object: &Value) -> Vec<String> {
     object
@@ -88,13 +91,7 @@ fn delete_background(
         }
     } else if !is_deleting(object) {
         let mut next = object.clone();
-        if let Some(meta) = metadata_mut(&mut next) {
-            meta.insert(
-                "deletionTimestamp".into(),
-                json!(super::objects::rfc3339(super::objects::now())),
-            );
-            meta.insert("deletionGracePeriodSeconds".into(), json!(0));
-        }
+        super::objects::mark_deleting(&mut next);
         txn.put(resource, key, next);
     }
 }
@@ -110,15 +107,46 @@ pub fn finish_foreground(txn: &mut Txn<'_>, resource: &ResourceKey, key: &Object
     if !is_deleting(&owner) || !finalizers(&owner).iter().any(|f| f == FOREGROUND) {
         return;
     }
-    if !dependents_of(txn, uid).is_empty() {
+    // Only dependents that say so block their owner (kube-controller-manager
+    // releases it once no blockOwnerDeletion reference to it remains).
+    let blocking = dependents_of(txn, uid).iter().any(|(_, _, d)| {
+        d.pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .is_some_and(|refs| {
+                refs.iter()
+                    .any(|r| r["uid"].as_str() == Some(uid) && r["blockOwnerDeletion"] == true)
+            })
+    });
+    if blocking {
         return;
     }
-    let mut next = (*owner).clone();
+    release(txn, resource, key, &owner, FOREGROUND);
+}
+
+/// Releases an owner held by orphan deletion (its dependents were orphaned).
+pub fn finish_orphan(txn: &mut Txn<'_>, resource: &ResourceKey, key: &ObjectKey) {
+    if let Some(owner) = txn.get(resource, key)
+        && is_deleting(&owner)
+        && finalizers(&owner).iter().any(|f| f == ORPHAN)
+    {
+        release(txn, resource, key, &owner, ORPHAN);
+    }
+}
+
+/// Removes `finalizer` from a deleting object, removing the object when it was the last.
+fn release(
+    txn: &mut Txn<'_>,
+    resource: &ResourceKey,
+    key: &ObjectKey,
+    owner: &Value,
+    finalizer: &str,
+) {
+    let mut next = owner.clone();
     if let Some(list) = next
         .pointer_mut("/metadata/finalizers")
         .and_then(Value::as_array_mut)
     {
-        list.retain(|f| f.as_str() != Some(FOREGROUND));
+        list.retain(|f| f.as_str() != Some(finalizer));
     }
     if finalizers(&next).is_empty() {
         txn.put(resource, key, next);

@@ -27,11 +27,14 @@
 //! store, never on a restart.
 
 mod cluster;
+mod crd_schema;
 mod decode;
 mod defaults;
 mod discovery;
 mod error;
+mod fieldset;
 mod gc;
+mod managed;
 mod objects;
 mod openapi;
 mod operations;

@@ -77,6 +77,40 @@ pub fn is_deleting(object: &Value) -> bool {
         .is_some_and(|t| !t.is_null())
 }
 
+/// Starts a graceful deletion: kube-apiserver sets the timestamp and, for
+/// objects that have a generation, bumps it (controllers see the deletion as
+/// a new generation to observe).
+pub fn mark_deleting(object: &mut Value) {
+    let Some(meta) = metadata_mut(object) else {
+        return;
+    };
+    meta.insert("deletionTimestamp".into(), rfc3339(now()).into());
+    meta.insert("deletionGracePeriodSeconds".into(), 0.into());
+    if let Some(generation) = meta.get("generation").and_then(Value::as_i64) {
+        meta.insert("generation".into(), (generation + 1).into());
+    }
+}
+
+/// kube-apiserver refuses new finalizers on an object being deleted (its
+/// deletion could otherwise be held forever); the error, if `new` adds any.
+pub fn finalizers_added_while_deleting(old: &Value, new: &Value) -> Option<String> {
+    if !is_deleting(old) {
+        return None;
+    }
+    let before = finalizers(old);
+    let added: Vec<String> = finalizers(new)
+        .into_iter()
+        .filter(|f| !before.contains(f))
+        .map(|f| format!("{f:?}"))
+        .collect();
+    (!added.is_empty()).then(|| {
+        format!(
+            "metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
+            added.join(", ")
+        )
+    })
+}
+
 /// True if anything outside `metadata` and `status` differs: that is what
 /// bumps `metadata.generation`.
 pub fn spec_changed(old: &Value, new: &Value) -> bool {
@@ -95,32 +129,49 @@ pub fn spec_changed(old: &Value, new: &Value) -> bool {
     strip(old) != strip(new)
 }
 
-/// DNS-1123 subdomain (most names) or label (namespaces, services).
-pub fn validate_name(name: &str, label_only: bool) -> Result<(), String> {
-    let max = if label_only { 63 } else { 253 };
+/// The rule an object's name must follow, by resource (kube-apiserver's
+/// `ValidateObjectMeta` name functions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameRule {
+    /// DNS-1123 subdomain: most resources.
+    Subdomain,
+    /// DNS-1123 label: namespaces, and services (kube-apiserver 1.36 relaxed
+    /// them from DNS-1035: `1web` is a valid Service name there).
+    Label,
+}
+
+/// Checks `name` against `rule`; the error is kube-apiserver's wording, so
+/// clients (and people) see the same message on both servers.
+pub fn validate_name(name: &str, rule: NameRule) -> Result<(), String> {
+    let max = if rule == NameRule::Subdomain { 253 } else { 63 };
     if name.is_empty() {
         return Err("name or generateName is required".into());
     }
     if name.len() > max {
         return Err(format!("must be no more than {max} characters"));
     }
-    let allowed = |c: char| {
-        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || (!label_only && c == '.')
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let label_ok = |label: &str| {
+        label.chars().all(|c| alnum(c) || c == '-')
+            && label.chars().next().is_some_and(alnum)
+            && label.chars().last().is_some_and(alnum)
     };
-    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    if !name.chars().all(allowed) || !edge_ok(name.chars().next()) || !edge_ok(name.chars().last())
-    {
-        let what = if label_only {
-            "RFC 1123 label"
-        } else {
-            "RFC 1123 subdomain"
-        };
-        return Err(format!(
-            "a lowercase {what} must consist of lower case alphanumeric characters, '-'{} and must start and end with an alphanumeric character",
-            if label_only { "" } else { " or '.'" }
-        ));
+    let valid = match rule {
+        NameRule::Subdomain => name.split('.').all(label_ok),
+        NameRule::Label => label_ok(name),
+    };
+    if valid {
+        return Ok(());
     }
-    Ok(())
+    // kube-apiserver 1.36 words a label that would be a valid subdomain this way.
+    if rule == NameRule::Label && name.split('.').all(label_ok) {
+        return Err("must not contain dots".into());
+    }
+    Err(match rule {
+        NameRule::Subdomain => "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+        NameRule::Label => "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+    }
+    .into())
 }
 
 /// Kubernetes' short human duration (`5s`, `3m20s`, `4h`, `2d3h`, `1y`).
@@ -193,10 +244,12 @@ mod tests {
 
     #[test]
     fn names_and_durations() {
-        assert!(validate_name("edge-1.region", false).is_ok());
-        assert!(validate_name("edge-1.region", true).is_err());
-        assert!(validate_name("Bad", false).is_err());
-        assert!(validate_name("-x", false).is_err());
+        assert!(validate_name("edge-1.region", NameRule::Subdomain).is_ok());
+        assert!(validate_name("edge-1.region", NameRule::Label).is_err());
+        assert!(validate_name("a..b", NameRule::Subdomain).is_err());
+        assert!(validate_name("Bad", NameRule::Subdomain).is_err());
+        assert!(validate_name("-x", NameRule::Subdomain).is_err());
+        assert!(validate_name("1web", NameRule::Label).is_ok());
         assert_eq!(human_duration(5), "5s");
         assert_eq!(human_duration(200), "3m20s");
         assert_eq!(human_duration(3600 * 5), "5h");

@@ -10,10 +10,12 @@ use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
 use super::cluster::Cluster;
+use super::crd_schema;
 use super::decode;
 use super::defaults;
 use super::error::{ApiError, ApiResult, Subject};
 use super::gc;
+use super::managed;
 use super::objects::{self, finalizers, is_deleting, meta_str, metadata_mut};
 use super::patch::{self, PatchKind};
 use super::resources::ResourceInfo;
@@ -30,6 +32,8 @@ pub enum Subresource {
 pub struct WriteOptions {
     pub dry_run: bool,
     pub field_manager: Option<String>,
+    /// Server-side apply takes fields other managers own instead of failing.
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,7 +101,7 @@ fn not_found(info: &ResourceInfo, name: &str) -> ApiError {
 }
 
 fn invalid(info: &ResourceInfo, name: &str, why: impl Into<String>) -> ApiError {
-    ApiError::Invalid(subject(info, name), why.into())
+    ApiError::Invalid(subject(info, name), vec![why.into()])
 }
 
 fn conflict(info: &ResourceInfo, name: &str) -> ApiError {
@@ -281,43 +285,35 @@ fn check_namespace(
     Ok(())
 }
 
-fn record_manager(object: &mut Value, manager: Option<&str>, operation: &str, sub: Subresource) {
-    let Some(manager) = manager else {
-        return;
+/// Runs `f` as `manager` writing `info` through `sub`, with the shape of
+/// its objects (field ownership is recorded by path).
+fn as_writer<R>(
+    txn: &Txn<'_>,
+    info: &ResourceInfo,
+    manager: &str,
+    operation: &str,
+    sub: Subresource,
+    f: impl FnOnce(managed::Writer<'_>, super::fieldset::Shape<'_>) -> R,
+) -> R {
+    let api_version = info.api_version();
+    let writer = managed::Writer {
+        manager,
+        operation,
+        subresource: match sub {
+            Subresource::Main => "",
+            Subresource::Status => "status",
+        },
+        api_version: &api_version,
     };
-    let api_version = object.get("apiVersion").cloned().unwrap_or(Value::Null);
-    let Some(meta) = metadata_mut(object) else {
-        return;
-    };
-    let entries = meta.entry("managedFields").or_insert_with(|| json!([]));
-    if !entries.is_array() {
-        *entries = json!([]);
-    }
-    let Some(entries) = entries.as_array_mut() else {
-        return;
-    };
-    let subresource = if sub == Subresource::Status {
-        "status"
-    } else {
-        ""
-    };
-    entries.retain(|e| {
-        !(e["manager"] == manager
-            && e["operation"] == operation
-            && e.get("subresource").and_then(Value::as_str).unwrap_or("") == subresource)
-    });
-    let mut entry = json!({
-        "manager": manager,
-        "operation": operation,
-        "apiVersion": api_version,
-        "time": objects::rfc3339(objects::now()),
-        "fieldsType": "FieldsV1",
-        "fieldsV1": {},
-    });
-    if !subresource.is_empty() {
-        entry["subresource"] = json!(subresource);
-    }
-    entries.push(entry);
+    let crd = crd_schema::crd_of(txn, info);
+    f(writer, crd_schema::shape_of(info, crd.as_deref()))
+}
+
+/// A custom resource as its CRD's structural schema makes it (pruned,
+/// defaulted), or 422 Invalid naming every offending field.
+fn structural(txn: &Txn<'_>, info: &ResourceInfo, name: &str, object: &mut Value) -> ApiResult<()> {
+    crd_schema::conform(txn, info, object)
+        .map_err(|errors| ApiError::Invalid(subject(info, name), errors))
 }
 
 fn namespace_exists(txn: &Txn<'_>, namespace: &str) -> bool {
@@ -351,6 +347,8 @@ fn create_in(
 ) -> ApiResult<Value> {
     check_type(info, &mut body)?;
     check_namespace(info, namespace, &mut body)?;
+    let applied =
+        (operation == "Apply").then(|| managed::owned_part(&body, info.status_subresource, ""));
     if let Some(ns) = namespace
         && !namespace_exists(txn, ns)
     {
@@ -361,10 +359,10 @@ fn create_in(
             name: ns.to_string(),
         }));
     }
-    let label_only = matches!(
-        (info.group.as_str(), info.plural.as_str()),
-        ("", "namespaces" | "services")
-    );
+    let name_rule = match (info.group.as_str(), info.plural.as_str()) {
+        ("", "namespaces" | "services") => objects::NameRule::Label,
+        _ => objects::NameRule::Subdomain,
+    };
     let name = match meta_str(&body, "name").filter(|n| !n.is_empty()) {
         Some(name) => name.to_string(),
         None => {
@@ -387,7 +385,7 @@ fn create_in(
             free.ok_or_else(|| ApiError::AlreadyExists(subject(info, &prefix)))?
         }
     };
-    objects::validate_name(&name, label_only).map_err(|why| {
+    objects::validate_name(&name, name_rule).map_err(|why| {
         invalid(
             info,
             &name,
@@ -422,13 +420,27 @@ fn create_in(
         }
     }
     decode::check(info, &body).map_err(ApiError::BadRequest)?;
+    structural(txn, info, &name, &mut body)?;
     defaults::on_create(txn, info, &mut body).map_err(|why| invalid(info, &name, why))?;
-    record_manager(
-        &mut body,
-        opts.field_manager.as_deref(),
-        operation,
-        Subresource::Main,
-    );
+    if let Some(meta) = metadata_mut(&mut body) {
+        meta.remove("managedFields");
+    }
+    if let Some(manager) = opts.field_manager.as_deref() {
+        let sub = Subresource::Main;
+        as_writer(
+            txn,
+            info,
+            manager,
+            operation,
+            sub,
+            |writer, shape| match &applied {
+                Some(config) => managed::record_create_by_apply(&mut body, config, writer, shape),
+                None => {
+                    managed::record_update(None, &mut body, writer, shape, info.status_subresource)
+                }
+            },
+        );
+    }
     if opts.dry_run {
         return Ok(present(info, &body));
     }
@@ -446,8 +458,8 @@ pub(crate) fn create_internal(
     field_manager: &str,
 ) -> ApiResult<Value> {
     let opts = WriteOptions {
-        dry_run: false,
         field_manager: Some(field_manager.to_owned()),
+        ..WriteOptions::default()
     };
     create_in(txn, info, namespace, body, &opts, "Update", true)
 }
@@ -540,15 +552,16 @@ fn update_in(
             };
         }
         if !meta.contains_key("managedFields")
-            && let Some(managed) = old_meta.get("managedFields")
+            && let Some(entries) = old_meta.get("managedFields")
         {
-            meta.insert("managedFields".into(), managed.clone());
+            meta.insert("managedFields".into(), entries.clone());
         }
     }
     if let Some(map) = next.as_object_mut() {
         map.insert("apiVersion".into(), json!(info.api_version()));
         map.insert("kind".into(), json!(info.kind));
     }
+    structural(txn, info, name, &mut next)?;
     if objects::spec_changed(old, &next) || deployment_annotations_changed(info, old, &next) {
         let generation = objects::metadata(old)
             .and_then(|m| m.get("generation"))
@@ -558,6 +571,9 @@ fn update_in(
             meta.insert("generation".into(), json!(generation + 1));
         }
     }
+    if let Some(why) = objects::finalizers_added_while_deleting(old, &next) {
+        return Err(invalid(info, name, why));
+    }
     decode::check(info, &next).map_err(ApiError::BadRequest)?;
     defaults::on_update(txn, info, old, &mut next).map_err(|why| invalid(info, name, why))?;
     let mut old_versioned = old.clone();
@@ -565,11 +581,18 @@ fn update_in(
         map.insert("apiVersion".into(), json!(info.api_version()));
         map.insert("kind".into(), json!(info.kind));
     }
-    if next == old_versioned {
-        // Kubernetes does not write (or bump resourceVersion) on no-op updates.
+    if managed::without_times(&next) == managed::without_times(&old_versioned) {
+        // Kubernetes does not write (or bump resourceVersion) on no-op
+        // updates, nor for an apply that only renews its managedFields time.
         return Ok(present(info, old));
     }
-    record_manager(&mut next, opts.field_manager.as_deref(), operation, sub);
+    if operation != "Apply"
+        && let Some(manager) = opts.field_manager.as_deref()
+    {
+        as_writer(txn, info, manager, operation, sub, |writer, shape| {
+            managed::record_update(Some(old), &mut next, writer, shape, info.status_subresource);
+        });
+    }
     if opts.dry_run {
         return Ok(present(info, &next));
     }
@@ -650,16 +673,20 @@ pub fn patch(
                 let mut body = body;
                 check_type(info, &mut body)?;
                 check_name_matches(&body, name)?;
-                // Simplified server-side apply: the applied configuration is
-                // merged into the live object (strategic merge for built-ins,
-                // JSON merge for custom resources). Fields are not owned, so
-                // fields dropped from the configuration are not removed and
-                // conflicts between managers are never reported.
-                let merged = if info.custom {
-                    patch::merge_patch(&old_json, &body)?
-                } else {
-                    patch::strategic_merge_patch(&old_json, &body)?
-                };
+                let manager = opts.field_manager.as_deref().unwrap_or_default();
+                let mut merged = as_writer(t, info, manager, "Apply", sub, |writer, shape| {
+                    let config =
+                        managed::owned_part(&body, info.status_subresource, writer.subresource);
+                    managed::apply(&old_json, &config, writer, shape, opts.force)
+                        .map_err(ApiError::ApplyConflict)
+                })?;
+                // A resourceVersion in the configuration is a precondition.
+                if let (Some(rv), Some(meta)) = (
+                    meta_str(&body, "resourceVersion"),
+                    metadata_mut(&mut merged),
+                ) {
+                    meta.insert("resourceVersion".into(), json!(rv));
+                }
                 (merged, "Apply")
             }
         };
@@ -725,13 +752,20 @@ pub(crate) fn delete_in(
     }
     let propagation = opts.propagation.unwrap_or(Propagation::Background);
     let mut next = (*old).clone();
-    if propagation == Propagation::Foreground
-        && !finalizers(&next).iter().any(|f| f == gc::FOREGROUND)
+    // Like kube-apiserver, foreground and orphan deletion hold the object
+    // with a finalizer that the garbage collector removes when done.
+    let held_by = match propagation {
+        Propagation::Foreground => Some(gc::FOREGROUND),
+        Propagation::Orphan => Some(gc::ORPHAN),
+        Propagation::Background => None,
+    };
+    if let Some(finalizer) = held_by
+        && !finalizers(&next).iter().any(|f| f == finalizer)
         && let Some(meta) = metadata_mut(&mut next)
     {
         let list = meta.entry("finalizers").or_insert_with(|| json!([]));
         if let Some(list) = list.as_array_mut() {
-            list.push(json!(gc::FOREGROUND));
+            list.push(json!(finalizer));
         }
     }
     if opts.dry_run {
@@ -741,33 +775,33 @@ pub(crate) fn delete_in(
             Deleted::Pending(present(info, &next))
         });
     }
-    if propagation == Propagation::Orphan {
-        gc::orphan_dependents(txn, &old);
-    }
     if finalizers(&next).is_empty() {
         let removed = txn.remove(&info.key(), key).unwrap_or(old);
         gc::collect(txn, &info.key(), key, &removed);
         return Ok(Deleted::Gone(present(info, &removed)));
     }
-    if !is_deleting(&next)
-        && let Some(meta) = metadata_mut(&mut next)
-    {
-        meta.insert(
-            "deletionTimestamp".into(),
-            json!(objects::rfc3339(objects::now())),
-        );
-        meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+    if !is_deleting(&next) {
+        objects::mark_deleting(&mut next);
     }
-    if next != *old {
-        txn.put(&info.key(), key, next);
+    let marked = (next != *old).then(|| txn.put(&info.key(), key, next));
+    match propagation {
+        Propagation::Foreground => {
+            gc::delete_dependents(txn, &old);
+            gc::finish_foreground(txn, &info.key(), key);
+        }
+        Propagation::Orphan => {
+            gc::orphan_dependents(txn, &old);
+            gc::finish_orphan(txn, &info.key(), key);
+        }
+        Propagation::Background => {}
     }
-    if propagation == Propagation::Foreground {
-        gc::delete_dependents(txn, &old);
-        gc::finish_foreground(txn, &info.key(), key);
-    }
-    Ok(match txn.get(&info.key(), key) {
-        Some(current) => Deleted::Pending(present(info, &current)),
-        None => Deleted::Gone(present(info, &old)),
+    Ok(match (txn.get(&info.key(), key), marked) {
+        (Some(current), _) => Deleted::Pending(present(info, &current)),
+        // The real garbage collector finishes these deletions only later,
+        // so kube-apiserver always answers with the marked object; here the
+        // collection happened in the same transaction.
+        (None, Some(marked)) if held_by.is_some() => Deleted::Pending(present(info, &marked)),
+        (None, _) => Deleted::Gone(present(info, &old)),
     })
 }
 

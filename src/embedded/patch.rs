@@ -44,7 +44,7 @@ pub fn json_patch(target: &Value, patch: &Value) -> ApiResult<Value> {
     json_patch::patch(&mut out, &operations.0).map_err(|e| {
         ApiError::Invalid(
             Default::default(),
-            format!("the JSON patch could not be applied: {e}"),
+            vec![format!("the JSON patch could not be applied: {e}")],
         )
     })?;
     Ok(out)

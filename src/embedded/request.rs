@@ -176,6 +176,7 @@ impl Query {
                 .get("fieldManager")
                 .filter(|m| !m.is_empty())
                 .map(str::to_string),
+            force: self.flag("force"),
         }
     }
 

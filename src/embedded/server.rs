@@ -211,7 +211,18 @@ async fn resource_request(
             None => object,
         }
     };
-    let write_opts = query.write_options();
+    let mut write_opts = query.write_options();
+    // Like kube-apiserver, a write without fieldManager is recorded under the
+    // User-Agent's product name; an apply must name its manager itself.
+    let applying = method == Method::PATCH
+        && PatchKind::from_content_type(header_str(headers, header::CONTENT_TYPE))
+            .is_ok_and(|k| k == PatchKind::Apply);
+    if write_opts.field_manager.is_none() && !applying {
+        write_opts.field_manager = Some(manager_from_user_agent(header_str(
+            headers,
+            header::USER_AGENT,
+        )));
+    }
     match (method, path.name.as_deref()) {
         (&Method::GET, None) if query.is_watch() => watch_response(state, info, ns, query, table),
         (&Method::GET, Some(name)) if query.is_watch() => {
@@ -302,6 +313,24 @@ async fn resource_request(
             Ok(json_response(StatusCode::OK, &body))
         }
         _ => Err(ApiError::MethodNotAllowed),
+    }
+}
+
+/// The text before the first `/` of a User-Agent, printable characters only,
+/// at most 128 (kube-apiserver's `prefixFromUserAgent`); "unknown" if empty.
+fn manager_from_user_agent(user_agent: &str) -> String {
+    let product: String = user_agent
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(128)
+        .collect();
+    if product.is_empty() {
+        "unknown".into()
+    } else {
+        product
     }
 }
 

@@ -139,10 +139,10 @@ impl Watcher {
                         }
                     }
                 }
-                if self.opts.send_initial_events == Some(true)
-                    && self.opts.bookmarks
-                    && !self.send_bookmark(rv, true).await
-                {
+                // kube-apiserver 1.36 ends every initial replay with this
+                // bookmark when bookmarks are allowed, also for the legacy
+                // "no resourceVersion" / "0" watch, not only for streaming lists.
+                if initial && self.opts.bookmarks && !self.send_bookmark(rv, true).await {
                     return;
                 }
                 rv

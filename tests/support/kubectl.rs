@@ -7,6 +7,7 @@ use edgedeck::embedded::RunningCluster;
 
 pub struct Kubectl {
     pub kubeconfig: PathBuf,
+    binary: PathBuf,
     dir: tempfile::TempDir,
 }
 
@@ -27,16 +28,31 @@ impl Kubectl {
         let dir = tempfile::tempdir().expect("tempdir");
         let kubeconfig = dir.path().join("kubeconfig");
         cluster.write_kubeconfig(&kubeconfig).expect("kubeconfig");
-        Kubectl { kubeconfig, dir }
+        Kubectl {
+            kubeconfig,
+            binary: kubectl_binary(),
+            dir,
+        }
     }
 
     /// kubectl for a cluster someone else wrote the kubeconfig of (e.g. the
     /// console's `--embedded --kubeconfig-out`).
     pub fn with_kubeconfig(kubeconfig: &Path) -> Kubectl {
+        Self::with_binary(kubeconfig, kubectl_binary())
+    }
+
+    /// A given kubectl binary (the upstream one matching a real control plane).
+    pub fn with_binary(kubeconfig: &Path, binary: PathBuf) -> Kubectl {
         Kubectl {
             kubeconfig: kubeconfig.to_owned(),
+            binary,
             dir: tempfile::tempdir().expect("tempdir"),
         }
+    }
+
+    /// The kubectl binary, for tests that drive it themselves (`get -w`, `edit`).
+    pub fn binary(&self) -> &Path {
+        &self.binary
     }
 
     pub fn file(&self, name: &str, content: &str) -> PathBuf {
@@ -47,7 +63,7 @@ impl Kubectl {
 
     /// Runs kubectl off the async runtime so the server keeps serving.
     pub async fn run(&self, args: &[&str]) -> Output {
-        let binary = kubectl_binary();
+        let binary = self.binary.clone();
         let kubeconfig = self.kubeconfig.clone();
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let cache = self.dir.path().join("cache");
