@@ -9,25 +9,42 @@
 //! - one failing object does not stop the others;
 //! - nothing is written when the live object already says what we want, so
 //!   status changes of children do not turn into write storms.
+//!
+//! # Shape
+//!
+//! Six watches (the applications, and the metadata of five generated
+//! kinds mapped to their owner) feed one `kube::runtime::applier`. Each
+//! watch has its own backoff. kube-runtime's `Controller` puts one backoff
+//! on all its watches together instead: after an API server restart every
+//! watch fails at once (refused connections, then 410 Gone), each failure
+//! pauses all six for a longer time, and only one failure is taken per
+//! pause — edits went unnoticed for minutes (issue #10). Failed watches
+//! are emitted as engine events, not dropped.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Debug;
+use std::future::ready;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{Stream, StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, Service};
 use kube::api::{
     Api, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, TypeMeta,
 };
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
-use kube::{Resource, ResourceExt};
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::{Action, ReconcileRequest, trigger_owners, trigger_self};
+use kube::runtime::reflector::{self, store::Writer};
+use kube::runtime::{Config, WatchStreamExt, applier, watcher};
+use kube::{Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
 use super::cluster::{self, KindCache};
+use super::supervisor::{self, WatchError, until_cancelled};
 use super::{Context, EngineEvent, Outcome, Source};
 use crate::api::{
     EdgeApplication, EdgeApplicationStatus, FIELD_MANAGER, LABEL_EDGEAPPLICATION_NAME,
@@ -55,27 +72,77 @@ struct State {
     kinds: KindCache,
 }
 
-/// Runs until `cancel` fires.
+/// Runs until `cancel` fires; in-flight reconciles get
+/// [`supervisor::STOP_GRACE`] to finish.
 pub async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
     let client = ctx.client.clone();
-    let generated = watcher::Config::default().labels(LABEL_EDGEAPPLICATION_NAME);
+    let (apps, writer) = reflector::store();
     let state = Arc::new(State {
         ctx,
         kinds: KindCache::default(),
     });
-    Controller::new(
+    let queue = stream::select_all([
+        app_requests(&client, writer).boxed(),
+        owner_requests::<Deployment>(&client, "deployments").boxed(),
+        owner_requests::<StatefulSet>(&client, "statefulsets").boxed(),
+        owner_requests::<DaemonSet>(&client, "daemonsets").boxed(),
+        owner_requests::<Service>(&client, "services").boxed(),
+        owner_requests::<ConfigMap>(&client, "configmaps").boxed(),
+    ])
+    .take_until(cancel.clone().cancelled_owned());
+    let controller = applier(
+        |app, state| Box::pin(reconcile(app, state)),
+        error_policy,
+        state.clone(),
+        apps.clone(),
+        queue,
+        Config::default(),
+    )
+    .for_each(|result| {
+        supervisor::report_applier(&state.ctx, Source::EdgeApplication, result);
+        ready(())
+    });
+    until_cancelled(controller, &cancel, || supervisor::grace_for(&apps))
+        .await
+        .log(Source::EdgeApplication);
+}
+
+type Request = Result<ReconcileRequest<EdgeApplication>, WatchError>;
+
+/// Every change to an application reconciles it.
+fn app_requests(
+    client: &Client,
+    writer: Writer<EdgeApplication>,
+) -> impl Stream<Item = Request> + Send + use<> {
+    let apps = watcher(
         Api::<EdgeApplication>::all(client.clone()),
         watcher::Config::default(),
     )
-    .owns(Api::<Deployment>::all(client.clone()), generated.clone())
-    .owns(Api::<StatefulSet>::all(client.clone()), generated.clone())
-    .owns(Api::<DaemonSet>::all(client.clone()), generated.clone())
-    .owns(Api::<Service>::all(client.clone()), generated.clone())
-    .owns(Api::<ConfigMap>::all(client), generated)
-    .graceful_shutdown_on(cancel.cancelled_owned())
-    .run(reconcile, error_policy, state)
-    .for_each(|_| async {})
-    .await;
+    .default_backoff()
+    .reflect(writer)
+    .applied_objects()
+    .map_err(|source| WatchError {
+        resource: "edgeapplications",
+        source,
+    });
+    trigger_self(apps, ())
+}
+
+/// A change to a generated object reconciles the application owning it.
+/// Only metadata is watched: the owner reference is all that is needed.
+fn owner_requests<K>(
+    client: &Client,
+    resource: &'static str,
+) -> impl Stream<Item = Request> + Send + use<K>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    let generated = watcher::Config::default().labels(LABEL_EDGEAPPLICATION_NAME);
+    let children = watcher(Api::<PartialObjectMeta<K>>::all(client.clone()), generated)
+        .default_backoff()
+        .touched_objects()
+        .map_err(move |source| WatchError { resource, source });
+    trigger_owners(children, (), ())
 }
 
 fn error_policy(app: Arc<EdgeApplication>, error: &Error, state: Arc<State>) -> Action {

@@ -16,6 +16,10 @@
 //! client-go's renew deadline, this leaves room for clock skew between
 //! engines, since expiry is judged against the holder's `renewTime`.
 //!
+//! Work gets until the lease runs out to stop; whatever still runs then is
+//! dropped, so the elector is always back to renewing or following (a work
+//! future must therefore not leave detached tasks behind).
+//!
 //! # Release
 //!
 //! On shutdown the leader stops its work, waits for it, then writes the
@@ -87,7 +91,15 @@ where
                     elector.release(lease).await;
                     break;
                 }
-                HoldEnd::WorkFinished => elector.release(lease).await,
+                HoldEnd::WorkFinished => {
+                    elector.release(lease).await;
+                    // Work meant to run forever ended: said so in hold();
+                    // a pause keeps a work that ends at once from spinning.
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = tokio::time::sleep(elector.opts.renew_every) => {}
+                    }
+                }
                 HoldEnd::Lost => {}
             }
         }
@@ -354,7 +366,9 @@ impl Elector {
                 biased;
                 _ = cancel.cancelled() => break HoldEnd::Cancelled,
                 _ = &mut work_future => {
-                    tracing::warn!("engine work ended while leading; stepping down");
+                    self.emit(Outcome::Failed {
+                        reason: "the controllers ended while leading; stepping down and trying again".into(),
+                    });
                     token.cancel();
                     return (HoldEnd::WorkFinished, lease);
                 }
@@ -386,7 +400,18 @@ impl Elector {
         };
         // Work stops before the lease is released, so two leaders never overlap.
         token.cancel();
-        work_future.await;
+        let left = (renewed_at + self.opts.duration).saturating_duration_since(Instant::now());
+        // Others may take over once the lease runs out: work still going
+        // then is dropped, which stops it. Waiting longer is how the engine
+        // once hung for good — a controller cancelled before its first list
+        // never returned, and this loop never renewed or tried again.
+        if tokio::time::timeout(left, &mut work_future).await.is_err() {
+            self.emit(Outcome::Failed {
+                reason: format!(
+                    "the controllers did not stop within {left:?} of the end of leadership; stopped them"
+                ),
+            });
+        }
         (end, lease)
     }
 

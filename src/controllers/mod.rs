@@ -7,6 +7,7 @@ pub mod edge_application;
 pub mod events;
 pub mod leader;
 pub mod node_group;
+pub mod supervisor;
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use events::{EngineEvent, Outcome, Source};
 pub use leader::LeaseOptions;
+use supervisor::{Restarts, supervise};
 
 /// How the engine runs.
 #[derive(Debug, Clone)]
@@ -117,11 +119,26 @@ async fn run(ctx: Arc<Context>, options: EngineOptions, cancel: CancellationToke
     ));
 }
 
-/// Runs both controllers until `cancel` fires.
+/// Runs both controllers until `cancel` fires, each restarted should it
+/// end before that: one controller ending must not leave the engine
+/// half-running with nobody noticing.
 async fn controllers(ctx: Arc<Context>, cancel: CancellationToken) {
+    let restarts = Restarts::default();
     tokio::join!(
-        node_group::run(ctx.clone(), cancel.clone()),
-        edge_application::run(ctx.clone(), cancel.clone()),
+        supervise(
+            ctx.clone(),
+            Source::NodeGroup,
+            cancel.clone(),
+            restarts.clone(),
+            node_group::run,
+        ),
+        supervise(
+            ctx,
+            Source::EdgeApplication,
+            cancel,
+            restarts,
+            edge_application::run,
+        ),
     );
 }
 

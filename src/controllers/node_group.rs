@@ -51,7 +51,7 @@ use futures::channel::mpsc;
 use futures::{Stream, StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::core::v1::Node;
 use kube::api::Api;
-use kube::runtime::controller::{Action, Error as ApplierError, ReconcileRequest};
+use kube::runtime::controller::{Action, ReconcileRequest};
 use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
 use kube::runtime::{Config, WatchStreamExt, applier, watcher};
 use kube::{Client, Resource, ResourceExt};
@@ -60,6 +60,7 @@ use tokio_util::sync::CancellationToken;
 use self::error::{Error, retry_delay};
 use self::finalizer::Step;
 use self::plan::{NodeTriggers, NodeWork, plan_share, spec_only};
+use super::supervisor::{self, WatchError, until_cancelled};
 use super::{Context, EngineEvent, Outcome, Source};
 use crate::api::NodeGroup;
 use crate::engine::membership::{Membership, compute};
@@ -71,7 +72,8 @@ const DEBOUNCE: Duration = Duration::from_millis(100);
 /// How long a reconcile waits for the node cache's first list.
 const NODE_CACHE_WAIT: Duration = Duration::from_secs(30);
 
-/// Runs until `cancel` fires; in-flight reconciles finish first.
+/// Runs until `cancel` fires; in-flight reconciles get
+/// [`supervisor::STOP_GRACE`] to finish.
 pub async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
     let client = ctx.client.clone();
     let (groups, group_writer) = reflector::store();
@@ -91,13 +93,13 @@ pub async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
         node_requests(&client, node_writer, groups.clone()).boxed(),
         nudges.map(|r| Ok(ReconcileRequest::from(r))).boxed(),
     ])
-    .take_until(cancel.cancelled_owned());
+    .take_until(cancel.clone().cancelled_owned());
     // Each reconcile holds the whole fleet's membership while it writes; bounded
     // concurrency keeps memory flat with hundreds of groups and thousands of nodes.
     let config = Config::default()
         .debounce(DEBOUNCE)
         .concurrency(RECONCILE_CONCURRENCY);
-    applier(
+    let controller = applier(
         |group, state| Box::pin(reconcile(group, state)),
         error_policy,
         state.clone(),
@@ -106,19 +108,12 @@ pub async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
         config,
     )
     .for_each(|result| {
-        state.after_reconcile(result);
+        supervisor::report_applier(&state.ctx, Source::NodeGroup, result);
         ready(())
-    })
-    .await;
-}
-
-/// A watch that failed (it is retried with backoff).
-#[derive(Debug, thiserror::Error)]
-#[error("watching {resource}: {source}")]
-struct WatchError {
-    resource: &'static str,
-    #[source]
-    source: watcher::Error,
+    });
+    until_cancelled(controller, &cancel, || supervisor::grace_for(&state.groups))
+        .await
+        .log(Source::NodeGroup);
 }
 
 type Request = Result<ReconcileRequest<NodeGroup>, WatchError>;
@@ -407,31 +402,5 @@ impl State {
             &error.to_string(),
         )
         .await;
-    }
-
-    /// Logs what the applier reports besides reconcile results (those are
-    /// already emitted by [`State::report`]).
-    fn after_reconcile(
-        &self,
-        result: Result<(ObjectRef<NodeGroup>, Action), ApplierError<Error, WatchError>>,
-    ) {
-        match result {
-            Ok(_) | Err(ApplierError::ReconcilerFailed(..)) => {}
-            // A group deleted between trigger and reconcile: nothing to do.
-            Err(ApplierError::ObjectNotFound(obj)) => {
-                tracing::debug!(%obj, "nodegroup gone before reconcile")
-            }
-            Err(ApplierError::QueueError(e)) => {
-                let reason = e.to_string();
-                self.ctx.emit(EngineEvent::new(
-                    Source::NodeGroup,
-                    "",
-                    Outcome::Failed { reason },
-                ));
-            }
-            Err(ApplierError::RunnerError(e)) => {
-                tracing::error!(error = %e, "nodegroup controller runner failed")
-            }
-        }
     }
 }

@@ -1,0 +1,340 @@
+//! Keeping the controllers running, and stopping them in bounded time.
+//!
+//! A controller runs until the engine stops it; nothing else may end it
+//! quietly, and stopping it must not hang. Both happened (issue #10):
+//!
+//! - **Ending by itself.** A controller whose stream ended, or that
+//!   panicked, was simply gone while the other one and the leader went on:
+//!   the engine looked alive and did nothing. [`supervise`] reports such an
+//!   end as a failure and starts the controller again, with backoff.
+//! - **Never stopping.** kube-runtime's applier holds every reconcile until
+//!   its store's first list is done, and keeps holding after its input
+//!   ends: a controller cancelled before that list (the API server went
+//!   away just after it started) never returned. The leader waits for its
+//!   controllers before it renews or tries again, so it waited forever,
+//!   neither leading nor following. Each controller's `run` therefore goes
+//!   through [`until_cancelled`], which gives it [`STOP_GRACE`] to finish
+//!   its in-flight reconciles (none before the first list: no grace then,
+//!   see [`grace_for`]) and then drops it; reconciles are
+//!   level-triggered, so one cut short is simply done again by whoever runs
+//!   next. The leader keeps its own, shorter, bound (see `leader`).
+//!
+//! Failed watches are reported through [`report_applier`]; each watch has
+//! its own backoff, so one failing watch never holds back the others.
+
+use std::any::Any;
+use std::future::Future;
+use std::hash::Hash;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use kube::Resource;
+use kube::runtime::controller::{Action, Error as ApplierError};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::{Context, EngineEvent, Outcome, Source};
+
+/// How long a cancelled controller may take to finish its in-flight reconciles.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Restart delays: doubling from `first` up to `max`; a controller that ran
+/// for `healthy` before it ended starts again from `first`.
+#[derive(Debug, Clone)]
+pub struct Restarts {
+    pub first: Duration,
+    pub max: Duration,
+    pub healthy: Duration,
+}
+
+impl Default for Restarts {
+    fn default() -> Self {
+        Restarts {
+            first: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+            healthy: Duration::from_secs(300),
+        }
+    }
+}
+
+impl Restarts {
+    /// The delay before restart number `attempt` (1 = the first) in a row.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(1).min(31);
+        self.first.saturating_mul(1u32 << doublings).min(self.max)
+    }
+}
+
+/// How a controller future ended under [`until_cancelled`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Stopped {
+    /// It returned by itself, before any cancel.
+    Returned,
+    /// It was cancelled and returned within the grace period.
+    Cancelled,
+    /// It was cancelled and did not return within `grace`: dropped.
+    Dropped { grace: Duration },
+}
+
+impl Stopped {
+    /// Logs a drop that cut in-flight work short (one with no grace cut nothing).
+    pub fn log(&self, controller: Source) {
+        if let Stopped::Dropped { grace } = self
+            && !grace.is_zero()
+        {
+            tracing::warn!(%controller, "controller did not stop within {grace:?} of its cancel; dropped it");
+        }
+    }
+}
+
+/// Drives `controller` until it ends. Once `cancel` fires it has `grace()`
+/// (asked then) to finish in-flight work; then it is dropped, which stops it
+/// (it must not leave detached tasks behind).
+pub async fn until_cancelled(
+    controller: impl Future<Output = ()>,
+    cancel: &CancellationToken,
+    grace: impl FnOnce() -> Duration,
+) -> Stopped {
+    tokio::pin!(controller);
+    tokio::select! {
+        () = &mut controller => {
+            return if cancel.is_cancelled() { Stopped::Cancelled } else { Stopped::Returned };
+        }
+        () = cancel.cancelled() => {}
+    }
+    let grace = grace();
+    match tokio::time::timeout(grace, controller).await {
+        Ok(()) => Stopped::Cancelled,
+        Err(_) => Stopped::Dropped { grace },
+    }
+}
+
+/// The grace of an applier over `store`: none before the store's first
+/// list, since the applier runs no reconcile until then, else [`STOP_GRACE`].
+pub fn grace_for<K>(store: &Store<K>) -> Duration
+where
+    K: Resource + Clone + 'static,
+    K::DynamicType: Eq + Hash + Clone,
+{
+    match store.wait_until_ready().now_or_never() {
+        Some(_) => STOP_GRACE,
+        None => Duration::ZERO,
+    }
+}
+
+/// A watch that failed; it is retried with its own backoff.
+#[derive(Debug, thiserror::Error)]
+#[error("watching {resource}: {source}")]
+pub struct WatchError {
+    pub resource: &'static str,
+    #[source]
+    pub source: watcher::Error,
+}
+
+/// Emits what an applier reports besides reconcile results (each
+/// controller's error policy emits those): a failed watch, a stopped runner.
+pub fn report_applier<K, E>(
+    ctx: &Context,
+    source: Source,
+    result: Result<(ObjectRef<K>, Action), ApplierError<E, WatchError>>,
+) where
+    K: Resource,
+    E: std::error::Error + 'static,
+{
+    let reason = match result {
+        Ok(_) | Err(ApplierError::ReconcilerFailed(..)) => return,
+        // Deleted between trigger and reconcile: nothing to do.
+        Err(ApplierError::ObjectNotFound(obj)) => {
+            tracing::debug!(%obj, controller = %source, "object gone before reconcile");
+            return;
+        }
+        Err(ApplierError::QueueError(e)) => e.to_string(),
+        Err(ApplierError::RunnerError(e)) => format!("{source} controller runner failed: {e}"),
+    };
+    ctx.emit(EngineEvent::new(source, "", Outcome::Failed { reason }));
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
+/// Runs the controller `run` makes until `cancel` fires, starting it again
+/// (after [`Restarts::delay`]) whenever it returns or panics before that.
+/// Every unexpected end is emitted as a failure of `source`, and every
+/// restart as a lifecycle event, so an operator sees both. `run` must
+/// return soon after its cancel (see [`until_cancelled`]).
+pub async fn supervise<F, Fut>(
+    ctx: Arc<Context>,
+    source: Source,
+    cancel: CancellationToken,
+    restarts: Restarts,
+    run: F,
+) where
+    F: Fn(Arc<Context>, CancellationToken) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut attempt = 0u32;
+    loop {
+        let started = Instant::now();
+        let ended = AssertUnwindSafe(run(ctx.clone(), cancel.clone()))
+            .catch_unwind()
+            .await;
+        if cancel.is_cancelled() {
+            return;
+        }
+        let why = match ended {
+            Ok(()) => "it ended by itself".to_owned(),
+            Err(panic) => format!("it panicked: {}", panic_message(panic.as_ref())),
+        };
+        attempt = if started.elapsed() >= restarts.healthy {
+            1
+        } else {
+            attempt.saturating_add(1)
+        };
+        let delay = restarts.delay(attempt);
+        ctx.emit(EngineEvent::new(
+            source,
+            "",
+            Outcome::Failed {
+                reason: format!("{source} controller stopped ({why}); restarting in {delay:?}"),
+            },
+        ));
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(delay) => {}
+        }
+        ctx.emit(EngineEvent::new(
+            source,
+            "",
+            Outcome::Lifecycle {
+                message: format!("{source} controller restarted"),
+            },
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use tokio::sync::broadcast;
+
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn context() -> (Arc<Context>, broadcast::Receiver<EngineEvent>) {
+        let config = kube::Config::new("http://127.0.0.1:9".parse().expect("url"));
+        let client = kube::Client::try_from(config).expect("client");
+        let (events, receiver) = broadcast::channel(64);
+        (Arc::new(Context::new(client, events)), receiver)
+    }
+
+    fn quick() -> Restarts {
+        Restarts {
+            first: 10 * MS,
+            max: 40 * MS,
+            healthy: Duration::from_secs(60),
+        }
+    }
+
+    #[test]
+    fn restart_delays_double_up_to_the_maximum() {
+        let r = quick();
+        let delays: Vec<Duration> = (1..=5).map(|a| r.delay(a)).collect();
+        assert_eq!(delays, [10 * MS, 20 * MS, 40 * MS, 40 * MS, 40 * MS]);
+        assert_eq!(r.delay(0), 10 * MS);
+        assert_eq!(r.delay(u32::MAX), 40 * MS);
+    }
+
+    #[tokio::test]
+    async fn a_controller_that_ignores_its_cancel_is_dropped_after_the_grace() {
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let stopped = until_cancelled(std::future::pending(), &cancel, || 20 * MS).await;
+        assert_eq!(stopped, Stopped::Dropped { grace: 20 * MS });
+    }
+
+    #[tokio::test]
+    async fn a_controller_that_stops_on_its_cancel_is_cancelled_not_dropped() {
+        let cancel = CancellationToken::new();
+        let token = cancel.clone();
+        let controller = async move { token.cancelled().await };
+        cancel.cancel();
+        let stopped = until_cancelled(controller, &cancel, || Duration::from_secs(5)).await;
+        assert_eq!(stopped, Stopped::Cancelled);
+    }
+
+    #[tokio::test]
+    async fn a_controller_that_returns_without_a_cancel_says_so() {
+        let cancel = CancellationToken::new();
+        let stopped = until_cancelled(async {}, &cancel, || Duration::from_secs(5)).await;
+        assert_eq!(stopped, Stopped::Returned);
+    }
+
+    #[test]
+    fn no_grace_before_the_first_list_as_nothing_can_be_in_flight() {
+        let (store, mut writer) = kube::runtime::reflector::store::<ConfigMap>();
+        assert_eq!(grace_for(&store), Duration::ZERO);
+        writer.apply_watcher_event(&watcher::Event::Init);
+        writer.apply_watcher_event(&watcher::Event::InitDone);
+        assert_eq!(grace_for(&store), STOP_GRACE);
+    }
+
+    #[tokio::test]
+    async fn a_controller_that_ends_or_panics_is_reported_and_restarted() {
+        let (ctx, mut events) = context();
+        let cancel = CancellationToken::new();
+        let runs = Arc::new(AtomicU32::new(0));
+        let counter = runs.clone();
+        let supervisor = tokio::spawn(supervise(
+            ctx,
+            Source::EdgeApplication,
+            cancel.clone(),
+            quick(),
+            move |_, token: CancellationToken| {
+                let run = counter.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    match run {
+                        0 => {}
+                        1 => panic!("lost the plot"),
+                        _ => token.cancelled().await,
+                    }
+                }
+            },
+        ));
+        let mut seen = Vec::new();
+        while seen.len() < 4 {
+            let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
+                .await
+                .expect("an event in time")
+                .expect("event");
+            seen.push(event.to_string());
+        }
+        assert!(seen[0].contains("ended by itself"), "{seen:?}");
+        assert!(seen[0].contains("restarting in 10ms"), "{seen:?}");
+        assert!(seen[1].contains("edgeapplication controller restarted"));
+        assert!(seen[2].contains("panicked: lost the plot"), "{seen:?}");
+        assert!(seen[2].contains("restarting in 20ms"), "{seen:?}");
+        assert!(seen[3].contains("restarted"));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(events.is_empty(), "the third run keeps going");
+        assert_eq!(runs.load(Ordering::SeqCst), 3);
+
+        cancel.cancel();
+        tokio::time::timeout(Duration::from_secs(5), supervisor)
+            .await
+            .expect("the supervisor stops on cancel")
+            .expect("no panic");
+        assert_eq!(runs.load(Ordering::SeqCst), 3, "not restarted after cancel");
+    }
+}
