@@ -330,6 +330,20 @@ async fn delete_needs_the_version_shown_and_readonly_never_deletes(cluster) {
 }
 }
 
+/// The console says it is reconnecting and keeps showing what it last knew.
+async fn keeps_the_data_while_reconnecting(rx: &mut watch::Receiver<Arc<Fleet>>, before: &Fleet) {
+    let lost = fleet_where(rx, "reconnecting", |f| {
+        matches!(f.connection, ConnectionState::Reconnecting { .. })
+    })
+    .await;
+    assert_eq!(
+        lost.nodes.len(),
+        before.nodes.len(),
+        "last known data is kept"
+    );
+    assert_eq!(lost.applications.len(), before.applications.len());
+}
+
 /// The embedded server stopped and started again on the same port with the
 /// same data directory; the real control plane's counterpart follows.
 #[tokio::test]
@@ -352,16 +366,7 @@ async fn a_lost_connection_keeps_the_data_and_recovers_by_itself() {
     assert_eq!(before.nodes.len(), demo::count("Node"));
     cluster.shutdown().await;
 
-    let lost = fleet_where(&mut rx, "reconnecting", |f| {
-        matches!(f.connection, ConnectionState::Reconnecting { .. })
-    })
-    .await;
-    assert_eq!(
-        lost.nodes.len(),
-        before.nodes.len(),
-        "last known data is kept"
-    );
-    assert_eq!(lost.applications.len(), before.applications.len());
+    keeps_the_data_while_reconnecting(&mut rx, &before).await;
 
     let _again = start(ClusterOptions {
         listen: addr,
@@ -384,16 +389,7 @@ async fn a_lost_real_apiserver_keeps_the_data_and_recovers_by_itself() {
     let plane = demo.control_plane_mut().expect("a real control plane");
     plane.stop_apiserver();
 
-    let lost = fleet_where(&mut rx, "reconnecting", |f| {
-        matches!(f.connection, ConnectionState::Reconnecting { .. })
-    })
-    .await;
-    assert_eq!(
-        lost.nodes.len(),
-        before.nodes.len(),
-        "last known data is kept"
-    );
-    assert_eq!(lost.applications.len(), before.applications.len());
+    keeps_the_data_while_reconnecting(&mut rx, &before).await;
 
     plane.start_apiserver().await;
     fleet_where(&mut rx, "connected again", synced).await;

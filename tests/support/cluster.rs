@@ -32,7 +32,14 @@ impl TestCluster {
     /// The embedded cluster with the fleet simulator playing kubelet,
     /// scheduler and workload controllers, like the real one below.
     pub async fn embedded() -> TestCluster {
+        Self::embedded_with(Vec::new()).await
+    }
+
+    /// [`TestCluster::embedded`] started with these objects, as `--embedded`
+    /// starts with its seed.
+    pub async fn embedded_with(initial_objects: Vec<serde_json::Value>) -> TestCluster {
         let cluster = start(ClusterOptions {
+            initial_objects,
             simulate: true,
             ..ClusterOptions::default()
         })

@@ -10,10 +10,10 @@
 //! Either way the fleet is there and every demo node Ready before the test
 //! body sees it, so a test never races the load.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use edgedeck::console::live::embedded::initial_objects;
-use edgedeck::embedded::{ClusterOptions, RunningCluster, start};
+use edgedeck::embedded::RunningCluster;
 use edgedeck::simulation::load::{LoadOptions, Nodes, load};
 use edgedeck::simulation::seed::Seed;
 use k8s_openapi::api::core::v1::Node;
@@ -23,18 +23,9 @@ use serde_json::Value;
 
 use super::cluster::TestCluster;
 
-enum Backend {
-    Embedded {
-        cluster: RunningCluster,
-        kubeconfig: PathBuf,
-        _dir: tempfile::TempDir,
-    },
-    Real(TestCluster),
-}
-
 /// A cluster holding the demo fleet; dropping it stops the cluster.
 pub struct DemoCluster {
-    backend: Backend,
+    cluster: TestCluster,
     client: Client,
 }
 
@@ -78,24 +69,10 @@ impl DemoCluster {
     }
 
     async fn embedded() -> DemoCluster {
-        let cluster = start(ClusterOptions {
-            initial_objects: objects(),
-            simulate: true,
-            ..ClusterOptions::default()
-        })
-        .await
-        .expect("embedded cluster starts");
-        let client = cluster.client().expect("client");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let kubeconfig = dir.path().join("kubeconfig");
-        cluster.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+        let cluster = TestCluster::embedded_with(objects()).await;
         DemoCluster {
-            backend: Backend::Embedded {
-                cluster,
-                kubeconfig,
-                _dir: dir,
-            },
-            client,
+            client: cluster.client(),
+            cluster,
         }
     }
 
@@ -108,10 +85,7 @@ impl DemoCluster {
         load(&client, objects(), &options)
             .await
             .unwrap_or_else(|e| panic!("loading the demo fleet onto the real cluster: {e}"));
-        DemoCluster {
-            backend: Backend::Real(cluster),
-            client,
-        }
+        DemoCluster { cluster, client }
     }
 
     /// Every demo node Ready: the simulator or kwok has taken them over.
@@ -147,34 +121,22 @@ impl DemoCluster {
     }
 
     pub fn kubeconfig(&self) -> &Path {
-        match &self.backend {
-            Backend::Embedded { kubeconfig, .. } => kubeconfig,
-            Backend::Real(cluster) => cluster.kubeconfig(),
-        }
+        self.cluster.kubeconfig()
     }
 
     pub fn is_real(&self) -> bool {
-        matches!(self.backend, Backend::Real(_))
+        self.cluster.is_real()
     }
 
     pub fn name(&self) -> &'static str {
-        match self.backend {
-            Backend::Embedded { .. } => "embedded",
-            Backend::Real(_) => "real",
-        }
+        self.cluster.name()
     }
 
     pub fn control_plane_mut(&mut self) -> Option<&mut super::real::ControlPlane> {
-        match &mut self.backend {
-            Backend::Real(cluster) => cluster.control_plane_mut(),
-            Backend::Embedded { .. } => None,
-        }
+        self.cluster.control_plane_mut()
     }
 
     pub fn embedded_cluster(&self) -> Option<&RunningCluster> {
-        match &self.backend {
-            Backend::Embedded { cluster, .. } => Some(cluster),
-            Backend::Real(_) => None,
-        }
+        self.cluster.embedded_cluster()
     }
 }
