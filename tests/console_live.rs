@@ -134,7 +134,9 @@ async fn a_current_patch_succeeds_and_a_stale_one_conflicts_without_changing_any
     let executor = session.executor();
 
     match executor.write(&effect).await {
-        WriteOutcome::Ok { what } => assert!(what.contains("nginx-app"), "{what}"),
+        WriteOutcome::Ok { what } => {
+            assert!(what.starts_with("saved ") && what.contains("nginx-app"), "{what}")
+        }
         other => panic!("current write: {other:?}"),
     }
     let apps: Api<EdgeApplication> = Api::namespaced(client.clone(), "edge-apps");
@@ -323,7 +325,8 @@ async fn delete_needs_the_version_shown_and_readonly_never_deletes(cluster) {
     // With the version now shown, it goes (finalizers aside: no engine runs here).
     let current_rv = current.metadata.resource_version.expect("resourceVersion");
     match session.executor().write(&delete(&current_rv)).await {
-        WriteOutcome::Ok { what } => assert!(what.contains("deleted"), "{what}"),
+        // Said as it is: never "saved deleted …" (issue #10, item 14).
+        WriteOutcome::Ok { what } => assert!(what.starts_with("deleted "), "{what}"),
         other => panic!("current delete: {other:?}"),
     }
     assert!(groups.get_opt("chengdu").await.expect("get").is_none());

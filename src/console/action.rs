@@ -73,6 +73,8 @@ pub enum Action {
 /// What the I/O layer reports back about a write.
 #[derive(Debug, Clone)]
 pub enum WriteOutcome {
+    /// Done; `what` says what happened in the executor's words ("saved X",
+    /// "deleted X", "X was already gone"), shown as it is.
     Ok {
         what: String,
     },

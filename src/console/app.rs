@@ -313,7 +313,7 @@ impl App {
             WriteOutcome::Ok { what } => {
                 self.pending = None;
                 self.status_retries = 0;
-                self.info(format!("✓ saved {what}"));
+                self.info(format!("✓ {what}"));
             }
             WriteOutcome::Failed { error } => {
                 self.pending = None;

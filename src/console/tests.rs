@@ -293,6 +293,17 @@ fn conflict_shows_what_changed_and_reapplies_on_the_current_object() {
 }
 
 #[test]
+fn a_finished_delete_is_reported_as_a_delete_not_a_save() {
+    let mut a = app();
+    a.update(Action::WriteResult(WriteOutcome::Ok {
+        what: "deleted NodeGroup chengdu".into(),
+    }));
+    let flash = format!("{:?}", a.flash);
+    assert!(flash.contains("✓ deleted NodeGroup chengdu"), "{flash}");
+    assert!(!flash.contains("saved"), "{flash}");
+}
+
+#[test]
 fn a_conflict_on_status_only_is_written_again_without_asking() {
     let mut a = app();
     command(&mut a, "matrix");

@@ -279,7 +279,9 @@ impl Executor {
         match result {
             Ok(_) => {
                 tracing::info!(what = %request.what, "written");
-                WriteOutcome::Ok { what: request.what }
+                WriteOutcome::Ok {
+                    what: format!("saved {}", request.what),
+                }
             }
             Err(kube::Error::Api(s))
                 if s.code == 409 && !matches!(request.verb, Verb::Create(_)) =>
