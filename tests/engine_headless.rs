@@ -10,14 +10,8 @@ use edgedeck::api::EdgeApplication;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, ListParams, PostParams};
+use support::real::free_port;
 use support::{eventually, from_yaml_file};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 fn engine(args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_edgedeck"))

@@ -41,6 +41,7 @@ use serde_json::json;
 use support::cluster::TestCluster;
 use support::demo::{self, DemoCluster};
 use support::eventually_within;
+use support::real::free_port;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -104,13 +105,6 @@ const LONG_OUTAGE: Duration = Duration::from_secs(4);
 /// back: kube-runtime's watch backoff tops out at 30 s, so a healthy engine
 /// is well within this; a stalled one never gets there.
 const CATCH_UP: Duration = Duration::from_secs(60);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// A cluster holding the demo fleet whose API server can be taken away and
 /// brought back with its data.

@@ -15,7 +15,7 @@
 //! nothing in the loop is edgedeck's own code.
 
 use std::io::Write as _;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -56,7 +56,8 @@ pub fn assets() -> PathBuf {
         .clone()
 }
 
-fn free_port() -> u16 {
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -440,21 +441,18 @@ impl ControlPlane {
         .expect("client config");
         kube::Client::try_from(config).expect("client")
     }
-
-    /// Whether an etcd port still answers: lets a test prove the processes
-    /// are gone after drop.
-    pub fn api_reachable(&self) -> bool {
-        TcpStream::connect(("127.0.0.1", self.api_port)).is_ok()
-    }
 }
 
-/// SIGTERM, then SIGKILL after `grace`.
-fn stop(child: &mut Child, grace: Duration) {
+/// Asks `child` to shut down cleanly (SIGTERM).
+fn terminate(child: &Child) {
     // SAFETY: kill(2) on a child we spawned and have not reaped.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGTERM);
     }
-    let deadline = Instant::now() + grace;
+}
+
+/// Waits for `child` until `deadline`, then SIGKILLs it, and reaps it.
+fn reap_by(child: &mut Child, deadline: Instant) {
     while Instant::now() < deadline {
         if matches!(child.try_wait(), Ok(Some(_))) {
             return;
@@ -465,25 +463,22 @@ fn stop(child: &mut Child, grace: Duration) {
     let _ = child.wait();
 }
 
+/// SIGTERM, then SIGKILL after `grace`.
+fn stop(child: &mut Child, grace: Duration) {
+    terminate(child);
+    reap_by(child, Instant::now() + grace);
+}
+
 impl Drop for ControlPlane {
     fn drop(&mut self) {
-        for p in self.processes.iter_mut().rev() {
-            // SIGTERM first so etcd and the apiserver shut down cleanly; the
-            // data directory goes with the tempdir anyway.
-            unsafe {
-                libc::kill(p.child.id() as i32, libc::SIGTERM);
-            }
+        // Everything is told at once so the shutdowns overlap; etcd and the
+        // apiserver shut down cleanly, the data goes with the tempdir anyway.
+        for p in self.processes.iter().rev() {
+            terminate(&p.child);
         }
         let deadline = Instant::now() + Duration::from_secs(5);
         for p in self.processes.iter_mut().rev() {
-            while Instant::now() < deadline {
-                if matches!(p.child.try_wait(), Ok(Some(_))) {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = p.child.kill();
-            let _ = p.child.wait();
+            reap_by(&mut p.child, deadline);
         }
         if std::thread::panicking() || std::env::var_os("EDGEDECK_TEST_LOGS").is_some() {
             eprintln!("{}", self.logs_tail());
