@@ -35,6 +35,13 @@ struct Inputs {
 /// Renders everything in `loaded`.
 pub fn dry_run(loaded: &[Loaded]) -> DryRun {
     let mut out = DryRun::default();
+    if loaded.is_empty() {
+        // Like `kubectl apply` on an empty file: printing nothing and
+        // succeeding would look like an application that renders nothing.
+        out.errors
+            .push("no objects in the input: nothing was rendered".into());
+        return out;
+    }
     let inputs = classify(loaded, &mut out.errors);
     let membership =
         (!inputs.nodes.is_empty()).then(|| membership::compute(&inputs.nodes, &inputs.groups));
@@ -62,6 +69,16 @@ pub fn dry_run(loaded: &[Loaded]) -> DryRun {
         for failure in &rendered.errors {
             out.errors
                 .push(format!("{source}: {app_id}: {}", failure.error));
+        }
+        for skipped in &rendered.warnings {
+            out.warnings
+                .push(format!("{source}: {app_id}: {}", skipped.warning));
+        }
+        if rendered.objects.is_empty() && rendered.errors.is_empty() {
+            out.warnings.push(format!(
+                "{source}: {app_id} renders nothing: {}",
+                nothing_rendered_because(app)
+            ));
         }
         for object in &rendered.objects {
             push_yaml(&mut out, &object.object);
@@ -95,6 +112,14 @@ pub fn dry_run(loaded: &[Loaded]) -> DryRun {
         }
     }
     out
+}
+
+fn nothing_rendered_because(app: &EdgeApplication) -> &'static str {
+    if app.spec.workload_template.manifests.is_empty() {
+        "spec.workloadTemplate.manifests is empty"
+    } else {
+        "only workloads, and spec.workloadScope targets no group or labels"
+    }
 }
 
 fn push_yaml(out: &mut DryRun, value: &impl Serialize) {

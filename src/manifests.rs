@@ -10,16 +10,23 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use thiserror::Error;
 
-/// Where an object came from, for error messages: `file.yaml#2` (documents count from 1).
+/// Where an object came from, for error messages: `file.yaml#2` (documents
+/// count from 1), `file.yaml#2 items[0]` for an item of a `kind: List`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {
     pub file: String,
     pub document: usize,
+    /// Index in the document's `items` when it is a `kind: List`.
+    pub item: Option<usize>,
 }
 
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}#{}", self.file, self.document)
+        write!(f, "{}#{}", self.file, self.document)?;
+        match self.item {
+            Some(item) => write!(f, " items[{item}]"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -75,11 +82,14 @@ impl Loaded {
 
     /// Decodes into a typed object; the error names the exact field that is wrong.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, ManifestError> {
-        serde_path_to_error::deserialize(&self.object).map_err(|e| ManifestError::Field {
-            at: self.source.clone(),
-            object: format!("{} {}", self.kind(), self.name()),
-            path: e.path().to_string(),
-            message: e.inner().to_string(),
+        serde_path_to_error::deserialize(&self.object).map_err(|e| {
+            let message = e.inner().to_string();
+            ManifestError::Field {
+                at: self.source.clone(),
+                object: format!("{} {}", self.kind(), self.name()),
+                path: field_path(&e.path().to_string(), &message),
+                message,
+            }
         })
     }
 }
@@ -112,6 +122,7 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Loaded>, ManifestError> {
         let at = Source {
             file: file.to_owned(),
             document: index + 1,
+            item: None,
         };
         let value = Value::deserialize(document).map_err(|e| ManifestError::Syntax {
             at: at.clone(),
@@ -125,14 +136,31 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Loaded>, ManifestError> {
                     .and_then(Value::as_array)
                     .cloned()
                     .unwrap_or_default();
-                for item in items {
-                    out.push(checked(at.clone(), item)?);
+                for (item, object) in items.into_iter().enumerate() {
+                    let at = Source {
+                        item: Some(item),
+                        ..at.clone()
+                    };
+                    out.push(checked(at, object)?);
                 }
             }
             other => out.push(checked(at, other)?),
         }
     }
     Ok(out)
+}
+
+/// serde reports a missing field at the path of the map that lacks it (`.`
+/// for a missing `spec`); the reader wants the field itself.
+fn field_path(path: &str, message: &str) -> String {
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    match missing {
+        Some(field) if path == "." => field.to_owned(),
+        Some(field) => format!("{path}.{field}"),
+        None => path.to_owned(),
+    }
 }
 
 fn checked(source: Source, object: Value) -> Result<Loaded, ManifestError> {
@@ -155,7 +183,33 @@ mod tests {
         let loaded = parse("f.yaml", text).unwrap();
         let names: Vec<_> = loaded.iter().map(Loaded::name).collect();
         assert_eq!(names, ["a", "b"]);
-        assert_eq!(loaded[1].source.to_string(), "f.yaml#3");
+        assert_eq!(loaded[1].source.to_string(), "f.yaml#3 items[0]");
+    }
+
+    #[test]
+    fn list_items_are_named_by_index() {
+        let text = "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Node, metadata: {name: a}}\n- {metadata: {name: b}}\n";
+        let err = parse("l.yaml", text).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "l.yaml#1 items[1]: not a Kubernetes object (a map with apiVersion and kind)"
+        );
+    }
+
+    #[test]
+    fn a_missing_field_is_named_itself() {
+        let loaded = parse(
+            "e.yaml",
+            "apiVersion: apps.kubeedge.io/v1alpha1\nkind: EdgeApplication\nmetadata: {name: e}\n",
+        )
+        .unwrap();
+        let err = loaded[0]
+            .decode::<crate::api::EdgeApplication>()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "e.yaml#1: EdgeApplication e: spec: missing field `spec`"
+        );
     }
 
     #[test]

@@ -66,6 +66,9 @@ pub struct TargetNodeGroup {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TargetNodeLabel {
+    /// Optional in KubeEdge's schema too; an empty selector is refused at
+    /// render (it would pin the copy to every node).
+    #[serde(default)]
     pub label_selector: LabelSelector,
     #[serde(default, skip_serializing_if = "Overriders::is_empty")]
     pub overriders: Overriders,
@@ -127,11 +130,42 @@ pub enum OverriderOperator {
     Replace,
 }
 
+impl OverriderOperator {
+    /// The word manifests use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OverriderOperator::Add => "add",
+            OverriderOperator::Remove => "remove",
+            OverriderOperator::Replace => "replace",
+        }
+    }
+}
+
+/// Command and args overriders add or remove words; KubeEdge's CRD has no
+/// `replace` for them, so neither does ours (the schema then refuses what
+/// render could not do).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CommandArgsOperator {
+    Add,
+    Remove,
+}
+
+impl CommandArgsOperator {
+    /// The word manifests use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandArgsOperator::Add => "add",
+            CommandArgsOperator::Remove => "remove",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommandArgsOverrider {
     pub container_name: String,
-    pub operator: OverriderOperator,
+    pub operator: CommandArgsOperator,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub value: Vec<String>,
 }
@@ -178,6 +212,10 @@ pub struct ManifestStatus {
     /// edgedeck extension: why the object is not Available (or could not be rendered).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// edgedeck extension: what rendered other than written (an overrider
+    /// naming a container the template does not have, skipped).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[derive(
@@ -186,6 +224,7 @@ pub struct ManifestStatus {
 #[serde(rename_all = "camelCase")]
 pub struct ResourceIdentifier {
     /// Index of the manifest in `spec.workloadTemplate.manifests`.
+    #[schemars(range(min = 0))]
     pub ordinal: i32,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub group: String,

@@ -20,7 +20,11 @@ use kube::CustomResourceExt;
 
 /// Both CRDs, in the order they should be applied.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![NodeGroup::crd(), EdgeApplication::crd()]
+    let mut crds = vec![NodeGroup::crd(), EdgeApplication::crd()];
+    for crd in &mut crds {
+        schema::match_kubeedge(crd);
+    }
+    crds
 }
 
 /// Both CRDs as one multi-document YAML stream (what `edgedeck crds` prints).

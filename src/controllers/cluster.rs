@@ -55,19 +55,6 @@ pub fn covers(live: &Value, desired: &Value) -> bool {
     }
 }
 
-/// Whether `object` names the owner with `uid` as its controller.
-pub fn controlled_by(object: &Value, uid: &str) -> bool {
-    object
-        .pointer("/metadata/ownerReferences")
-        .and_then(Value::as_array)
-        .is_some_and(|refs| {
-            refs.iter().any(|r| {
-                r.get("uid").and_then(Value::as_str) == Some(uid)
-                    && r.get("controller").and_then(Value::as_bool) == Some(true)
-            })
-        })
-}
-
 /// Records a Warning Event on `regarding` (shown by `kubectl describe`).
 /// Best effort: failing to record an event must not fail a reconcile.
 pub async fn warn(client: &Client, regarding: ObjectReference, reason: &str, message: &str) {
@@ -133,14 +120,6 @@ mod tests {
             !covers(&extra_container, &desired),
             "a list with more elements is drift"
         );
-    }
-
-    #[test]
-    fn controller_reference_must_match_uid_and_be_the_controller() {
-        let object = json!({"metadata": {"ownerReferences": [{"uid": "a", "controller": false}, {"uid": "b", "controller": true}]}});
-        assert!(controlled_by(&object, "b"));
-        assert!(!controlled_by(&object, "a"));
-        assert!(!controlled_by(&json!({}), "b"));
     }
 
     #[test]

@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::api::{
     Api, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, TypeMeta,
 };
@@ -39,19 +39,20 @@ use kube::runtime::reflector::{self, store::Writer};
 use kube::runtime::{Config, WatchStreamExt, applier, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::Value;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
+
+mod status;
 
 use super::cluster::{self, KindCache};
 use super::supervisor::{self, WatchError, until_cancelled};
 use super::{Context, EngineEvent, Outcome, Source};
-use crate::api::{
-    EdgeApplication, EdgeApplicationStatus, FIELD_MANAGER, LABEL_EDGEAPPLICATION_NAME,
-};
+use crate::api::{EdgeApplication, FIELD_MANAGER, LABEL_EDGEAPPLICATION_NAME};
 use crate::engine::object::split_api_version;
+use crate::engine::ownership::{self, Ownership};
 use crate::engine::render::{self, Rendered};
-use crate::engine::status::{self, Observation};
+use crate::engine::status::{Observation, summarize};
 use crate::engine::{ObjectKey, prune};
 
 /// How often an application in sync is looked at again, to catch drift on
@@ -70,6 +71,8 @@ pub enum Error {
 struct State {
     ctx: Arc<Context>,
     kinds: KindCache,
+    schemas: status::SchemaCache,
+    reported: status::Reported,
 }
 
 /// Runs until `cancel` fires; in-flight reconciles get
@@ -80,6 +83,8 @@ pub async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
     let state = Arc::new(State {
         ctx,
         kinds: KindCache::default(),
+        schemas: status::SchemaCache::default(),
+        reported: status::Reported::default(),
     });
     let queue = stream::select_all([
         app_requests(&client, writer).boxed(),
@@ -188,6 +193,7 @@ async fn reconcile(app: Arc<EdgeApplication>, state: Arc<State>) -> Result<Actio
     };
     if app.meta().deletion_timestamp.is_some() {
         // The garbage collector removes what we generated through ownerReferences.
+        state.reported.forget(&uid);
         return Ok(Action::await_change());
     }
     let client = &state.ctx.client;
@@ -197,6 +203,7 @@ async fn reconcile(app: Arc<EdgeApplication>, state: Arc<State>) -> Result<Actio
     for gvk in kinds_to_inspect(&app, &rendered) {
         inspect_kind(&state, &app, &namespace, &uid, &gvk, &rendered, &mut pass).await;
     }
+    inspect_unlabelled(&state, &app, &namespace, &uid, &rendered, &mut pass).await;
     for desired in &rendered.objects {
         apply(&state, &namespace, &uid, &app, desired, &mut pass).await;
     }
@@ -208,7 +215,7 @@ async fn reconcile(app: Arc<EdgeApplication>, state: Arc<State>) -> Result<Actio
         delete(&state, &namespace, gone, &mut pass).await;
     }
 
-    let new_status = status::summarize(
+    let full_status = summarize(
         &rendered,
         |key| match pass.failures.get(&id(key)) {
             Some(reason) => Observation::Failed(reason),
@@ -219,9 +226,11 @@ async fn reconcile(app: Arc<EdgeApplication>, state: Arc<State>) -> Result<Actio
         },
         app.meta().generation,
     );
+    // Compared as it will read back, or a schema that prunes would make every pass write.
+    let new_status = state.schemas.get(client).await.fit(full_status.clone());
     if app.status.as_ref() != Some(&new_status) {
-        record_new_failures(client, &app, &new_status).await;
-        write_status(client, &app, &namespace, &new_status).await?;
+        state.reported.record_new(client, &app, &full_status).await;
+        status::write(client, &state.schemas, &app, &namespace, &new_status).await?;
         pass.changes.push("status updated".into());
     }
     if !pass.changes.is_empty() || !pass.failures.is_empty() || !rendered.errors.is_empty() {
@@ -310,7 +319,7 @@ async fn inspect_kind(
                 let Some(key) = ObjectKey::of(&value) else {
                     continue;
                 };
-                if cluster::controlled_by(&value, uid) {
+                if ownership::controlled_by(&value, uid) {
                     pass.owned.push(key.clone());
                     pass.live.insert(id(&key), value);
                 }
@@ -321,6 +330,61 @@ async fn inspect_kind(
             for desired in rendered.objects.iter().filter(|o| gvk_of(&o.key) == *gvk) {
                 pass.failures.insert(id(&desired.key), reason.clone());
             }
+        }
+    }
+}
+
+/// KubeEdge labels nothing it generates, so after a migration the label
+/// lists above miss its objects; its status names them. An object named
+/// there, found neither by label nor among what renders now (which apply
+/// looks up itself), is fetched by name: if it is this application's, it is
+/// pruned like any other. Once the status is rewritten such entries are gone,
+/// so this costs nothing in the steady state.
+async fn inspect_unlabelled(
+    state: &State,
+    app: &EdgeApplication,
+    namespace: &str,
+    uid: &str,
+    rendered: &Rendered,
+    pass: &mut Pass,
+) {
+    let wanted: BTreeSet<String> = rendered
+        .objects
+        .iter()
+        .map(|o| id(&o.key))
+        .chain(rendered.retained().map(id))
+        .collect();
+    let named = app
+        .status
+        .iter()
+        .flat_map(|s| &s.workload_status)
+        .filter_map(|entry| {
+            let at = &entry.identifier;
+            let here = at.namespace.is_empty() || at.namespace == namespace;
+            let complete = !at.kind.is_empty() && !at.version.is_empty() && !at.name.is_empty();
+            let api_version = match at.group.as_str() {
+                "" => at.version.clone(),
+                group => format!("{group}/{}", at.version),
+            };
+            (here && complete)
+                .then(|| ObjectKey::new(api_version, &at.kind, Some(namespace), &at.name))
+        });
+    let client = &state.ctx.client;
+    for key in named.collect::<Vec<_>>() {
+        let key_id = id(&key);
+        if pass.live.contains_key(&key_id) || wanted.contains(&key_id) {
+            continue;
+        }
+        let Ok(resource) = state.kinds.resolve(client, &gvk_of(&key)).await else {
+            continue;
+        };
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
+        if let Ok(Some(object)) = api.get_opt(&key.name).await
+            && let Ok(value) = serde_json::to_value(&object)
+            && ownership::controlled_by(&value, uid)
+        {
+            pass.owned.push(key);
+            pass.live.insert(key_id, value);
         }
     }
 }
@@ -359,16 +423,23 @@ async fn apply(
         match api.get_opt(&desired.key.name).await {
             Ok(Some(existing)) => {
                 let value = serde_json::to_value(&existing).unwrap_or(Value::Null);
-                if !cluster::controlled_by(&value, uid) {
-                    pass.failures.insert(
-                        key_id,
-                        format!(
-                            "{} already exists and is not controlled by EdgeApplication {}; refusing to take it over",
-                            desired.key,
-                            app.name_any()
-                        ),
-                    );
-                    return;
+                match ownership::ownership(&value, uid) {
+                    Ownership::Controlled => {}
+                    Ownership::OrphanedByKubeEdge => {
+                        pass.changes
+                            .push(format!("adopted {} generated by KubeEdge", desired.key));
+                    }
+                    Ownership::Foreign(why) => {
+                        pass.failures.insert(
+                            key_id,
+                            format!(
+                                "{} already exists and is not EdgeApplication {}'s: {why}; refusing to take it over",
+                                desired.key,
+                                app.name_any()
+                            ),
+                        );
+                        return;
+                    }
                 }
             }
             Ok(None) => {}
@@ -415,58 +486,6 @@ async fn delete(state: &State, namespace: &str, key: &ObjectKey, pass: &mut Pass
         Err(reason) => {
             pass.failures
                 .insert(id(key), format!("prune failed: {reason}"));
-        }
-    }
-}
-
-async fn write_status(
-    client: &kube::Client,
-    app: &EdgeApplication,
-    namespace: &str,
-    status: &EdgeApplicationStatus,
-) -> Result<(), Error> {
-    let api: Api<EdgeApplication> = Api::namespaced(client.clone(), namespace);
-    // A merge patch of the whole status: list fields are replaced, so stale entries go.
-    let patch = json!({ "status": status });
-    api.patch_status(
-        &app.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await
-    .map(|_| ())
-    .map_err(Error::Status)
-}
-
-/// Records a Kubernetes Event for each failure reason the previous status did not already show.
-async fn record_new_failures(
-    client: &kube::Client,
-    app: &EdgeApplication,
-    status: &EdgeApplicationStatus,
-) {
-    let before: BTreeSet<&str> = app
-        .status
-        .iter()
-        .flat_map(|s| &s.workload_status)
-        .filter_map(|e| e.reason.as_deref())
-        .collect();
-    let reference = ObjectReference {
-        api_version: Some(crate::api::API_VERSION.to_owned()),
-        kind: Some("EdgeApplication".to_owned()),
-        name: app.metadata.name.clone(),
-        namespace: app.metadata.namespace.clone(),
-        uid: app.metadata.uid.clone(),
-        ..ObjectReference::default()
-    };
-    for entry in &status.workload_status {
-        if entry.conditions != Some(crate::api::ManifestCondition::Failed) {
-            continue;
-        }
-        let Some(reason) = entry.reason.as_deref() else {
-            continue;
-        };
-        if !before.contains(reason) {
-            cluster::warn(client, reference.clone(), "GenerateFailed", reason).await;
         }
     }
 }

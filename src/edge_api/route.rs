@@ -19,8 +19,6 @@
 //! The upstream path is rebuilt from validated segments, never copied from
 //! the request, so `..` or encoded slashes cannot smuggle another path.
 
-use crate::api::MAX_NAME_LEN;
-
 /// The two kinds served from the stores, filtered per node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FilteredKind {
@@ -145,22 +143,9 @@ fn resource(
     }
 }
 
-/// Kubernetes `IsDNS1123Subdomain`: at most 253 characters, dot-separated
-/// labels of lowercase alphanumerics and `-`, each starting and ending with
-/// an alphanumeric. Node names must be one.
+/// Kubernetes `IsDNS1123Subdomain`: node names must be one.
 pub(crate) fn is_dns_subdomain(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_NAME_LEN
-        && name.split('.').all(|label| {
-            let bytes = label.as_bytes();
-            let edge_ok =
-                |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-            edge_ok(bytes.first())
-                && edge_ok(bytes.last())
-                && bytes
-                    .iter()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-        })
+    crate::api::validate_name(name, crate::api::NameRule::Subdomain).is_ok()
 }
 
 #[cfg(test)]

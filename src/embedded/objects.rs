@@ -129,50 +129,7 @@ pub fn spec_changed(old: &Value, new: &Value) -> bool {
     strip(old) != strip(new)
 }
 
-/// The rule an object's name must follow, by resource (kube-apiserver's
-/// `ValidateObjectMeta` name functions).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NameRule {
-    /// DNS-1123 subdomain: most resources.
-    Subdomain,
-    /// DNS-1123 label: namespaces, and services (kube-apiserver 1.36 relaxed
-    /// them from DNS-1035: `1web` is a valid Service name there).
-    Label,
-}
-
-/// Checks `name` against `rule`; the error is kube-apiserver's wording, so
-/// clients (and people) see the same message on both servers.
-pub fn validate_name(name: &str, rule: NameRule) -> Result<(), String> {
-    let max = if rule == NameRule::Subdomain { 253 } else { 63 };
-    if name.is_empty() {
-        return Err("name or generateName is required".into());
-    }
-    if name.len() > max {
-        return Err(format!("must be no more than {max} characters"));
-    }
-    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
-    let label_ok = |label: &str| {
-        label.chars().all(|c| alnum(c) || c == '-')
-            && label.chars().next().is_some_and(alnum)
-            && label.chars().last().is_some_and(alnum)
-    };
-    let valid = match rule {
-        NameRule::Subdomain => name.split('.').all(label_ok),
-        NameRule::Label => label_ok(name),
-    };
-    if valid {
-        return Ok(());
-    }
-    // kube-apiserver 1.36 words a label that would be a valid subdomain this way.
-    if rule == NameRule::Label && name.split('.').all(label_ok) {
-        return Err("must not contain dots".into());
-    }
-    Err(match rule {
-        NameRule::Subdomain => "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
-        NameRule::Label => "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
-    }
-    .into())
-}
+pub use crate::api::{NameRule, validate_name};
 
 /// Kubernetes' short human duration (`5s`, `3m20s`, `4h`, `2d3h`, `1y`).
 pub fn human_duration(seconds: i64) -> String {
@@ -243,13 +200,7 @@ mod tests {
     }
 
     #[test]
-    fn names_and_durations() {
-        assert!(validate_name("edge-1.region", NameRule::Subdomain).is_ok());
-        assert!(validate_name("edge-1.region", NameRule::Label).is_err());
-        assert!(validate_name("a..b", NameRule::Subdomain).is_err());
-        assert!(validate_name("Bad", NameRule::Subdomain).is_err());
-        assert!(validate_name("-x", NameRule::Subdomain).is_err());
-        assert!(validate_name("1web", NameRule::Label).is_ok());
+    fn durations() {
         assert_eq!(human_duration(5), "5s");
         assert_eq!(human_duration(200), "3m20s");
         assert_eq!(human_duration(3600 * 5), "5h");

@@ -36,15 +36,6 @@ pub enum EngineError {
     #[error("{object}: image overrider: {problem}")]
     BadImageOverrider { object: String, problem: String },
 
-    #[error(
-        "{object}: {overrider} overrider names container {container:?}, which the pod template does not have"
-    )]
-    UnknownContainer {
-        object: String,
-        overrider: &'static str,
-        container: String,
-    },
-
     #[error("{object}: {field}: {problem}")]
     InvalidField {
         object: String,
@@ -73,4 +64,19 @@ pub enum EngineError {
 
     #[error("{object}: endpoint {index} has no nodeName; hidden from every node")]
     EndpointWithoutNodeName { object: String, index: usize },
+}
+
+/// Input that renders, but not entirely as written: shown beside the status
+/// (and by `edgedeck render` on stderr) instead of failing the target.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum EngineWarning {
+    #[error(
+        "{object}: {overrider} names container {container:?}, which spec.containers does not have; skipped, as KubeEdge does"
+    )]
+    UnknownContainer {
+        object: String,
+        /// The overrider list and index, e.g. `envOverriders[1]`.
+        overrider: String,
+        container: String,
+    },
 }

@@ -7,10 +7,12 @@ pub mod image;
 pub mod membership;
 pub mod object;
 pub mod overrides;
+pub mod ownership;
 pub mod prune;
 pub mod render;
 pub mod status;
+pub mod status_schema;
 pub mod topology;
 
-pub use error::EngineError;
+pub use error::{EngineError, EngineWarning};
 pub use object::ObjectKey;

@@ -13,12 +13,12 @@ mod placement;
 #[cfg(test)]
 mod tests;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::EngineError;
 use super::object::WorkloadKind;
+use super::{EngineError, EngineWarning};
 use crate::api::Overriders;
 
 /// Where one rendered copy of a workload is pinned.
@@ -48,31 +48,58 @@ impl Target {
     }
 }
 
-/// `ls-` + the first 8 hex digits of sha256 over the selector's sorted requirements.
+/// `ls-` + the first 8 hex digits of sha256 over a canonical text of the
+/// selector, so the suffix depends only on what the selector says, never on
+/// the order keys, expressions or values were written in.
 ///
-/// The hashed text is one line per requirement, joined by `\n` (no trailing
-/// newline); valid label keys, values and operators cannot contain `\n`, `=`,
-/// ` ` or `,`, so distinct selectors give distinct texts:
+/// A selector of `matchLabels` only hashes exactly as KubeEdge's name
+/// overrider does: every key and its value run together with no separator,
+/// sorted by key (`{region: g, tier: edge}` → `regiongtieredge` →
+/// `ls-afc90c45`). Migrating from KubeEdge then keeps every generated name,
+/// so the objects KubeEdge made are adopted instead of duplicated.
+///
+/// KubeEdge ignores `matchExpressions`; edgedeck honours them, so a
+/// selector with any gets a text of its own that cannot be mistaken for
+/// KubeEdge's (two entries differing only in their expressions must not
+/// share a name). It is one line per requirement, joined by `\n`; valid
+/// label keys, values and operators cannot contain `\n`, `=`, ` ` or `,`:
 ///
 /// 1. every `matchLabels` entry as `<key>=<value>`, sorted by key; then
 /// 2. every `matchExpressions` entry as `<key> <operator> <v1>,<v2>,…` with
 ///    its values sorted (the part after the operator is empty, but the space
 ///    is kept, for `Exists`/`DoesNotExist`), these lines sorted.
-///
-/// So the suffix depends only on what the selector selects by, never on the
-/// order keys, expressions or values were written in. `matchLabels {a: b}`
-/// and the expression `a In [b]` hash differently even though they select
-/// the same nodes: the suffix identifies what the user wrote.
 pub fn label_selector_suffix(selector: &LabelSelector) -> String {
+    let canonical = match selector.match_expressions.as_deref() {
+        None | Some([]) => kubeedge_text(selector),
+        Some(expressions) => expressions_text(selector, expressions),
+    };
+    let hash = Sha256::digest(canonical.as_bytes());
+    let hex: String = hash
+        .iter()
+        .take(4)
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("ls-{hex}")
+}
+
+/// KubeEdge's text: `k1v1k2v2…`, keys sorted (a BTreeMap iterates sorted).
+fn kubeedge_text(selector: &LabelSelector) -> String {
+    selector
+        .match_labels
+        .iter()
+        .flatten()
+        .flat_map(|(key, value)| [key.as_str(), value.as_str()])
+        .collect()
+}
+
+fn expressions_text(selector: &LabelSelector, expressions: &[LabelSelectorRequirement]) -> String {
     let labels = selector
         .match_labels
         .iter()
         .flatten()
         .map(|(key, value)| format!("{key}={value}"));
-    let mut expressions: Vec<String> = selector
-        .match_expressions
+    let mut lines: Vec<String> = expressions
         .iter()
-        .flatten()
         .map(|requirement| {
             let mut values: Vec<&str> = requirement
                 .values
@@ -89,15 +116,15 @@ pub fn label_selector_suffix(selector: &LabelSelector) -> String {
             )
         })
         .collect();
-    expressions.sort_unstable();
-    let canonical: Vec<String> = labels.chain(expressions).collect();
-    let hash = Sha256::digest(canonical.join("\n").as_bytes());
-    let hex: String = hash
-        .iter()
-        .take(4)
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    format!("ls-{hex}")
+    lines.sort_unstable();
+    labels.chain(lines).collect::<Vec<_>>().join("\n")
+}
+
+/// One rendered copy, and the overriders that were skipped on the way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    pub object: Value,
+    pub warnings: Vec<EngineWarning>,
 }
 
 /// Returns a copy of `manifest` (a workload of `kind`) with every overrider
@@ -111,28 +138,39 @@ pub fn apply_target(
     kind: WorkloadKind,
     target: &Target,
     overriders: &Overriders,
-) -> Result<Value, EngineError> {
+) -> Result<Applied, EngineError> {
     let ctx = Ctx::new(manifest, kind, target);
     let mut copy = manifest.clone();
     rename(&ctx, &mut copy, target)?;
     set_replicas(&ctx, &mut copy, overriders.replicas)?;
     image::apply_all(&ctx, &mut copy, &overriders.image_overriders)?;
     placement::pin(&ctx, &mut copy, target)?;
-    containers::apply_command_args(
+    let mut warnings = containers::apply_command_args(
         &ctx,
         &mut copy,
         containers::CommandArgs::Command,
         &overriders.command_overriders,
     )?;
-    containers::apply_command_args(
+    warnings.extend(containers::apply_command_args(
         &ctx,
         &mut copy,
         containers::CommandArgs::Args,
         &overriders.args_overriders,
-    )?;
-    containers::apply_env(&ctx, &mut copy, &overriders.env_overriders)?;
-    containers::apply_resources(&ctx, &mut copy, &overriders.resources_overriders)?;
-    Ok(copy)
+    )?);
+    warnings.extend(containers::apply_env(
+        &ctx,
+        &mut copy,
+        &overriders.env_overriders,
+    )?);
+    warnings.extend(containers::apply_resources(
+        &ctx,
+        &mut copy,
+        &overriders.resources_overriders,
+    )?);
+    Ok(Applied {
+        object: copy,
+        warnings,
+    })
 }
 
 /// What every error needs to know about the copy being rendered.

@@ -58,6 +58,7 @@ mod tests {
                 desired(key("v1", "Service", "nginx")),
             ],
             errors: vec![],
+            warnings: vec![],
         };
         let gone = to_delete(&existing, &rendered);
         assert_eq!(gone, vec![&existing[0]]);
@@ -77,6 +78,7 @@ mod tests {
                     value: -1,
                 },
             }],
+            warnings: vec![],
         };
         assert!(to_delete(&existing, &rendered).is_empty());
     }
@@ -94,6 +96,7 @@ mod tests {
                 desired(key("v1", "Secret", "web")),
             ],
             errors: vec![],
+            warnings: vec![],
         };
         let gone = to_delete(&existing, &rendered);
         assert_eq!(gone, vec![&existing[1], &existing[2]]);

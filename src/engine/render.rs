@@ -16,12 +16,13 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use super::EngineError;
 use super::object::{ObjectKey, WorkloadKind, is_cluster_scoped};
 use super::overrides::{Target, apply_target};
+use super::{EngineError, EngineWarning};
 use crate::api::{
     ANNOTATION_SERVICE_TOPOLOGY, API_VERSION, EdgeApplication, LABEL_EDGEAPPLICATION_NAME,
-    MAX_LABEL_NAME_LEN, MAX_NAME_LEN, Overriders, SERVICE_TOPOLOGY_RANGE_NODEGROUP,
+    MAX_LABEL_NAME_LEN, MAX_NAME_LEN, NameRule, Overriders, SERVICE_TOPOLOGY_RANGE_NODEGROUP,
+    validate_label_value, validate_name,
 };
 
 /// One object the cluster should hold.
@@ -46,10 +47,21 @@ pub struct RenderError {
     pub error: EngineError,
 }
 
+/// An object that rendered, but not entirely as written (an overrider was
+/// skipped); it is applied all the same.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderWarning {
+    pub ordinal: usize,
+    pub target: Option<String>,
+    pub key: ObjectKey,
+    pub warning: EngineWarning,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Rendered {
     pub objects: Vec<DesiredObject>,
     pub errors: Vec<RenderError>,
+    pub warnings: Vec<RenderWarning>,
 }
 
 impl Rendered {
@@ -68,7 +80,7 @@ pub fn render(app: &EdgeApplication) -> Rendered {
         .namespace
         .clone()
         .unwrap_or_else(|| "default".to_owned());
-    if app_name.len() > MAX_LABEL_NAME_LEN {
+    if let Err(problem) = validate_label_value(&app_name) {
         // The name becomes a label value on every generated object; the API server would refuse them all.
         out.errors.push(RenderError {
             ordinal: None,
@@ -77,10 +89,7 @@ pub fn render(app: &EdgeApplication) -> Rendered {
             error: EngineError::InvalidField {
                 object: format!("EdgeApplication {app_namespace}/{app_name}"),
                 field: "metadata.name".into(),
-                problem: format!(
-                    "{} characters; it must fit a label value ({MAX_LABEL_NAME_LEN})",
-                    app_name.len()
-                ),
+                problem: format!("cannot be a label value: {problem}"),
             },
         });
         return out;
@@ -116,14 +125,15 @@ fn targets(app: &EdgeApplication) -> (Vec<(Target, &Overriders)>, Vec<RejectedTa
     let scope = &app.spec.workload_scope;
     let mut all: Vec<(Target, &Overriders)> = Vec::new();
     let mut rejected = Vec::new();
-    for group in &scope.target_node_groups {
-        if group.name.is_empty() {
+    for (index, group) in scope.target_node_groups.iter().enumerate() {
+        if let Err(problem) = group_name_problem(&group.name) {
             rejected.push(RejectedTarget {
+                // A name that cannot be an object name cannot key one either.
                 suffix: String::new(),
                 error: EngineError::InvalidField {
                     object: "workloadScope".into(),
-                    field: "targetNodeGroups[].name".into(),
-                    problem: "empty group name".into(),
+                    field: format!("targetNodeGroups[{index}].name"),
+                    problem,
                 },
             });
             continue;
@@ -154,6 +164,18 @@ fn targets(app: &EdgeApplication) -> (Vec<(Target, &Overriders)>, Vec<RejectedTa
     (all, rejected)
 }
 
+/// A target group must be a name a NodeGroup can have (a DNS-1123
+/// subdomain) that also fits the `belonging-to` label value (63). Anything
+/// else could never select a node, and its generated names would be refused.
+fn group_name_problem(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("empty group name".into());
+    }
+    validate_name(name, NameRule::Subdomain)
+        .and_then(|()| validate_label_value(name))
+        .map_err(|why| format!("{name:?} is not a valid NodeGroup name: {why}"))
+}
+
 fn render_manifest(
     ctx: &Context,
     ordinal: usize,
@@ -181,8 +203,17 @@ fn render_manifest(
     match WorkloadKind::of(&key.api_version, &key.kind) {
         Some(kind) => {
             for (target, overriders) in targets {
-                let result = apply_target(&base, kind, target, overriders)
-                    .and_then(|object| check_name_length(kind, object));
+                let result = apply_target(&base, kind, target, overriders).and_then(|applied| {
+                    let object = check_name(kind, applied.object)?;
+                    out.warnings
+                        .extend(applied.warnings.into_iter().map(|warning| RenderWarning {
+                            ordinal,
+                            target: Some(target.suffix().to_owned()),
+                            key: per_target_key(&key, target.suffix()),
+                            warning,
+                        }));
+                    Ok(object)
+                });
                 push_result(ctx, ordinal, Some(target.suffix()), &key, result, out);
             }
             for r in rejected {
@@ -206,6 +237,10 @@ fn render_manifest(
             }
             let result = if key.kind == "Service" && key.name.len() > MAX_LABEL_NAME_LEN {
                 Err(name_too_long(&key.kind, &key.name, MAX_LABEL_NAME_LEN))
+            } else if key.kind == "Service"
+                && let Err(problem) = validate_name(&key.name, NameRule::Label)
+            {
+                Err(invalid_name(&key.kind, &key.name, problem))
             } else {
                 Ok(object)
             };
@@ -350,7 +385,9 @@ fn owner_reference(app: &EdgeApplication) -> Option<Value> {
 /// which must fit in 63, so Kubernetes effectively caps StatefulSet names at 52.
 const MAX_STATEFULSET_NAME_LEN: usize = 52;
 
-fn check_name_length(kind: WorkloadKind, object: Value) -> Result<Value, EngineError> {
+/// The generated name is one the API server accepts: a manifest named
+/// `Web` or a target `Bad_Group` would otherwise render, then fail to apply.
+fn check_name(kind: WorkloadKind, object: Value) -> Result<Value, EngineError> {
     let name = object
         .pointer("/metadata/name")
         .and_then(Value::as_str)
@@ -362,7 +399,18 @@ fn check_name_length(kind: WorkloadKind, object: Value) -> Result<Value, EngineE
     if name.len() > max {
         return Err(name_too_long(kind.kind(), name, max));
     }
+    if let Err(problem) = validate_name(name, NameRule::Subdomain) {
+        return Err(invalid_name(kind.kind(), name, problem));
+    }
     Ok(object)
+}
+
+fn invalid_name(kind: &str, name: &str, problem: String) -> EngineError {
+    EngineError::InvalidField {
+        object: format!("generated {kind} {name:?}"),
+        field: "metadata.name".into(),
+        problem,
+    }
 }
 
 fn name_too_long(kind: &str, name: &str, max: usize) -> EngineError {
@@ -573,7 +621,7 @@ mod tests {
     #[test]
     fn names_over_the_limit_are_refused() {
         let mut app = nginx_app();
-        app.spec.workload_scope.target_node_groups[1].name = "b".repeat(250);
+        app.spec.workload_scope.target_node_groups[1].name = "b".repeat(60);
         app.spec.workload_template.manifests[0]["kind"] = json!("StatefulSet");
         app.spec.workload_scope.target_node_groups[0].name = "g".repeat(47);
         let r = render(&app);
@@ -587,6 +635,96 @@ mod tests {
             .collect();
         // nginx- + 47 = 53 > 52 for a StatefulSet.
         assert_eq!(too_long, [("StatefulSet", 52), ("StatefulSet", 52)]);
+    }
+
+    #[test]
+    fn a_skipped_overrider_renders_the_group_with_a_warning_on_its_object() {
+        let mut app = nginx_app();
+        app.spec.workload_scope.target_node_groups[1]
+            .overriders
+            .env_overriders = vec![crate::api::EnvOverrider {
+            container_name: "ghost".into(),
+            operator: OverriderOperator::Add,
+            value: vec![],
+        }];
+        let r = render(&app);
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert_eq!(r.objects.len(), 3, "beijing still renders");
+        let keys: Vec<_> = r.warnings.iter().map(|w| w.key.name.as_str()).collect();
+        assert_eq!(keys, ["nginx-beijing"]);
+        assert_eq!(r.warnings[0].target.as_deref(), Some("beijing"));
+        let status = crate::engine::status::summarize(
+            &r,
+            |_| crate::engine::status::Observation::Absent,
+            None,
+        );
+        let warned: Vec<_> = status
+            .workload_status
+            .iter()
+            .filter(|e| !e.warnings.is_empty())
+            .map(|e| e.identifier.name.as_str())
+            .collect();
+        assert_eq!(warned, ["nginx-beijing"], "the warning sits on its entry");
+    }
+
+    #[test]
+    fn names_the_api_server_would_refuse_are_refused_at_render() {
+        let mut app = nginx_app();
+        app.spec.workload_scope.target_node_groups[0].name = "Bad_Group".into();
+        app.spec.workload_scope.target_node_groups[1].name = "g".repeat(64);
+        let r = render(&app);
+        let names: Vec<_> = r.objects.iter().map(|o| o.key.name.as_str()).collect();
+        assert_eq!(names, ["nginx-service"], "no Deployment renders");
+        let fields: Vec<String> = r
+            .errors
+            .iter()
+            .filter_map(|e| match &e.error {
+                EngineError::InvalidField { field, problem, .. } => Some(format!(
+                    "{field}: {}",
+                    &problem[..problem.find(':').unwrap_or(0)]
+                )),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "targetNodeGroups[0].name: \"Bad_Group\" is not a valid NodeGroup name",
+                format!(
+                    "targetNodeGroups[1].name: {:?} is not a valid NodeGroup name",
+                    "g".repeat(64)
+                )
+                .as_str(),
+            ]
+        );
+
+        let mut app = nginx_app();
+        app.metadata.name = Some("-app".into());
+        let r = render(&app);
+        assert!(r.objects.is_empty());
+        assert!(
+            r.errors[0]
+                .error
+                .to_string()
+                .contains("metadata.name: cannot be a label value"),
+            "{}",
+            r.errors[0].error
+        );
+
+        let mut app = nginx_app();
+        app.spec.workload_template.manifests[0]["metadata"]["name"] = json!("Nginx");
+        app.spec.workload_template.manifests[1]["metadata"]["name"] = json!("web.svc");
+        let r = render(&app);
+        assert!(r.objects.is_empty());
+        let messages: Vec<String> = r.errors.iter().map(|e| e.error.to_string()).collect();
+        assert!(
+            messages[0].starts_with("generated Deployment \"Nginx-hangzhou\": metadata.name: a lowercase RFC 1123 subdomain"),
+            "{messages:?}"
+        );
+        assert_eq!(
+            messages.last().map(String::as_str),
+            Some("generated Service \"web.svc\": metadata.name: must not contain dots")
+        );
     }
 
     #[test]

@@ -237,6 +237,12 @@ pub fn summarize<'a>(
             identifier: identifier(desired.ordinal, &desired.key),
             conditions: Some(condition),
             reason,
+            warnings: rendered
+                .warnings
+                .iter()
+                .filter(|w| w.key == desired.key)
+                .map(|w| w.warning.to_string())
+                .collect(),
         });
     }
     for failed in &rendered.errors {
@@ -254,6 +260,7 @@ pub fn summarize<'a>(
             identifier,
             conditions: Some(ManifestCondition::Failed),
             reason: Some(failed.error.to_string()),
+            warnings: Vec::new(),
         });
     }
     entries.sort_by(|a, b| a.identifier.cmp(&b.identifier));

@@ -16,8 +16,8 @@ use ratatui_textarea::{CursorMove, TextArea};
 
 use super::EditKind;
 use crate::api::{
-    CommandArgsOverrider, EdgeApplication, EnvOverrider, ImageComponent, ImageOverrider,
-    ImagePredicate, OverriderOperator, Overriders, ResourcesOverrider,
+    CommandArgsOperator, CommandArgsOverrider, EdgeApplication, EnvOverrider, ImageComponent,
+    ImageOverrider, ImagePredicate, OverriderOperator, Overriders, ResourcesOverrider,
 };
 use crate::console::theme::Theme;
 use crate::engine::render;
@@ -47,23 +47,20 @@ pub struct OverrideForm {
     pub render_errors: Vec<String>,
 }
 
-fn op_name(op: OverriderOperator) -> &'static str {
-    match op {
-        OverriderOperator::Add => "add",
-        OverriderOperator::Remove => "remove",
-        OverriderOperator::Replace => "replace",
-    }
-}
-
-fn parse_op(s: &str, allow_replace: bool) -> Result<OverriderOperator, String> {
+fn parse_op(s: &str) -> Result<OverriderOperator, String> {
     match s {
         "add" => Ok(OverriderOperator::Add),
         "remove" => Ok(OverriderOperator::Remove),
-        "replace" if allow_replace => Ok(OverriderOperator::Replace),
-        other => Err(format!(
-            "unknown operator {other:?} (add, remove{})",
-            if allow_replace { ", replace" } else { "" }
-        )),
+        "replace" => Ok(OverriderOperator::Replace),
+        other => Err(format!("unknown operator {other:?} (add, remove, replace)")),
+    }
+}
+
+fn parse_words_op(s: &str) -> Result<CommandArgsOperator, String> {
+    match s {
+        "add" => Ok(CommandArgsOperator::Add),
+        "remove" => Ok(CommandArgsOperator::Remove),
+        other => Err(format!("unknown operator {other:?} (add, remove)")),
     }
 }
 
@@ -74,7 +71,7 @@ pub fn format_fields(o: &Overriders) -> [String; 6] {
         .image_overriders
         .iter()
         .map(|i| {
-            let mut s = format!("{:?} {}", i.component, op_name(i.operator));
+            let mut s = format!("{:?} {}", i.component, i.operator.as_str());
             if !i.value.is_empty() {
                 s.push(' ');
                 s.push_str(&i.value);
@@ -98,7 +95,7 @@ pub fn format_fields(o: &Overriders) -> [String; 6] {
             format!(
                 "{} {} {}",
                 e.container_name,
-                op_name(e.operator),
+                e.operator.as_str(),
                 vars.join(" ")
             )
             .trim_end()
@@ -112,7 +109,7 @@ pub fn format_fields(o: &Overriders) -> [String; 6] {
                 format!(
                     "{} {} {}",
                     c.container_name,
-                    op_name(c.operator),
+                    c.operator.as_str(),
                     c.value.join(" ")
                 )
                 .trim_end()
@@ -181,7 +178,7 @@ pub fn parse_images(text: &str) -> Result<Vec<ImageOverrider>, String> {
                     )));
                 }
             };
-            let operator = parse_op(w.get(1).copied().unwrap_or(""), true).map_err(err)?;
+            let operator = parse_op(w.get(1).copied().unwrap_or("")).map_err(err)?;
             let mut value = String::new();
             let mut predicate = None;
             for word in w.iter().skip(2) {
@@ -196,7 +193,7 @@ pub fn parse_images(text: &str) -> Result<Vec<ImageOverrider>, String> {
                 }
             }
             if value.is_empty() && operator != OverriderOperator::Remove {
-                return Err(err(format!("{} needs a value", op_name(operator))));
+                return Err(err(format!("{} needs a value", operator.as_str())));
             }
             Ok(ImageOverrider {
                 predicate,
@@ -213,7 +210,7 @@ pub fn parse_env(text: &str) -> Result<Vec<EnvOverrider>, String> {
         .map(|(line, w)| {
             let err = |m: String| format!("line {line}: {m}");
             let container = w.first().copied().unwrap_or_default().to_owned();
-            let operator = parse_op(w.get(1).copied().unwrap_or(""), true).map_err(err)?;
+            let operator = parse_op(w.get(1).copied().unwrap_or("")).map_err(err)?;
             let value = w
                 .iter()
                 .skip(2)
@@ -243,7 +240,7 @@ pub fn parse_env(text: &str) -> Result<Vec<EnvOverrider>, String> {
 pub fn parse_words(text: &str) -> Result<Vec<CommandArgsOverrider>, String> {
     entries(text)
         .map(|(line, w)| {
-            let operator = parse_op(w.get(1).copied().unwrap_or(""), false)
+            let operator = parse_words_op(w.get(1).copied().unwrap_or(""))
                 .map_err(|m| format!("line {line}: {m}"))?;
             Ok(CommandArgsOverrider {
                 container_name: w.first().copied().unwrap_or_default().to_owned(),

@@ -42,22 +42,11 @@ pub fn parse_selector(text: &str) -> Result<BTreeMap<String, String>, String> {
     Ok(out)
 }
 
-/// DNS-1123 subdomain check (what the API server enforces on names).
+/// The name rule the API server enforces on NodeGroups (a DNS-1123
+/// subdomain), in its words.
 pub fn check_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= crate::api::MAX_NAME_LEN
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{name:?} is not a valid name (lower-case letters, digits, '-', '.')"
-        ))
-    }
+    crate::api::validate_name(name, crate::api::NameRule::Subdomain)
+        .map_err(|why| format!("{name:?} is not a valid name: {why}"))
 }
 
 impl Default for NewGroupForm {

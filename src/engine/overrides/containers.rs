@@ -1,55 +1,52 @@
 //! Container-level overriders: command, args, env and resources, plus the
 //! checked enumeration of a pod template's containers they (and the image
 //! overrider) share.
+//!
+//! Like KubeEdge, overriders reach `spec.containers` only: init containers
+//! are left as written (an image predicate path can still point at one). An
+//! overrider naming a container the template does not have is skipped with
+//! a warning, as KubeEdge skips it silently: refusing the whole group would
+//! stop a region from updating over a typo that KubeEdge tolerated.
 
 use serde_json::{Map, Value};
 
 use super::{Ctx, json};
-use crate::api::{CommandArgsOverrider, EnvOverrider, OverriderOperator, ResourcesOverrider};
-use crate::engine::EngineError;
+use crate::api::{
+    CommandArgsOperator, CommandArgsOverrider, EnvOverrider, OverriderOperator, ResourcesOverrider,
+};
+use crate::engine::{EngineError, EngineWarning};
 
 /// One container of the pod template, located and checked to be an object
 /// with a name.
 pub(super) struct ContainerRef {
-    /// `containers` or `initContainers`.
-    list: &'static str,
     index: usize,
     name: String,
     /// JSON pointer of the container object, for messages.
     pub(super) pointer: String,
 }
 
-/// Regular containers first, then init containers (names are unique across
-/// both in a valid pod). `containers` is required: a pod template without it
-/// is broken, and silently doing nothing would hide that.
+/// The pod template's `containers`. The list is required: a pod template
+/// without it is broken, and silently doing nothing would hide that.
 pub(super) fn list(ctx: &Ctx, manifest: &mut Value) -> Result<Vec<ContainerRef>, EngineError> {
     let pod_spec_path = ctx.pod_spec_pointer();
     let pod_spec = json::object_at(ctx, manifest, pod_spec_path)?;
-    let mut refs = Vec::new();
-    for (list, required) in [("containers", true), ("initContainers", false)] {
-        let path = format!("{pod_spec_path}/{list}");
-        match pod_spec.get(list) {
-            Some(Value::Array(items)) => {
-                for (index, item) in items.iter().enumerate() {
-                    refs.push(container_ref(ctx, &path, list, index, item)?);
-                }
-            }
-            None | Some(Value::Null) if !required => {}
-            None | Some(Value::Null) => return Err(ctx.invalid_field(path, "is missing")),
-            Some(other) => {
-                return Err(
-                    ctx.invalid_field(path, format!("is {}, not an array", json::type_name(other)))
-                );
-            }
+    let path = format!("{pod_spec_path}/containers");
+    match pod_spec.get("containers") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| container_ref(ctx, &path, index, item))
+            .collect(),
+        None | Some(Value::Null) => Err(ctx.invalid_field(path, "is missing")),
+        Some(other) => {
+            Err(ctx.invalid_field(path, format!("is {}, not an array", json::type_name(other))))
         }
     }
-    Ok(refs)
 }
 
 fn container_ref(
     ctx: &Ctx,
     list_path: &str,
-    list: &'static str,
     index: usize,
     item: &Value,
 ) -> Result<ContainerRef, EngineError> {
@@ -62,7 +59,6 @@ fn container_ref(
     };
     match fields.get("name") {
         Some(Value::String(name)) if !name.is_empty() => Ok(ContainerRef {
-            list,
             index,
             name: name.clone(),
             pointer,
@@ -83,7 +79,7 @@ pub(super) fn get_mut<'a>(
     container: &ContainerRef,
 ) -> Result<&'a mut Map<String, Value>, EngineError> {
     json::object_at(ctx, manifest, ctx.pod_spec_pointer())?
-        .get_mut(container.list)
+        .get_mut("containers")
         .and_then(Value::as_array_mut)
         .and_then(|items| items.get_mut(container.index))
         .and_then(Value::as_object_mut)
@@ -95,22 +91,26 @@ pub(super) fn get_mut<'a>(
         })
 }
 
-/// The container named by an overrider; `overrider` names the overrider kind
-/// for the error.
+/// The container named by entry `index` of the overrider list `overrider`;
+/// when there is none, the entry is skipped and `skipped` says so.
 fn find(
     ctx: &Ctx,
     manifest: &mut Value,
-    overrider: &'static str,
+    (overrider, index): (&'static str, usize),
     name: &str,
-) -> Result<ContainerRef, EngineError> {
-    list(ctx, manifest)?
+    skipped: &mut Vec<EngineWarning>,
+) -> Result<Option<ContainerRef>, EngineError> {
+    let found = list(ctx, manifest)?
         .into_iter()
-        .find(|container| container.name == name)
-        .ok_or_else(|| EngineError::UnknownContainer {
+        .find(|container| container.name == name);
+    if found.is_none() {
+        skipped.push(EngineWarning::UnknownContainer {
             object: ctx.object.clone(),
-            overrider,
+            overrider: format!("{overrider}[{index}]"),
             container: name.to_owned(),
-        })
+        });
+    }
+    Ok(found)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,26 +142,30 @@ pub(super) fn apply_command_args(
     manifest: &mut Value,
     which: CommandArgs,
     overriders: &[CommandArgsOverrider],
-) -> Result<(), EngineError> {
+) -> Result<Vec<EngineWarning>, EngineError> {
+    let mut skipped = Vec::new();
     for (index, overrider) in overriders.iter().enumerate() {
-        if overrider.operator == OverriderOperator::Replace {
-            return Err(ctx.invalid_field(
-                format!("{}[{index}].operator", which.overriders_field()),
-                format!(
-                    "replace is not supported for {}; use add or remove",
-                    which.field()
-                ),
-            ));
-        }
-        let container = find(ctx, manifest, which.field(), &overrider.container_name)?;
+        let Some(container) = find(
+            ctx,
+            manifest,
+            (which.overriders_field(), index),
+            &overrider.container_name,
+            &mut skipped,
+        )?
+        else {
+            continue;
+        };
         let fields = get_mut(ctx, manifest, &container)?;
-        if overrider.operator == OverriderOperator::Add {
-            append_strings(ctx, fields, &container, which.field(), &overrider.value)?;
-        } else {
-            remove_strings(ctx, fields, &container, which.field(), &overrider.value)?;
+        match overrider.operator {
+            CommandArgsOperator::Add => {
+                append_strings(ctx, fields, &container, which.field(), &overrider.value)?
+            }
+            CommandArgsOperator::Remove => {
+                remove_strings(ctx, fields, &container, which.field(), &overrider.value)?
+            }
         }
     }
-    Ok(())
+    Ok(skipped)
 }
 
 fn append_strings(
@@ -227,10 +231,20 @@ pub(super) fn apply_env(
     ctx: &Ctx,
     manifest: &mut Value,
     overriders: &[EnvOverrider],
-) -> Result<(), EngineError> {
+) -> Result<Vec<EngineWarning>, EngineError> {
+    let mut skipped = Vec::new();
     for (index, overrider) in overriders.iter().enumerate() {
         let vars = env_values(ctx, index, overrider)?;
-        let container = find(ctx, manifest, "env", &overrider.container_name)?;
+        let Some(container) = find(
+            ctx,
+            manifest,
+            ("envOverriders", index),
+            &overrider.container_name,
+            &mut skipped,
+        )?
+        else {
+            continue;
+        };
         let fields = get_mut(ctx, manifest, &container)?;
         match overrider.operator {
             OverriderOperator::Add | OverriderOperator::Replace if vars.is_empty() => {}
@@ -243,7 +257,7 @@ pub(super) fn apply_env(
             OverriderOperator::Remove => remove_env(ctx, fields, &container, &vars)?,
         }
     }
-    Ok(())
+    Ok(skipped)
 }
 
 fn env_values(
@@ -306,9 +320,19 @@ pub(super) fn apply_resources(
     ctx: &Ctx,
     manifest: &mut Value,
     overriders: &[ResourcesOverrider],
-) -> Result<(), EngineError> {
+) -> Result<Vec<EngineWarning>, EngineError> {
+    let mut skipped = Vec::new();
     for (index, overrider) in overriders.iter().enumerate() {
-        let container = find(ctx, manifest, "resources", &overrider.container_name)?;
+        let Some(container) = find(
+            ctx,
+            manifest,
+            ("resourcesOverriders", index),
+            &overrider.container_name,
+            &mut skipped,
+        )?
+        else {
+            continue;
+        };
         let given = match serde_json::to_value(&overrider.value) {
             Ok(Value::Object(given)) => given,
             Ok(_) => Map::new(),
@@ -330,7 +354,7 @@ pub(super) fn apply_resources(
             given,
         )?;
     }
-    Ok(())
+    Ok(skipped)
 }
 
 fn merge_resources(

@@ -1,5 +1,6 @@
 //! `imageOverriders`: with a predicate, the one image string at its JSON
-//! pointer; without, every container and init container image.
+//! pointer; without, every image of `spec.containers` (not of init
+//! containers: KubeEdge leaves those as written, and so do we).
 
 use serde_json::Value;
 

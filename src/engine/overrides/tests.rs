@@ -8,11 +8,11 @@ use serde_json::{Value, json};
 
 use super::{Target, apply_target, label_selector_suffix};
 use crate::api::{
-    CommandArgsOverrider, EnvOverrider, ImageComponent, ImageOverrider, ImagePredicate,
-    LABEL_BELONGING_TO, OverriderOperator, Overriders, ResourcesOverrider,
+    CommandArgsOperator, CommandArgsOverrider, EnvOverrider, ImageComponent, ImageOverrider,
+    ImagePredicate, LABEL_BELONGING_TO, OverriderOperator, Overriders, ResourcesOverrider,
 };
-use crate::engine::EngineError;
 use crate::engine::object::WorkloadKind;
+use crate::engine::{EngineError, EngineWarning};
 
 use ImageComponent::{Registry, Repository, Tag};
 use OverriderOperator::{Add, Remove, Replace};
@@ -51,7 +51,19 @@ fn group() -> Target {
 }
 
 fn render(manifest: &Value, overriders: &Overriders) -> Result<Value, EngineError> {
-    apply_target(manifest, WorkloadKind::Deployment, &group(), overriders)
+    apply_target(manifest, WorkloadKind::Deployment, &group(), overriders).map(|a| a.object)
+}
+
+/// The warnings of a render that must succeed.
+fn warnings(overriders: Overriders) -> Vec<EngineWarning> {
+    apply_target(
+        &deployment(),
+        WorkloadKind::Deployment,
+        &group(),
+        &overriders,
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+    .warnings
 }
 
 fn rendered(overriders: Overriders) -> Value {
@@ -95,7 +107,11 @@ fn images(overriders: Vec<ImageOverrider>) -> Overriders {
 fn strings(container: &str, operator: OverriderOperator, values: &[&str]) -> CommandArgsOverrider {
     CommandArgsOverrider {
         container_name: container.into(),
-        operator,
+        operator: match operator {
+            Add => CommandArgsOperator::Add,
+            Remove => CommandArgsOperator::Remove,
+            Replace => panic!("command and args have no replace"),
+        },
         value: values.iter().map(|v| v.to_string()).collect(),
     }
 }
@@ -287,7 +303,8 @@ fn pod_kind_uses_spec_as_pod_spec() {
         &group(),
         &images(vec![image(None, Tag, Replace, "2")]),
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap_or_else(|e| panic!("{e}"))
+    .object;
     assert_eq!(at(&out, "/spec/containers/0/image"), "app:2");
     assert_eq!(
         at(&out, "/spec/nodeSelector"),
@@ -306,7 +323,8 @@ fn labels_target_adds_a_required_node_affinity_term() {
         &target,
         &Overriders::default(),
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap_or_else(|e| panic!("{e}"))
+    .object;
     assert_eq!(
         at(&out, "/metadata/name"),
         &json!(format!("nginx-{}", target.suffix()))
@@ -341,7 +359,8 @@ fn labels_target_is_anded_into_every_existing_term() {
         &target,
         &Overriders::default(),
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap_or_else(|e| panic!("{e}"))
+    .object;
     let ours = json!({"key": "zone", "operator": "In", "values": ["east"]});
     let terms = at(
         &out,
@@ -432,6 +451,21 @@ fn selector_suffix_is_canonical() {
     );
 }
 
+/// KubeEdge's name overrider: sha256 over the sorted matchLabels as
+/// `k1v1k2v2`, first 8 hex digits. `web-ls-afc90c45` is the name KubeEdge
+/// gives `{region: g, tier: edge}`; a different one would run a second copy
+/// in the region after a migration.
+#[test]
+fn match_labels_only_selectors_get_kubeedges_name() {
+    let sel = selector(&[("tier", "edge"), ("region", "g")], vec![]);
+    assert_eq!(label_selector_suffix(&sel), "ls-afc90c45");
+    let no_expressions = LabelSelector {
+        match_expressions: Some(vec![]),
+        ..sel.clone()
+    };
+    assert_eq!(label_selector_suffix(&no_expressions), "ls-afc90c45");
+}
+
 #[test]
 fn selector_suffix_hashes_the_documented_form() {
     use sha2::{Digest, Sha256};
@@ -449,8 +483,10 @@ fn selector_suffix_hashes_the_documented_form() {
 
 // ---- images ----
 
+/// KubeEdge's image overrider without a predicate walks `spec.containers`
+/// only; init containers keep their image.
 #[test]
-fn image_without_predicate_covers_containers_and_init_containers() {
+fn image_without_predicate_covers_containers_but_not_init_containers() {
     let out = rendered(images(vec![image(None, Registry, Replace, "mirror.cn")]));
     assert_eq!(at(&out, IMAGE_0), "mirror.cn/nginx:1.25");
     assert_eq!(
@@ -459,8 +495,15 @@ fn image_without_predicate_covers_containers_and_init_containers() {
     );
     assert_eq!(
         at(&out, "/spec/template/spec/initContainers/0/image"),
-        "mirror.cn/busybox:1.36"
+        "busybox:1.36"
     );
+}
+
+#[test]
+fn a_predicate_can_still_reach_an_init_container() {
+    let init = "/spec/template/spec/initContainers/0/image";
+    let out = rendered(images(vec![image(Some(init), Tag, Replace, "1.37")]));
+    assert_eq!(at(&out, init), "busybox:1.37");
 }
 
 #[test]
@@ -679,25 +722,25 @@ fn reference_order_name_then_image_then_node_selector() {
 
 #[test]
 fn reference_order_command_before_args_before_env_before_resources() {
-    // Each step sees the previous one's output; with an unknown container in
-    // args, the command step's error is the one reported.
-    let err = render_err(
-        &deployment(),
-        Overriders {
-            command_overriders: vec![strings("ghost-cmd", Add, &["x"])],
-            args_overriders: vec![strings("ghost-args", Add, &["x"])],
-            ..Overriders::default()
-        },
-    );
-    assert!(
-        matches!(
-            &err,
-            EngineError::UnknownContainer {
-                overrider: "command",
-                ..
-            }
-        ),
-        "{err}"
+    // Each step sees the previous one's output, so skipped overriders are
+    // reported in the reference order whatever order the fields are given in.
+    let skipped = warnings(Overriders {
+        resources_overriders: vec![ResourcesOverrider {
+            container_name: "ghost-res".into(),
+            value: ResourceRequirements::default(),
+        }],
+        env_overriders: env_in("ghost-env", Add, vec![]).env_overriders,
+        args_overriders: vec![strings("ghost-args", Add, &["x"])],
+        command_overriders: vec![strings("ghost-cmd", Add, &["x"])],
+        ..Overriders::default()
+    });
+    let containers: Vec<&str> = skipped
+        .iter()
+        .map(|EngineWarning::UnknownContainer { container, .. }| container.as_str())
+        .collect();
+    assert_eq!(
+        containers,
+        ["ghost-cmd", "ghost-args", "ghost-env", "ghost-res"]
     );
     let err = render_err(
         &deployment(),
@@ -741,15 +784,26 @@ fn command_and_args_add_and_remove() {
     );
 }
 
+/// KubeEdge looks containerName up in `spec.containers` only: an init
+/// container's name is as unknown as a typo, and its command stays as written.
 #[test]
-fn command_overriders_reach_init_containers() {
-    let out = rendered(Overriders {
+fn command_overriders_skip_init_containers() {
+    let overriders = Overriders {
         command_overriders: vec![strings("init", Add, &["sh"])],
         ..Overriders::default()
-    });
+    };
+    let out = rendered(overriders.clone());
+    assert!(
+        out.pointer("/spec/template/spec/initContainers/0/command")
+            .is_none()
+    );
     assert_eq!(
-        at(&out, "/spec/template/spec/initContainers/0/command"),
-        &json!(["sh"])
+        warnings(overriders),
+        [EngineWarning::UnknownContainer {
+            object: OBJECT.into(),
+            overrider: "commandOverriders[0]".into(),
+            container: "init".into()
+        }]
     );
 }
 
@@ -765,79 +819,47 @@ fn remove_on_absent_list_creates_nothing() {
     );
 }
 
+/// KubeEdge's schema allows only add and remove for command and args, and
+/// ours refuses `replace` where KubeEdge's does: at decoding, naming it.
 #[test]
 fn replace_is_not_valid_for_command_or_args() {
-    let err = render_err(
-        &deployment(),
-        Overriders {
-            args_overriders: vec![strings("web", Replace, &["x"])],
-            ..Overriders::default()
-        },
-    );
+    let err = serde_json::from_value::<CommandArgsOverrider>(
+        json!({"containerName": "web", "operator": "replace", "value": ["x"]}),
+    )
+    .unwrap_err();
     assert!(
-        matches!(&err, EngineError::InvalidField { field, .. } if field == "argsOverriders[0].operator"),
-        "{err}"
-    );
-    let err = render_err(
-        &deployment(),
-        Overriders {
-            command_overriders: vec![strings("web", Replace, &[])],
-            ..Overriders::default()
-        },
-    );
-    assert!(
-        matches!(&err, EngineError::InvalidField { field, .. } if field == "commandOverriders[0].operator"),
+        err.to_string()
+            .contains("unknown variant `replace`, expected `add` or `remove`"),
         "{err}"
     );
 }
 
 #[test]
-fn unknown_container_is_named() {
-    let err = render_err(
-        &deployment(),
-        Overriders {
-            command_overriders: vec![strings("ghost", Add, &["x"])],
-            ..Overriders::default()
-        },
-    );
+fn an_unknown_container_skips_that_overrider_only_and_names_it() {
+    let overriders = Overriders {
+        command_overriders: vec![strings("ghost", Add, &["x"]), strings("web", Add, &["-q"])],
+        env_overriders: env_in("ghost", Add, vec![]).env_overriders,
+        resources_overriders: vec![ResourcesOverrider {
+            container_name: "ghost".into(),
+            value: ResourceRequirements::default(),
+        }],
+        ..Overriders::default()
+    };
+    let out = rendered(overriders.clone());
     assert_eq!(
-        err,
-        EngineError::UnknownContainer {
-            object: OBJECT.into(),
-            overrider: "command",
-            container: "ghost".into()
-        }
+        at(&out, "/spec/template/spec/containers/0/command"),
+        &json!(["nginx", "-q"]),
+        "the other overriders still apply"
     );
-    let err = render_err(&deployment(), env_in("ghost", Add, vec![]));
-    assert!(
-        matches!(
-            &err,
-            EngineError::UnknownContainer {
-                overrider: "env",
-                ..
-            }
-        ),
-        "{err}"
-    );
-    let err = render_err(
-        &deployment(),
-        Overriders {
-            resources_overriders: vec![ResourcesOverrider {
-                container_name: "ghost".into(),
-                value: ResourceRequirements::default(),
-            }],
-            ..Overriders::default()
-        },
-    );
-    assert!(
-        matches!(
-            &err,
-            EngineError::UnknownContainer {
-                overrider: "resources",
-                ..
-            }
-        ),
-        "{err}"
+    let skipped = warnings(overriders);
+    let named: Vec<String> = skipped.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        named,
+        [
+            "Deployment default/nginx-hangzhou: commandOverriders[0] names container \"ghost\", which spec.containers does not have; skipped, as KubeEdge does",
+            "Deployment default/nginx-hangzhou: envOverriders[0] names container \"ghost\", which spec.containers does not have; skipped, as KubeEdge does",
+            "Deployment default/nginx-hangzhou: resourcesOverriders[0] names container \"ghost\", which spec.containers does not have; skipped, as KubeEdge does",
+        ]
     );
 }
 
@@ -861,11 +883,6 @@ fn malformed_pod_templates_are_invalid_fields() {
             Box::new(|m| m["spec"]["template"]["spec"]["containers"] = json!({"a": 1})),
             format!("{spec}/containers"),
             "is an object, not an array",
-        ),
-        (
-            Box::new(|m| m["spec"]["template"]["spec"]["initContainers"] = json!("x")),
-            format!("{spec}/initContainers"),
-            "is a string, not an array",
         ),
         (
             Box::new(|m| m["spec"]["template"]["spec"]["containers"][1] = json!(3)),
@@ -1093,7 +1110,7 @@ fn resources_on_a_container_without_any() {
                 value: ResourceRequirements::default(),
             },
             ResourcesOverrider {
-                container_name: "init".into(),
+                container_name: "sidecar".into(),
                 value: ResourceRequirements {
                     limits: quantities(&[("cpu", "1")]),
                     ..Default::default()
@@ -1102,13 +1119,14 @@ fn resources_on_a_container_without_any() {
         ],
         ..Overriders::default()
     });
-    assert!(
-        out.pointer("/spec/template/spec/containers/1/resources")
-            .is_none()
-    );
     assert_eq!(
-        at(&out, "/spec/template/spec/initContainers/0/resources"),
-        &json!({"limits": {"cpu": "1"}})
+        at(&out, "/spec/template/spec/containers/1/resources"),
+        &json!({"limits": {"cpu": "1"}}),
+        "an empty value adds nothing; a given one creates the map KubeEdge would fail on"
+    );
+    assert!(
+        out.pointer("/spec/template/spec/initContainers/0/resources")
+            .is_none()
     );
 }
 
@@ -1253,7 +1271,10 @@ fn arb_name() -> impl Strategy<Value = String> {
 }
 
 fn arb_strings() -> impl Strategy<Value = CommandArgsOverrider> {
-    let operator = usually(prop_oneof![Just(Add), Just(Remove)], Just(Replace));
+    let operator = prop_oneof![
+        Just(CommandArgsOperator::Add),
+        Just(CommandArgsOperator::Remove)
+    ];
     (
         arb_name(),
         operator,
@@ -1394,7 +1415,7 @@ proptest! {
         target in arb_target(),
         overriders in arb_overriders(),
     ) {
-        if let Ok(out) = apply_target(&manifest, kind, &target, &overriders) {
+        if let Ok(out) = apply_target(&manifest, kind, &target, &overriders).map(|a| a.object) {
             let name = out.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
             prop_assert!(name.ends_with(&format!("-{}", target.suffix())), "{}", name);
             let pod_spec = out.pointer(kind.pod_spec_pointer()).cloned().unwrap_or_default();

@@ -1,0 +1,186 @@
+//! Writing an application's status so that it fits the CRD the cluster
+//! serves (edgedeck's, or KubeEdge's during a migration: see
+//! [`crate::engine::status_schema`]), and the Warning Events that go with it.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, Patch, PatchParams};
+use kube::{Client, ResourceExt};
+use serde_json::json;
+
+use super::Error;
+use crate::api::{API_VERSION, EdgeApplication, EdgeApplicationStatus, ManifestCondition, VERSION};
+use crate::controllers::cluster;
+use crate::engine::status_schema::StatusSchema;
+
+const CRD_NAME: &str = "edgeapplications.apps.kubeedge.io";
+/// A CRD replaced under a running engine is noticed within this long, and
+/// at once when a status write is refused as invalid.
+const SCHEMA_TTL: Duration = Duration::from_secs(60);
+
+/// The served status schema, read from the CRD now and then.
+#[derive(Default)]
+pub(super) struct SchemaCache {
+    read: Mutex<Option<(Instant, StatusSchema)>>,
+}
+
+impl SchemaCache {
+    pub(super) async fn get(&self, client: &Client) -> StatusSchema {
+        if let Some((at, schema)) = *lock(&self.read)
+            && at.elapsed() < SCHEMA_TTL
+        {
+            return schema;
+        }
+        let schema = read_schema(client).await;
+        *lock(&self.read) = Some((Instant::now(), schema));
+        schema
+    }
+
+    fn forget(&self) {
+        *lock(&self.read) = None;
+    }
+}
+
+/// Without permission to read CRDs (or with no CRD at all, which a status
+/// write would report anyway), edgedeck's own schema is assumed.
+async fn read_schema(client: &Client) -> StatusSchema {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd = match crds.get(CRD_NAME).await {
+        Ok(crd) => crd,
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot read the EdgeApplication CRD; assuming edgedeck's status schema");
+            return StatusSchema::EDGEDECK;
+        }
+    };
+    let schema = crd
+        .spec
+        .versions
+        .iter()
+        .find(|v| v.name == VERSION)
+        .and_then(|v| v.schema.as_ref())
+        .and_then(|s| s.open_api_v3_schema.as_ref())
+        .and_then(|s| serde_json::to_value(s).ok());
+    match schema {
+        Some(schema) => {
+            let read = StatusSchema::from_openapi(&schema);
+            if read != StatusSchema::EDGEDECK {
+                tracing::info!(
+                    ?read,
+                    "the served EdgeApplication CRD is not edgedeck's; status is reduced to what it keeps"
+                );
+            }
+            read
+        }
+        None => StatusSchema::EDGEDECK,
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding these locks leaves plain data behind; keep going.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Writes `status` (already fitted to the schema).
+pub(super) async fn write(
+    client: &Client,
+    schemas: &SchemaCache,
+    app: &EdgeApplication,
+    namespace: &str,
+    status: &EdgeApplicationStatus,
+) -> Result<(), Error> {
+    let api: Api<EdgeApplication> = Api::namespaced(client.clone(), namespace);
+    // A merge patch of the whole status: list fields are replaced, so stale entries go.
+    let patch = json!({ "status": status });
+    let result = api
+        .patch_status(
+            &app.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await;
+    if let Err(kube::Error::Api(refused)) = &result
+        && refused.code == 422
+    {
+        // The CRD may have been replaced since it was read.
+        schemas.forget();
+    }
+    result.map(|_| ()).map_err(Error::Status)
+}
+
+/// Remembers, per application, which failure and warning messages were
+/// already recorded as Events. The previous status says so too, but not
+/// under a schema that prunes `reason`: without this every status change
+/// would repeat every Event.
+#[derive(Default)]
+pub(super) struct Reported {
+    by_app: Mutex<HashMap<String, BTreeSet<String>>>,
+}
+
+impl Reported {
+    /// Records a Warning Event for each failure and warning of `status` not
+    /// reported before, for this application in this process or in the
+    /// previous status.
+    pub(super) async fn record_new(
+        &self,
+        client: &Client,
+        app: &EdgeApplication,
+        status: &EdgeApplicationStatus,
+    ) {
+        let uid = app.uid().unwrap_or_default();
+        let before: BTreeSet<String> = app
+            .status
+            .iter()
+            .flat_map(|s| &s.workload_status)
+            .flat_map(messages)
+            .map(|(_, message)| message.to_owned())
+            .collect();
+        let now: Vec<(&str, &str)> = status.workload_status.iter().flat_map(messages).collect();
+        let fresh: Vec<(&str, &str)> = {
+            let mut by_app = lock(&self.by_app);
+            let seen = by_app.entry(uid).or_default();
+            let fresh = now
+                .iter()
+                .filter(|(_, message)| !before.contains(*message) && !seen.contains(*message))
+                .copied()
+                .collect();
+            // Forget what is no longer shown, so a failure that comes back is reported again.
+            *seen = now.iter().map(|(_, m)| (*m).to_owned()).collect();
+            fresh
+        };
+        let reference = ObjectReference {
+            api_version: Some(API_VERSION.to_owned()),
+            kind: Some("EdgeApplication".to_owned()),
+            name: app.metadata.name.clone(),
+            namespace: app.metadata.namespace.clone(),
+            uid: app.metadata.uid.clone(),
+            ..ObjectReference::default()
+        };
+        for (reason, message) in fresh {
+            cluster::warn(client, reference.clone(), reason, message).await;
+        }
+    }
+
+    pub(super) fn forget(&self, uid: &str) {
+        lock(&self.by_app).remove(uid);
+    }
+}
+
+/// The Event reason and message of each failure and warning of one entry.
+fn messages(entry: &crate::api::ManifestStatus) -> impl Iterator<Item = (&'static str, &str)> {
+    let failure = (entry.conditions == Some(ManifestCondition::Failed))
+        .then_some(entry.reason.as_deref())
+        .flatten()
+        .map(|reason| ("GenerateFailed", reason));
+    failure.into_iter().chain(
+        entry
+            .warnings
+            .iter()
+            .map(|warning| ("OverriderSkipped", warning.as_str())),
+    )
+}
