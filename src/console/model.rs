@@ -117,6 +117,8 @@ pub struct ObjectInfo {
     pub target: Option<String>,
     pub condition: ManifestCondition,
     pub reason: Option<String>,
+    /// Overriders skipped for this object (it is applied all the same).
+    pub warnings: Vec<String>,
     pub desired_replicas: Option<i64>,
     pub ready_replicas: Option<i64>,
     /// Index into [`Fleet::workloads`] of the live object.
@@ -533,6 +535,7 @@ fn object_infos(
                 .and_then(|e| e.conditions)
                 .unwrap_or(ManifestCondition::Processing),
             reason: entry.and_then(|e| e.reason.clone()),
+            warnings: entry.map(|e| e.warnings.clone()).unwrap_or_default(),
             desired_replicas: has_replicas.then(|| {
                 desired
                     .object
@@ -556,6 +559,7 @@ fn object_infos(
             target: failed.target.clone(),
             condition: ManifestCondition::Failed,
             reason: Some(failed.error.to_string()),
+            warnings: Vec::new(),
             desired_replicas: None,
             ready_replicas: None,
             live: failed.key.as_ref().and_then(lookup),

@@ -196,7 +196,12 @@ impl TableSource for ObjectsTable<'_> {
                 _ => Cell::from("-"),
             },
             styled(cond, st),
-            Cell::from(o.reason.clone().unwrap_or_default()),
+            match (&o.reason, o.warnings.first()) {
+                (Some(reason), _) => Cell::from(reason.clone()),
+                // A skipped overrider is worth a look even on an Available object.
+                (None, Some(warning)) => styled(format!("⚠ {warning}"), theme.warn()),
+                (None, None) => Cell::from(""),
+            },
         ]
     }
 }

@@ -1,0 +1,257 @@
+//! Moving from KubeEdge's controller to edgedeck's engine, on the embedded
+//! cluster and on a real control plane (where pruning and enum validation
+//! of CRD schemas are kube-apiserver's own):
+//! - with KubeEdge's own EdgeApplication CRD still installed, status is
+//!   written in the shape that CRD keeps, and written once, not on every pass;
+//! - the objects KubeEdge generated are adopted, not duplicated or refused,
+//!   and the ones it generated for a target that is gone are pruned.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use edgedeck::api::{EdgeApplication, ManifestCondition};
+use edgedeck::controllers::{Context, EngineEvent, Outcome, edge_application};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Event;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Client;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+use support::{eventually, from_yaml_file};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+const LAST_APPLIED: &str = "apps.kubeedge.io/last-applied-template";
+
+fn run_controller(client: &Client) -> (CancellationToken, broadcast::Receiver<EngineEvent>) {
+    let (events, receiver) = broadcast::channel(1024);
+    let ctx = Arc::new(Context::new(client.clone(), events));
+    let cancel = CancellationToken::new();
+    tokio::spawn(edge_application::run(ctx, cancel.clone()));
+    (cancel, receiver)
+}
+
+/// Installs KubeEdge's EdgeApplication CRD (tests/kubeedge/) in place of ours.
+async fn install_kubeedge_crd(client: &Client) {
+    let crd: CustomResourceDefinition = from_yaml_file("tests/kubeedge/edgeapplication-crd.yaml");
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    crds.create(&PostParams::default(), &crd)
+        .await
+        .expect("KubeEdge's CRD created");
+    let client = client.clone();
+    eventually("EdgeApplications served under KubeEdge's CRD", || {
+        let apps: Api<EdgeApplication> = Api::all(client.clone());
+        async move { apps.list(&Default::default()).await.ok().map(|_| ()) }
+    })
+    .await;
+}
+
+/// Waits until two seconds pass without the engine writing anything; a
+/// status that never reads back as written would be rewritten forever.
+async fn settle(events: &mut broadcast::Receiver<EngineEvent>) {
+    let deadline = tokio::time::Instant::now() + support::PATIENCE;
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let mut wrote = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            if let Outcome::Reconciled { changes } = event.outcome {
+                wrote.extend(changes);
+            }
+        }
+        if wrote.is_empty() {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the engine never settles, still writing: {wrote:?}"
+        );
+    }
+}
+
+/// The proposal's application with beijing's image overrider broken, so
+/// one entry of its status is a failure, and an env overrider for a
+/// container hangzhou's template lacks, so one is a warning.
+fn app_with_a_failing_group() -> EdgeApplication {
+    let mut app: EdgeApplication = from_yaml_file("examples/proposal/edgeapplication.yaml");
+    app.spec.workload_scope.target_node_groups[1]
+        .overriders
+        .image_overriders[0]
+        .value = "not a registry!".into();
+    app.spec.workload_scope.target_node_groups[0]
+        .overriders
+        .env_overriders = vec![edgedeck::api::EnvOverrider {
+        container_name: "sidecar".into(),
+        operator: edgedeck::api::OverriderOperator::Add,
+        value: vec![],
+    }];
+    app
+}
+
+/// Waits for a Warning Event on the application with this reason whose
+/// message names `text`.
+async fn event_on_app(client: &Client, reason: &str, text: &str) {
+    let recorded: Api<Event> = Api::namespaced(client.clone(), "default");
+    eventually(&format!("a {reason} Event naming {text}"), || async {
+        let list = recorded.list(&ListParams::default()).await.ok()?;
+        list.items
+            .iter()
+            .any(|e| {
+                e.reason.as_deref() == Some(reason)
+                    && e.involved_object.name.as_deref() == Some("nginx-app")
+                    && e.message.as_deref().unwrap_or_default().contains(text)
+            })
+            .then_some(())
+    })
+    .await;
+}
+
+on_both_clusters! {
+async fn status_fits_kubeedges_own_crd_and_is_written_once(cluster) {
+    let client = cluster.client();
+    install_kubeedge_crd(&client).await;
+    let (stop, mut events) = run_controller(&client);
+    let apps: Api<EdgeApplication> = Api::namespaced(client.clone(), "default");
+    apps.create(&PostParams::default(), &app_with_a_failing_group())
+        .await
+        .expect("app created under KubeEdge's CRD");
+
+    let status = eventually("status written under KubeEdge's CRD", || async {
+        apps.get_status("nginx-app")
+            .await
+            .ok()?
+            .status
+            .filter(|s| s.workload_status.len() == 3)
+    })
+    .await;
+    let by_name: BTreeMap<&str, Option<ManifestCondition>> = status
+        .workload_status
+        .iter()
+        .map(|e| (e.identifier.name.as_str(), e.conditions))
+        .collect();
+    assert_eq!(
+        by_name.get("nginx-beijing"),
+        Some(&Some(ManifestCondition::Processing)),
+        "a failed copy is Processing, the only word KubeEdge's enum has for it: {status:#?}"
+    );
+    assert!(by_name.contains_key("nginx-hangzhou") && by_name.contains_key("nginx-service"));
+    assert!(
+        status.workload_status.iter().all(|e| e.reason.is_none()),
+        "KubeEdge's schema keeps no reason, so none is written"
+    );
+    // What the schema cannot keep still reaches whoever looks: as Events.
+    event_on_app(&client, "GenerateFailed", "nginx-beijing").await;
+    event_on_app(&client, "OverriderSkipped", "names container \"sidecar\"").await;
+    settle(&mut events).await;
+
+    let generated: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    assert!(
+        generated.get_opt("nginx-hangzhou").await.expect("get").is_some(),
+        "the healthy group is generated"
+    );
+    stop.cancel();
+}
+
+async fn objects_kubeedge_generated_are_adopted_or_pruned_never_duplicated(cluster) {
+    let cluster = cluster.with_crds().await;
+    let client = cluster.client();
+    let apps: Api<EdgeApplication> = Api::namespaced(client.clone(), "default");
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let app: EdgeApplication = from_yaml_file("examples/proposal/edgeapplication.yaml");
+    let app = apps
+        .create(&PostParams::default(), &app)
+        .await
+        .expect("app created");
+    let uid = app.metadata.uid.clone().expect("uid");
+    let owner = json!([{"apiVersion": "apps.kubeedge.io/v1alpha1", "kind": "EdgeApplication",
+                        "name": "nginx-app", "uid": uid, "controller": true, "blockOwnerDeletion": true}]);
+
+    // What KubeEdge's controller left behind: no edgedeck label, its
+    // annotation; hangzhou's under its owner, beijing's orphaned (restored
+    // from a backup), shanghai's for a group the spec no longer targets.
+    let kubeedge_made = |group: &str, owners: &Value| -> Deployment {
+        serde_json::from_value(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": format!("nginx-{group}"), "namespace": "default",
+                         "ownerReferences": owners, "annotations": {LAST_APPLIED: "{}"}},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "nginx"}},
+                     "template": {"metadata": {"labels": {"app": "nginx"}},
+                                  "spec": {"nodeSelector": {"apps.kubeedge.io/belonging-to": group},
+                                           "containers": [{"name": "nginx", "image": "nginx:latest"}]}}}}))
+        .expect("deployment")
+    };
+    let mut uids = BTreeMap::new();
+    for (group, owners) in [("hangzhou", owner.clone()), ("beijing", json!([])), ("shanghai", owner)] {
+        let made = deployments
+            .create(&PostParams::default(), &kubeedge_made(group, &owners))
+            .await
+            .expect("KubeEdge's deployment");
+        uids.insert(group, made.metadata.uid.expect("uid"));
+    }
+    let entries: Vec<Value> = ["hangzhou", "beijing", "shanghai"]
+        .iter()
+        .map(|g| json!({"identifier": {"ordinal": 0, "group": "apps", "version": "v1", "kind": "Deployment",
+                                       "namespace": "default", "name": format!("nginx-{g}")},
+                        "conditions": "Processing"}))
+        .collect();
+    let kubeedge_status = json!({"status": {"workloadStatus": entries}});
+    apps.patch_status("nginx-app", &PatchParams::default(), &Patch::Merge(&kubeedge_status))
+        .await
+        .expect("KubeEdge's status");
+
+    let (stop, _events) = run_controller(&client);
+    for (group, replicas) in [("hangzhou", 2), ("beijing", 3)] {
+        let name = format!("nginx-{group}");
+        let adopted = eventually(&format!("{name} adopted"), || async {
+            let d = deployments.get_opt(&name).await.ok()??;
+            let labelled = d.metadata.labels.as_ref()?.get("apps.kubeedge.io/edgeapplication-name")
+                == Some(&"nginx-app".to_owned());
+            (labelled && d.spec.as_ref()?.replicas == Some(replicas)).then_some(d)
+        })
+        .await;
+        assert_eq!(
+            adopted.metadata.uid.as_ref(),
+            uids.get(group),
+            "{name} is KubeEdge's object updated in place, not a new one"
+        );
+        let controller = adopted
+            .metadata
+            .owner_references
+            .unwrap_or_default()
+            .into_iter()
+            .find(|r| r.controller == Some(true))
+            .expect("a controller reference");
+        assert_eq!(controller.uid, uid);
+    }
+    eventually("nginx-shanghai pruned", || async {
+        deployments
+            .get_opt("nginx-shanghai")
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    let status = eventually("status of what renders now", || async {
+        apps.get_status("nginx-app")
+            .await
+            .ok()?
+            .status
+            .filter(|s| s.workload_status.len() == 3 && s.observed_generation.is_some())
+    })
+    .await;
+    assert!(
+        status
+            .workload_status
+            .iter()
+            .all(|e| e.conditions != Some(ManifestCondition::Failed)),
+        "nothing refused as foreign: {status:#?}"
+    );
+    let all = deployments.list(&ListParams::default()).await.expect("list");
+    let names: Vec<_> = all.items.iter().filter_map(|d| d.metadata.name.as_deref()).collect();
+    assert_eq!(names.len(), 2, "one copy per group, no duplicate: {names:?}");
+    stop.cancel();
+}
+}
