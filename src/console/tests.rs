@@ -595,6 +595,33 @@ fn generated_objects_of_unwatched_kinds_take_the_engines_recorded_status() {
     assert_eq!(conf(&fleet), ManifestCondition::Available);
 }
 
+/// KubeEdge skips an overrider naming a container the template lacks; so
+/// does edgedeck, and the console says so on that object (issue #13).
+#[test]
+fn a_skipped_overrider_is_shown_as_a_warning_in_app_detail() {
+    let mut fleet = fixture::demo_fleet();
+    let app = &mut fleet.applications[0];
+    assert_eq!(app.metadata.name.as_deref(), Some("nginx-app"));
+    app.spec.workload_scope.target_node_groups[0]
+        .overriders
+        .env_overriders = vec![crate::api::EnvOverrider {
+        container_name: "ghost".into(),
+        operator: crate::api::OverriderOperator::Add,
+        value: vec![],
+    }];
+    let mut a = App::new(Arc::new(fleet), options());
+    command(&mut a, "apps");
+    key(&mut a, KeyCode::Enter);
+    assert!(matches!(a.screen().view, View::AppDetail { .. }));
+    let shown = screen(&a, 200, 34);
+    assert!(
+        shown.contains(
+            "⚠ Deployment default/nginx-hangzhou: envOverriders[0] names container \"ghost\""
+        ),
+        "{shown}"
+    );
+}
+
 #[test]
 fn virtualized_tables_handle_ten_thousand_nodes() {
     let fleet = fixture::scale_fleet(500, 10_000);
