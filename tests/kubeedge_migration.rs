@@ -3,6 +3,7 @@
 //! of CRD schemas are kube-apiserver's own):
 //! - with KubeEdge's own EdgeApplication CRD still installed, status is
 //!   written in the shape that CRD keeps, and written once, not on every pass;
+//! - so is a NodeGroup's under KubeEdge's NodeGroup CRD;
 //! - the objects KubeEdge generated are adopted, not duplicated or refused,
 //!   and the ones it generated for a target that is gone are pruned.
 
@@ -12,10 +13,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use edgedeck::api::{EdgeApplication, ManifestCondition};
-use edgedeck::controllers::{Context, EngineEvent, Outcome, edge_application};
+use edgedeck::api::{EdgeApplication, ManifestCondition, NodeGroup, SelectionStatus};
+use edgedeck::controllers::{Context, EngineEvent, Outcome, edge_application, node_group};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Event;
+use k8s_openapi::api::core::v1::{Event, Node};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
@@ -34,17 +35,31 @@ fn run_controller(client: &Client) -> (CancellationToken, broadcast::Receiver<En
     (cancel, receiver)
 }
 
-/// Installs KubeEdge's EdgeApplication CRD (tests/kubeedge/) in place of ours.
-async fn install_kubeedge_crd(client: &Client) {
-    let crd: CustomResourceDefinition = from_yaml_file("tests/kubeedge/edgeapplication-crd.yaml");
+fn run_nodegroup_controller(
+    client: &Client,
+) -> (CancellationToken, broadcast::Receiver<EngineEvent>) {
+    let (events, receiver) = broadcast::channel(1024);
+    let ctx = Arc::new(Context::new(client.clone(), events));
+    let cancel = CancellationToken::new();
+    tokio::spawn(node_group::run(ctx, cancel.clone()));
+    (cancel, receiver)
+}
+
+/// Installs one of KubeEdge's CRDs (tests/kubeedge/) in place of ours, and
+/// waits until `K` is listable through it.
+async fn install_kubeedge_crd<K>(client: &Client, file: &str)
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let crd: CustomResourceDefinition = from_yaml_file(file);
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     crds.create(&PostParams::default(), &crd)
         .await
         .expect("KubeEdge's CRD created");
     let client = client.clone();
-    eventually("EdgeApplications served under KubeEdge's CRD", || {
-        let apps: Api<EdgeApplication> = Api::all(client.clone());
-        async move { apps.list(&Default::default()).await.ok().map(|_| ()) }
+    eventually(&format!("{file} served"), || {
+        let objects: Api<K> = Api::all(client.clone());
+        async move { objects.list(&Default::default()).await.ok().map(|_| ()) }
     })
     .await;
 }
@@ -111,7 +126,8 @@ async fn event_on_app(client: &Client, reason: &str, text: &str) {
 on_both_clusters! {
 async fn status_fits_kubeedges_own_crd_and_is_written_once(cluster) {
     let client = cluster.client();
-    install_kubeedge_crd(&client).await;
+    install_kubeedge_crd::<EdgeApplication>(&client, "tests/kubeedge/edgeapplication-crd.yaml")
+        .await;
     let (stop, mut events) = run_controller(&client);
     let apps: Api<EdgeApplication> = Api::namespaced(client.clone(), "default");
     apps.create(&PostParams::default(), &app_with_a_failing_group())
@@ -151,6 +167,59 @@ async fn status_fits_kubeedges_own_crd_and_is_written_once(cluster) {
         generated.get_opt("nginx-hangzhou").await.expect("get").is_some(),
         "the healthy group is generated"
     );
+    stop.cancel();
+}
+
+async fn a_node_group_status_fits_kubeedges_own_crd_and_is_written_once(cluster) {
+    let client = cluster.client();
+    install_kubeedge_crd::<NodeGroup>(&client, "tests/kubeedge/nodegroup-crd.yaml").await;
+    let (stop, mut events) = run_nodegroup_controller(&client);
+    let nodes: Api<Node> = Api::all(client.clone());
+    for name in ["hz-1", "hz-2"] {
+        let node: Node = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": {"location": "hangzhou"}}}))
+        .expect("node");
+        nodes.create(&PostParams::default(), &node).await.expect("node created");
+    }
+    let groups: Api<NodeGroup> = Api::all(client.clone());
+    let group: NodeGroup = serde_json::from_value(json!({
+        "apiVersion": "apps.kubeedge.io/v1alpha1", "kind": "NodeGroup",
+        "metadata": {"name": "hangzhou"}, "spec": {"matchLabels": {"location": "hangzhou"}}}))
+    .expect("group");
+    groups.create(&PostParams::default(), &group).await.expect("group created");
+    let status = eventually("both members in the status", || async {
+        groups.get_status("hangzhou").await.ok()?.status.filter(|s| {
+            s.node_statuses.len() == 2
+                && s.node_statuses.iter().all(|n| n.selection_status == SelectionStatus::Succeeded)
+        })
+    })
+    .await;
+    assert_eq!(
+        (status.members, status.ready_members),
+        (None, None),
+        "KubeEdge's schema keeps no counts"
+    );
+    settle(&mut events).await;
+    // A change that is not the status reconciles the group, which must find
+    // its status as it wrote it and write nothing (the API server would take
+    // the same status again without complaint, on every pass).
+    groups
+        .patch(
+            "hangzhou",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"metadata": {"labels": {"team": "edge"}}})),
+        )
+        .await
+        .expect("labelled");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut writes = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let Outcome::Reconciled { changes } = event.outcome {
+            writes.extend(changes);
+        }
+    }
+    assert_eq!(writes, Vec::<String>::new(), "the status was written again");
     stop.cancel();
 }
 

@@ -55,6 +55,15 @@ pub fn covers(live: &Value, desired: &Value) -> bool {
     }
 }
 
+/// A std mutex's guard, poisoned or not: the engine's locks guard plain
+/// data that a panicking holder cannot leave half-written in a way that
+/// matters more than stopping the controller would.
+pub fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Records a Warning Event on `regarding` (shown by `kubectl describe`).
 /// Best effort: failing to record an event must not fail a reconcile.
 pub async fn warn(client: &Client, regarding: ObjectReference, reason: &str, message: &str) {

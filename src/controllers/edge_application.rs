@@ -46,6 +46,7 @@ use tokio_util::sync::CancellationToken;
 mod status;
 
 use super::cluster::{self, KindCache};
+use super::served_schema::ServedSchema;
 use super::supervisor::{self, WatchError, until_cancelled};
 use super::{Context, EngineEvent, Outcome, Source};
 use crate::api::{EdgeApplication, FIELD_MANAGER, LABEL_EDGEAPPLICATION_NAME};
@@ -53,6 +54,7 @@ use crate::engine::object::split_api_version;
 use crate::engine::ownership::{self, Ownership};
 use crate::engine::render::{self, Rendered};
 use crate::engine::status::{Observation, summarize};
+use crate::engine::status_schema::StatusSchema;
 use crate::engine::{ObjectKey, prune};
 
 /// How often an application in sync is looked at again, to catch drift on
@@ -71,7 +73,7 @@ pub enum Error {
 struct State {
     ctx: Arc<Context>,
     kinds: KindCache,
-    schemas: status::SchemaCache,
+    schemas: ServedSchema<StatusSchema>,
     reported: status::Reported,
 }
 
@@ -83,7 +85,7 @@ pub async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
     let state = Arc::new(State {
         ctx,
         kinds: KindCache::default(),
-        schemas: status::SchemaCache::default(),
+        schemas: status::served_schema(),
         reported: status::Reported::default(),
     });
     let queue = stream::select_all([

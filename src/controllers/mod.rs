@@ -7,6 +7,7 @@ pub mod edge_application;
 pub mod events;
 pub mod leader;
 pub mod node_group;
+pub mod served_schema;
 pub mod supervisor;
 
 use std::sync::Arc;

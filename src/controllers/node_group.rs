@@ -44,7 +44,7 @@ mod writes;
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::ready;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::channel::mpsc;
@@ -60,10 +60,13 @@ use tokio_util::sync::CancellationToken;
 use self::error::{Error, retry_delay};
 use self::finalizer::Step;
 use self::plan::{NodeTriggers, NodeWork, plan_share, spec_only};
+use super::cluster::lock;
+use super::served_schema::ServedSchema;
 use super::supervisor::{self, WatchError, until_cancelled};
 use super::{Context, EngineEvent, Outcome, Source};
 use crate::api::NodeGroup;
 use crate::engine::membership::{Membership, compute};
+use crate::engine::status_schema::NodeGroupStatusSchema;
 
 /// Periodic re-reconcile of every group, in case a watch event was missed.
 const RESYNC: Duration = Duration::from_secs(300);
@@ -87,6 +90,11 @@ pub async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
         pending: Mutex::default(),
         failures: Mutex::default(),
         nudged: Mutex::default(),
+        schema: ServedSchema::new(
+            "nodegroups.apps.kubeedge.io",
+            NodeGroupStatusSchema::from_openapi,
+            NodeGroupStatusSchema::EDGEDECK,
+        ),
     });
     let queue = stream::select_all([
         group_requests(&client, group_writer, groups.clone()).boxed(),
@@ -194,6 +202,8 @@ struct State {
     /// the unbounded nudge channel holds at most one entry per group (with
     /// hundreds of groups, every reconcile would otherwise queue all the others).
     nudged: Mutex<BTreeSet<String>>,
+    /// What the served NodeGroup CRD keeps of a status.
+    schema: ServedSchema<NodeGroupStatusSchema>,
 }
 
 async fn reconcile(group: Arc<NodeGroup>, state: Arc<State>) -> Result<Action, Error> {
@@ -203,10 +213,7 @@ async fn reconcile(group: Arc<NodeGroup>, state: Arc<State>) -> Result<Action, E
 }
 
 fn error_policy(group: Arc<NodeGroup>, _error: &Error, state: Arc<State>) -> Action {
-    let mut failures = state
-        .failures
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
+    let mut failures = lock(&state.failures);
     let attempt = failures.entry(group.name_any()).or_default();
     *attempt = attempt.saturating_add(1);
     Action::requeue(retry_delay(*attempt))
@@ -217,10 +224,7 @@ impl State {
     async fn reconcile(&self, group: &NodeGroup) -> Result<Vec<String>, Error> {
         let name = group.metadata.name.clone().ok_or(Error::Unnamed)?;
         // From here on this reconcile sees the latest state: a new nudge must queue it again.
-        self.nudged
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&name);
+        lock(&self.nudged).remove(&name);
         let client = &self.ctx.client;
         match finalizer::step(group) {
             Step::AddFinalizerThenApply => {
@@ -289,7 +293,13 @@ impl State {
         let nodes: Vec<Node> = self.nodes.state().iter().map(|n| (**n).clone()).collect();
         let all_groups = self.groups.state();
         let groups: Vec<NodeGroup> = all_groups.iter().map(|g| spec_only(g)).collect();
-        let membership = compute(&nodes, &groups);
+        let mut membership = compute(&nodes, &groups);
+        // Compared as it will read back, or a schema that prunes would make every pass write.
+        let schema = self.schema.get(&self.ctx.client).await;
+        membership
+            .statuses
+            .values_mut()
+            .for_each(|status| schema.fit(status));
         self.nudge_stale(group, &membership, &all_groups);
         Ok((nodes, membership))
     }
@@ -298,7 +308,7 @@ impl State {
     /// (`group` itself writes its own status in this reconcile).
     fn nudge_stale(&self, group: &str, membership: &Membership, groups: &[Arc<NodeGroup>]) {
         let stale = plan::stale_groups(group, membership, groups);
-        let mut nudged = self.nudged.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut nudged = lock(&self.nudged);
         for name in stale {
             if nudged.insert(name.clone()) {
                 // A send fails only when the controller is shutting down.
@@ -326,7 +336,7 @@ impl State {
                 }
             }
         }
-        let mut all = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut all = lock(&self.pending);
         if still_pending.is_empty() {
             all.remove(group);
         } else {
@@ -365,7 +375,7 @@ impl State {
     }
 
     fn pending_of(&self, group: &str) -> BTreeSet<String> {
-        let pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let pending = lock(&self.pending);
         pending.get(group).cloned().unwrap_or_default()
     }
 
@@ -373,10 +383,7 @@ impl State {
         let name = group.name_any();
         let outcome = match result {
             Ok(changes) => {
-                self.failures
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(&name);
+                lock(&self.failures).remove(&name);
                 Outcome::Reconciled {
                     changes: changes.clone(),
                 }

@@ -15,7 +15,7 @@
 
 use serde_json::Value;
 
-use crate::api::{EdgeApplicationStatus, ManifestCondition};
+use crate::api::{EdgeApplicationStatus, ManifestCondition, NodeGroupStatus};
 
 /// Which of edgedeck's status extensions the served schema keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +101,39 @@ impl StatusSchema {
             status.observed_generation = None;
         }
         status
+    }
+}
+
+/// Which of edgedeck's NodeGroup status extensions (`members`,
+/// `readyMembers`) the served schema keeps. KubeEdge's keeps neither; a
+/// group's status compared with them would never read back as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeGroupStatusSchema {
+    pub members: bool,
+    pub ready_members: bool,
+}
+
+impl NodeGroupStatusSchema {
+    pub const EDGEDECK: NodeGroupStatusSchema = NodeGroupStatusSchema {
+        members: true,
+        ready_members: true,
+    };
+
+    pub fn from_openapi(schema: &Value) -> NodeGroupStatusSchema {
+        let status = Level::at(Some(schema), "status");
+        NodeGroupStatusSchema {
+            members: status.keeps("members"),
+            ready_members: status.keeps("readyMembers"),
+        }
+    }
+
+    pub fn fit(&self, status: &mut NodeGroupStatus) {
+        if !self.members {
+            status.members = None;
+        }
+        if !self.ready_members {
+            status.ready_members = None;
+        }
     }
 }
 
@@ -199,6 +232,31 @@ mod tests {
             json!({"workloadStatus": [{"identifier": {"ordinal": 0, "kind": "Deployment", "name": "web-bj"},
                                        "conditions": "Processing"}]})
         );
+    }
+
+    #[test]
+    fn node_group_counts_are_kept_only_where_the_schema_has_them() {
+        let ours = crate::api::crds()
+            .into_iter()
+            .find(|c| c.spec.names.kind == "NodeGroup")
+            .expect("NodeGroup CRD");
+        let ours =
+            serde_json::to_value(&ours.spec.versions[0].schema).expect("schema")["openAPIV3Schema"]
+                .clone();
+        assert_eq!(
+            NodeGroupStatusSchema::from_openapi(&ours),
+            NodeGroupStatusSchema::EDGEDECK
+        );
+        let kubeedge = json!({"type": "object", "properties": {"status": {"type": "object", "properties": {
+            "nodeStatuses": {"type": "array", "items": {"type": "object"}}}}}});
+        let read = NodeGroupStatusSchema::from_openapi(&kubeedge);
+        let mut status = NodeGroupStatus {
+            node_statuses: vec![],
+            members: Some(3),
+            ready_members: Some(2),
+        };
+        read.fit(&mut status);
+        assert_eq!((status.members, status.ready_members), (None, None));
     }
 
     #[test]

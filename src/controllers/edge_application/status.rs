@@ -4,92 +4,31 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ObjectReference;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 
 use super::Error;
-use crate::api::{API_VERSION, EdgeApplication, EdgeApplicationStatus, ManifestCondition, VERSION};
-use crate::controllers::cluster;
+use crate::api::{API_VERSION, EdgeApplication, EdgeApplicationStatus, ManifestCondition};
+use crate::controllers::cluster::{self, lock};
+use crate::controllers::served_schema::ServedSchema;
 use crate::engine::status_schema::StatusSchema;
 
-const CRD_NAME: &str = "edgeapplications.apps.kubeedge.io";
-/// A CRD replaced under a running engine is noticed within this long, and
-/// at once when a status write is refused as invalid.
-const SCHEMA_TTL: Duration = Duration::from_secs(60);
-
-/// The served status schema, read from the CRD now and then.
-#[derive(Default)]
-pub(super) struct SchemaCache {
-    read: Mutex<Option<(Instant, StatusSchema)>>,
-}
-
-impl SchemaCache {
-    pub(super) async fn get(&self, client: &Client) -> StatusSchema {
-        if let Some((at, schema)) = *lock(&self.read)
-            && at.elapsed() < SCHEMA_TTL
-        {
-            return schema;
-        }
-        let schema = read_schema(client).await;
-        *lock(&self.read) = Some((Instant::now(), schema));
-        schema
-    }
-
-    fn forget(&self) {
-        *lock(&self.read) = None;
-    }
-}
-
-/// Without permission to read CRDs (or with no CRD at all, which a status
-/// write would report anyway), edgedeck's own schema is assumed.
-async fn read_schema(client: &Client) -> StatusSchema {
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let crd = match crds.get(CRD_NAME).await {
-        Ok(crd) => crd,
-        Err(e) => {
-            tracing::debug!(error = %e, "cannot read the EdgeApplication CRD; assuming edgedeck's status schema");
-            return StatusSchema::EDGEDECK;
-        }
-    };
-    let schema = crd
-        .spec
-        .versions
-        .iter()
-        .find(|v| v.name == VERSION)
-        .and_then(|v| v.schema.as_ref())
-        .and_then(|s| s.open_api_v3_schema.as_ref())
-        .and_then(|s| serde_json::to_value(s).ok());
-    match schema {
-        Some(schema) => {
-            let read = StatusSchema::from_openapi(&schema);
-            if read != StatusSchema::EDGEDECK {
-                tracing::info!(
-                    ?read,
-                    "the served EdgeApplication CRD is not edgedeck's; status is reduced to what it keeps"
-                );
-            }
-            read
-        }
-        None => StatusSchema::EDGEDECK,
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding these locks leaves plain data behind; keep going.
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+/// The schema of the EdgeApplication CRD the cluster serves.
+pub(super) fn served_schema() -> ServedSchema<StatusSchema> {
+    ServedSchema::new(
+        "edgeapplications.apps.kubeedge.io",
+        StatusSchema::from_openapi,
+        StatusSchema::EDGEDECK,
+    )
 }
 
 /// Writes `status` (already fitted to the schema).
 pub(super) async fn write(
     client: &Client,
-    schemas: &SchemaCache,
+    schemas: &ServedSchema<StatusSchema>,
     app: &EdgeApplication,
     namespace: &str,
     status: &EdgeApplicationStatus,

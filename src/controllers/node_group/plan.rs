@@ -102,13 +102,14 @@ pub fn describe_status(status: &NodeGroupStatus) -> String {
 
 /// The status subresource merge patch. Every field is spelled out: a merge
 /// patch leaves absent keys alone, so an emptied `nodeStatuses` must be sent
-/// as `[]` or the old list would stay.
+/// as `[]` or the old list would stay, and a count the served schema does
+/// not keep is sent as null (removed).
 pub fn status_patch_body(status: &NodeGroupStatus) -> Value {
     serde_json::json!({
         "status": {
             "nodeStatuses": status.node_statuses,
-            "members": status.members.unwrap_or(0),
-            "readyMembers": status.ready_members.unwrap_or(0),
+            "members": status.members,
+            "readyMembers": status.ready_members,
         }
     })
 }
