@@ -118,7 +118,8 @@ fn the_schema_catches_what_the_server_would_reject_or_drop() {
     let crds = printed_crds();
     let eapp = crd(&crds, "edgeapplications.apps.kubeedge.io");
     // The proposal's draft spelling (`workloadScopes`, `imageOverrider`) is not the released API:
-    // the server would silently drop it, so the checker must say so.
+    // the server would silently drop it, so the checker must say so; and, as
+    // under KubeEdge's schema, the real `workloadScope` is then missing.
     let draft = manifests::parse(
         "draft.yaml",
         "apiVersion: apps.kubeedge.io/v1alpha1\nkind: EdgeApplication\nmetadata: {name: a}\n\
@@ -128,8 +129,14 @@ fn the_schema_catches_what_the_server_would_reject_or_drop() {
     let findings = validate_against_crd(eapp, &draft[0].object);
     assert_eq!(
         findings,
-        vec![Finding::Pruned {
-            path: "spec.workloadScopes".into()
-        }]
+        vec![
+            Finding::Invalid {
+                path: "spec.workloadScope".into(),
+                problem: "required field is missing".into()
+            },
+            Finding::Pruned {
+                path: "spec.workloadScopes".into()
+            }
+        ]
     );
 }
