@@ -2,10 +2,8 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use edgedeck::api::{EdgeApplication, ManifestCondition};
-use edgedeck::controllers::{Context, EngineEvent, Outcome, edge_application};
+use edgedeck::controllers::{EngineEvent, Outcome, edge_application};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
@@ -25,11 +23,7 @@ fn run_controller(client: &Client) -> CancellationToken {
 fn run_controller_with_events(
     client: &Client,
 ) -> (CancellationToken, broadcast::Receiver<EngineEvent>) {
-    let (events, receiver) = broadcast::channel(1024);
-    let ctx = Arc::new(Context::new(client.clone(), events));
-    let cancel = CancellationToken::new();
-    tokio::spawn(edge_application::run(ctx, cancel.clone()));
-    (cancel, receiver)
+    support::run_controller(client, edge_application::run)
 }
 
 async fn replicas(api: &Api<Deployment>, name: &str) -> Option<i32> {

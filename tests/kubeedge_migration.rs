@@ -10,11 +10,10 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use edgedeck::api::{EdgeApplication, ManifestCondition, NodeGroup, SelectionStatus};
-use edgedeck::controllers::{Context, EngineEvent, Outcome, edge_application, node_group};
+use edgedeck::controllers::{EngineEvent, Outcome, edge_application, node_group};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Event, Node};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -23,27 +22,8 @@ use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use support::{eventually, from_yaml_file};
 use tokio::sync::broadcast;
-use tokio_util::sync::CancellationToken;
 
 const LAST_APPLIED: &str = "apps.kubeedge.io/last-applied-template";
-
-fn run_controller(client: &Client) -> (CancellationToken, broadcast::Receiver<EngineEvent>) {
-    let (events, receiver) = broadcast::channel(1024);
-    let ctx = Arc::new(Context::new(client.clone(), events));
-    let cancel = CancellationToken::new();
-    tokio::spawn(edge_application::run(ctx, cancel.clone()));
-    (cancel, receiver)
-}
-
-fn run_nodegroup_controller(
-    client: &Client,
-) -> (CancellationToken, broadcast::Receiver<EngineEvent>) {
-    let (events, receiver) = broadcast::channel(1024);
-    let ctx = Arc::new(Context::new(client.clone(), events));
-    let cancel = CancellationToken::new();
-    tokio::spawn(node_group::run(ctx, cancel.clone()));
-    (cancel, receiver)
-}
 
 /// Installs one of KubeEdge's CRDs (tests/kubeedge/) in place of ours, and
 /// waits until `K` is listable through it.
@@ -128,7 +108,7 @@ async fn status_fits_kubeedges_own_crd_and_is_written_once(cluster) {
     let client = cluster.client();
     install_kubeedge_crd::<EdgeApplication>(&client, "tests/kubeedge/edgeapplication-crd.yaml")
         .await;
-    let (stop, mut events) = run_controller(&client);
+    let (stop, mut events) = support::run_controller(&client, edge_application::run);
     let apps: Api<EdgeApplication> = Api::namespaced(client.clone(), "default");
     apps.create(&PostParams::default(), &app_with_a_failing_group())
         .await
@@ -173,7 +153,7 @@ async fn status_fits_kubeedges_own_crd_and_is_written_once(cluster) {
 async fn a_node_group_status_fits_kubeedges_own_crd_and_is_written_once(cluster) {
     let client = cluster.client();
     install_kubeedge_crd::<NodeGroup>(&client, "tests/kubeedge/nodegroup-crd.yaml").await;
-    let (stop, mut events) = run_nodegroup_controller(&client);
+    let (stop, mut events) = support::run_controller(&client, node_group::run);
     let nodes: Api<Node> = Api::all(client.clone());
     for name in ["hz-1", "hz-2"] {
         let node: Node = serde_json::from_value(json!({
@@ -270,7 +250,7 @@ async fn objects_kubeedge_generated_are_adopted_or_pruned_never_duplicated(clust
         .await
         .expect("KubeEdge's status");
 
-    let (stop, _events) = run_controller(&client);
+    let (stop, _events) = support::run_controller(&client, edge_application::run);
     for (group, replicas) in [("hangzhou", 2), ("beijing", 3)] {
         let name = format!("nginx-{group}");
         let adopted = eventually(&format!("{name} adopted"), || async {

@@ -3,13 +3,17 @@
 #![allow(dead_code)] // each test crate uses a different subset
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
+use edgedeck::controllers::{Context, EngineEvent};
 use edgedeck::embedded::{ClusterOptions, RunningCluster, start};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
 use kube::api::{Api, PostParams};
 use serde::de::DeserializeOwned;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
 pub mod cluster;
 pub mod demo;
@@ -36,6 +40,23 @@ pub async fn cluster_with_crds() -> (RunningCluster, Client) {
             .expect("CRD created");
     }
     (cluster, client)
+}
+
+/// Runs one controller (`edge_application::run`, `node_group::run`) alone
+/// until the returned token is cancelled, with the engine's event stream
+/// (every write it makes is reported there).
+pub fn run_controller<Fut>(
+    client: &Client,
+    run: impl FnOnce(Arc<Context>, CancellationToken) -> Fut,
+) -> (CancellationToken, broadcast::Receiver<EngineEvent>)
+where
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let (events, receiver) = broadcast::channel(1024);
+    let ctx = Arc::new(Context::new(client.clone(), events));
+    let cancel = CancellationToken::new();
+    tokio::spawn(run(ctx, cancel.clone()));
+    (cancel, receiver)
 }
 
 /// Polls `probe` until it returns Some, or panics after [`PATIENCE`] naming `what`.
