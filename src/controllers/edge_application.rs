@@ -364,12 +364,10 @@ async fn inspect_unlabelled(
             let at = &entry.identifier;
             let here = at.namespace.is_empty() || at.namespace == namespace;
             let complete = !at.kind.is_empty() && !at.version.is_empty() && !at.name.is_empty();
-            let api_version = match at.group.as_str() {
-                "" => at.version.clone(),
-                group => format!("{group}/{}", at.version),
-            };
-            (here && complete)
-                .then(|| ObjectKey::new(api_version, &at.kind, Some(namespace), &at.name))
+            (here && complete).then(|| {
+                let gvk = GroupVersionKind::gvk(&at.group, &at.version, &at.kind);
+                ObjectKey::new(gvk.api_version(), &at.kind, Some(namespace), &at.name)
+            })
         });
     let client = &state.ctx.client;
     for key in named.collect::<Vec<_>>() {
