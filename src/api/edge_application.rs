@@ -141,31 +141,16 @@ impl OverriderOperator {
     }
 }
 
-/// Command and args overriders add or remove words; KubeEdge's CRD has no
-/// `replace` for them, so neither does ours (the schema then refuses what
-/// render could not do).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum CommandArgsOperator {
-    Add,
-    Remove,
-}
-
-impl CommandArgsOperator {
-    /// The word manifests use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CommandArgsOperator::Add => "add",
-            CommandArgsOperator::Remove => "remove",
-        }
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommandArgsOverrider {
     pub container_name: String,
-    pub operator: CommandArgsOperator,
+    /// `add` or `remove`: KubeEdge's schema has no `replace` for command and
+    /// args, and neither has ours. The type still reads `replace`, which
+    /// render refuses with a reason: an object stored under an older schema
+    /// must not make every list of EdgeApplications fail to decode.
+    #[schemars(schema_with = "super::schema::add_or_remove")]
+    pub operator: OverriderOperator,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub value: Vec<String>,
 }

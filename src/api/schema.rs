@@ -13,6 +13,14 @@ pub(super) fn raw_object(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
+/// The command/args operator: `add` or `remove`, as in KubeEdge's schema.
+pub(super) fn add_or_remove(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "string",
+        "enum": ["add", "remove"]
+    })
+}
+
 /// A list of raw Kubernetes objects.
 pub(super) fn raw_objects(g: &mut SchemaGenerator) -> Schema {
     let item = raw_object(g);

@@ -16,8 +16,8 @@ use ratatui_textarea::{CursorMove, TextArea};
 
 use super::EditKind;
 use crate::api::{
-    CommandArgsOperator, CommandArgsOverrider, EdgeApplication, EnvOverrider, ImageComponent,
-    ImageOverrider, ImagePredicate, OverriderOperator, Overriders, ResourcesOverrider,
+    CommandArgsOverrider, EdgeApplication, EnvOverrider, ImageComponent, ImageOverrider,
+    ImagePredicate, OverriderOperator, Overriders, ResourcesOverrider,
 };
 use crate::console::theme::Theme;
 use crate::engine::render;
@@ -56,10 +56,11 @@ fn parse_op(s: &str) -> Result<OverriderOperator, String> {
     }
 }
 
-fn parse_words_op(s: &str) -> Result<CommandArgsOperator, String> {
+/// Command and args words are only added or removed.
+fn parse_words_op(s: &str) -> Result<OverriderOperator, String> {
     match s {
-        "add" => Ok(CommandArgsOperator::Add),
-        "remove" => Ok(CommandArgsOperator::Remove),
+        "add" => Ok(OverriderOperator::Add),
+        "remove" => Ok(OverriderOperator::Remove),
         other => Err(format!("unknown operator {other:?} (add, remove)")),
     }
 }

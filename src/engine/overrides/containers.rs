@@ -11,9 +11,7 @@
 use serde_json::{Map, Value};
 
 use super::{Ctx, json};
-use crate::api::{
-    CommandArgsOperator, CommandArgsOverrider, EnvOverrider, OverriderOperator, ResourcesOverrider,
-};
+use crate::api::{CommandArgsOverrider, EnvOverrider, OverriderOperator, ResourcesOverrider};
 use crate::engine::{EngineError, EngineWarning};
 
 /// One container of the pod template, located and checked to be an object
@@ -145,6 +143,15 @@ pub(super) fn apply_command_args(
 ) -> Result<Vec<EngineWarning>, EngineError> {
     let mut skipped = Vec::new();
     for (index, overrider) in overriders.iter().enumerate() {
+        if overrider.operator == OverriderOperator::Replace {
+            return Err(ctx.invalid_field(
+                format!("{}[{index}].operator", which.overriders_field()),
+                format!(
+                    "replace is not supported for {}; use add or remove",
+                    which.field()
+                ),
+            ));
+        }
         let Some(container) = find(
             ctx,
             manifest,
@@ -156,13 +163,10 @@ pub(super) fn apply_command_args(
             continue;
         };
         let fields = get_mut(ctx, manifest, &container)?;
-        match overrider.operator {
-            CommandArgsOperator::Add => {
-                append_strings(ctx, fields, &container, which.field(), &overrider.value)?
-            }
-            CommandArgsOperator::Remove => {
-                remove_strings(ctx, fields, &container, which.field(), &overrider.value)?
-            }
+        if overrider.operator == OverriderOperator::Add {
+            append_strings(ctx, fields, &container, which.field(), &overrider.value)?;
+        } else {
+            remove_strings(ctx, fields, &container, which.field(), &overrider.value)?;
         }
     }
     Ok(skipped)
