@@ -4,7 +4,15 @@
 //! "the object exists": the controller must have observed the current
 //! generation, every replica must run the current template and be ready, and
 //! old replicas must be gone. So `replicas: 0` is Available only once the
-//! workload has actually scaled down.
+//! workload has actually scaled down. A live object whose `spec.replicas`
+//! is not yet the rendered one is not Available either: it is in the state
+//! it was asked for before, not the one the application asks for now.
+//!
+//! Counts never contradict each other: ready replicas are counted up to the
+//! desired ones (surplus replicas are old ones on their way out, which the
+//! reason names), and a workload that failed to render is counted as the
+//! live object it kept still runs. [`group_standing`] is the one rule that
+//! decides whether an application stands fully ready in a group (a ✓).
 
 use std::collections::BTreeMap;
 
@@ -160,8 +168,15 @@ fn pod_ready(p: &Value) -> bool {
         })
 }
 
-/// Desired and ready replicas of an observed workload, for per-group summaries.
-/// `rendered` supplies the desired count when the object has not been observed yet.
+/// Desired and ready replicas of a workload, ready counted up to desired;
+/// `None` for objects that are not workloads. `rendered` supplies the
+/// desired count (the observed object is not there yet, or lags it).
+pub fn replicas(rendered: &Value, observed: Option<&Value>) -> Option<(i64, i64)> {
+    WorkloadKind::of_object(rendered)?;
+    let (desired, ready) = replica_counts(rendered, observed);
+    Some((desired, ready.clamp(0, desired.max(0))))
+}
+
 fn replica_counts(rendered: &Value, observed: Option<&Value>) -> (i64, i64) {
     match (WorkloadKind::of_object(rendered), observed) {
         (Some(WorkloadKind::DaemonSet), Some(o)) => (
@@ -220,14 +235,17 @@ pub fn summarize<'a>(
                 Some("not created yet".to_owned()),
             ),
             Observation::Failed(why) => (ManifestCondition::Failed, Some(why.to_owned())),
-            Observation::Live(object) => match availability(object) {
-                Availability::Available => (ManifestCondition::Available, None),
-                Availability::Processing(why) => (ManifestCondition::Processing, Some(why)),
+            Observation::Live(object) => match unapplied(&desired.object, object) {
+                Some(why) => (ManifestCondition::Processing, Some(why)),
+                None => match availability(object) {
+                    Availability::Available => (ManifestCondition::Available, None),
+                    Availability::Processing(why) => (ManifestCondition::Processing, Some(why)),
+                },
             },
         };
         if let Some(target) = &desired.target {
             let summary = group_entry(&mut groups, target);
-            let (want, ready) = replica_counts(&desired.object, live);
+            let (want, ready) = replicas(&desired.object, live).unwrap_or_default();
             summary.desired_replicas += clamp(want);
             summary.ready_replicas += clamp(ready);
             summary.workloads += 1;
@@ -247,7 +265,15 @@ pub fn summarize<'a>(
     }
     for failed in &rendered.errors {
         if let Some(target) = failed.target.as_deref().filter(|t| !t.is_empty()) {
-            group_entry(&mut groups, target).workloads += 1;
+            let summary = group_entry(&mut groups, target);
+            summary.workloads += 1;
+            // Render failures keep the object generated before: count what it
+            // runs rather than a 0/0 that reads as "nothing wanted, all fine".
+            if let Some(Observation::Live(object)) = failed.key.as_ref().map(&observe) {
+                let (want, ready) = replicas(object, Some(object)).unwrap_or_default();
+                summary.desired_replicas += clamp(want);
+                summary.ready_replicas += clamp(ready);
+            }
         }
         let identifier = match (&failed.key, failed.ordinal) {
             (Some(key), ordinal) => identifier(ordinal.unwrap_or(0), key),
@@ -274,6 +300,129 @@ pub fn summarize<'a>(
         groups: groups.into_values().collect(),
         observed_generation,
     }
+}
+
+/// Why a live workload is not yet in the rendered state, if its explicit
+/// `spec.replicas` differs (the engine has not applied it yet). A manifest
+/// without `spec.replicas` leaves it to whoever scales the workload.
+fn unapplied(rendered: &Value, live: &Value) -> Option<String> {
+    let want = int(rendered, "/spec/replicas")?;
+    let have = spec_replicas(live);
+    (want != have).then(|| format!("{have} replicas live, {want} desired: not applied yet"))
+}
+
+/// Whether something deserves a ✓.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Verdict {
+    /// Every workload is Available for its current generation and ready = desired.
+    Available,
+    /// On its way (or stuck): anything that is neither Available nor Failed.
+    #[default]
+    Progressing,
+    /// A workload could not be rendered or written; counts are what still runs.
+    Failed,
+}
+
+/// Ready of desired replicas (ready ≤ desired) with the verdict on them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Standing {
+    pub ready: i64,
+    pub desired: i64,
+    pub verdict: Verdict,
+    /// Why it failed: the first failure's reason.
+    pub reason: Option<String>,
+}
+
+impl Standing {
+    /// One generated workload, from its condition and replica counts.
+    pub fn workload(
+        condition: ManifestCondition,
+        (desired, ready): (i64, i64),
+        reason: Option<&str>,
+    ) -> Standing {
+        let verdict = match condition {
+            ManifestCondition::Failed => Verdict::Failed,
+            ManifestCondition::Available if ready == desired => Verdict::Available,
+            _ => Verdict::Progressing,
+        };
+        Standing {
+            ready: ready.min(desired),
+            desired,
+            verdict,
+            reason: (verdict == Verdict::Failed)
+                .then(|| reason.map(str::to_owned))
+                .flatten(),
+        }
+    }
+
+    /// Several standings as one (every application in a group): a ✓ only if
+    /// each is one, failed if any failed.
+    pub fn combine(&self, other: &Standing) -> Standing {
+        let verdict = match (self.verdict, other.verdict) {
+            (Verdict::Failed, _) | (_, Verdict::Failed) => Verdict::Failed,
+            (Verdict::Available, Verdict::Available) => Verdict::Available,
+            _ => Verdict::Progressing,
+        };
+        Standing {
+            ready: self.ready + other.ready,
+            desired: self.desired + other.desired,
+            verdict,
+            reason: self.reason.clone().or_else(|| other.reason.clone()),
+        }
+    }
+}
+
+/// How an application stands in one target group, from its status and what
+/// was rendered for it; `None` if nothing was rendered or summarised there.
+/// A ✓ ([`Verdict::Available`]) needs every workload there Available (which
+/// [`summarize`] grants only for the observed current generation with
+/// updated = ready = desired) and ready = desired in the summary; a render
+/// or write failure there makes it [`Verdict::Failed`] whatever still runs.
+pub fn group_standing(
+    status: &EdgeApplicationStatus,
+    rendered: &Rendered,
+    group: &str,
+) -> Option<Standing> {
+    let summary = status.groups.iter().find(|g| g.name == group)?;
+    let render_failure = rendered
+        .errors
+        .iter()
+        .find(|e| e.target.as_deref() == Some(group))
+        .map(|e| e.error.to_string());
+    let write_failure = || {
+        status.workload_status.iter().find_map(|e| {
+            let id = &e.identifier;
+            let here = rendered.objects.iter().any(|o| {
+                o.target.as_deref() == Some(group)
+                    && o.key.kind == id.kind
+                    && o.key.name == id.name
+                    && o.key.namespace.as_deref().unwrap_or_default() == id.namespace
+            });
+            (here && e.conditions == Some(ManifestCondition::Failed))
+                .then(|| e.reason.clone().unwrap_or_else(|| "failed".into()))
+        })
+    };
+    let reason = render_failure.or_else(write_failure);
+    let (desired, ready) = (
+        i64::from(summary.desired_replicas),
+        i64::from(summary.ready_replicas),
+    );
+    let verdict = if reason.is_some() {
+        Verdict::Failed
+    } else if summary.workloads > 0
+        && summary.available_workloads == summary.workloads
+        && ready == desired
+    {
+        Verdict::Available
+    } else {
+        Verdict::Progressing
+    };
+    Some(Standing {
+        ready: ready.min(desired),
+        desired,
+        verdict,
+        reason,
+    })
 }
 
 fn group_entry<'m>(
@@ -459,6 +608,79 @@ mod tests {
                 ("beijing".into(), 3, 1, 1, 0),
                 ("hangzhou".into(), 2, 2, 1, 1)
             ]
+        );
+    }
+
+    fn group_counts(status: &EdgeApplicationStatus, name: &str) -> (i32, i32, i32, i32) {
+        status
+            .groups
+            .iter()
+            .find(|g| g.name == name)
+            .map(|g| {
+                (
+                    g.desired_replicas,
+                    g.ready_replicas,
+                    g.workloads,
+                    g.available_workloads,
+                )
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_failed_render_counts_what_its_kept_live_workload_runs() {
+        let mut rendered = rendered_example();
+        let kept = rendered.objects.remove(1);
+        assert_eq!(kept.key.name, "nginx-beijing");
+        rendered.errors.push(crate::engine::render::RenderError {
+            ordinal: Some(0),
+            target: Some("beijing".into()),
+            key: Some(kept.key.clone()),
+            error: crate::engine::EngineError::NegativeReplicas {
+                target: "beijing".into(),
+                value: -1,
+            },
+        });
+        let mut live = kept.object.clone();
+        live["spec"]["replicas"] = json!(5);
+        let live = rolled_out(&live, 5);
+        let status = summarize(
+            &rendered,
+            |key| match key.name.as_str() {
+                "nginx-beijing" => Observation::Live(&live),
+                _ => Observation::Absent,
+            },
+            None,
+        );
+        // 5 pods run: the summary says so, not 0/0; the workload is not available.
+        assert_eq!(group_counts(&status, "beijing"), (5, 5, 1, 0));
+    }
+
+    #[test]
+    fn ready_replicas_never_exceed_desired_and_an_unapplied_spec_is_not_available() {
+        let rendered = rendered_example();
+        // hangzhou renders 2 replicas; the live object still runs its old 4.
+        let mut old = rendered.objects[0].object.clone();
+        old["spec"]["replicas"] = json!(4);
+        let old = rolled_out(&old, 4);
+        let status = summarize(
+            &rendered,
+            |key| match key.name.as_str() {
+                "nginx-hangzhou" => Observation::Live(&old),
+                _ => Observation::Absent,
+            },
+            None,
+        );
+        assert_eq!(group_counts(&status, "hangzhou"), (2, 2, 1, 0));
+        let entry = status
+            .workload_status
+            .iter()
+            .find(|e| e.identifier.name == "nginx-hangzhou")
+            .expect("listed");
+        assert_eq!(entry.conditions, Some(ManifestCondition::Processing));
+        assert_eq!(
+            entry.reason.as_deref(),
+            Some("4 replicas live, 2 desired: not applied yet")
         );
     }
 
