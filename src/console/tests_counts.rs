@@ -148,3 +148,24 @@ fn an_empty_group_counts_no_black_holes() {
     assert!(!row.contains('✗'), "{row}");
     assert!(row.contains("no nodes"), "{row}");
 }
+
+#[test]
+fn a_range_nodegroup_service_no_application_renders_is_expected_everywhere() {
+    // Nobody says where it is meant to run, so a missing endpoint is never hidden.
+    let mut fleet = fixture::demo_fleet();
+    fleet.services.push(
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "hand-made", "namespace": "default",
+                         "annotations": {"apps.kubeedge.io/service-topology": "range-nodegroup"}},
+            "spec": {"ports": [{"port": 80}]}
+        }))
+        .expect("service"),
+    );
+    let d = Derived::compute(&fleet);
+    let holes: Vec<(&str, usize)> = d
+        .groups
+        .iter()
+        .map(|g| (g.name.as_str(), g.black_holes))
+        .collect();
+    assert_eq!(holes, [("beijing", 1), ("hangzhou", 1), ("shanghai", 1)]);
+}

@@ -685,6 +685,60 @@ mod tests {
     }
 
     #[test]
+    fn a_check_mark_needs_every_workload_available_and_no_failure() {
+        let rendered = rendered_example();
+        let hangzhou = rolled_out(&rendered.objects[0].object, 2);
+        let beijing = rolled_out(&rendered.objects[1].object, 1);
+        let observe = |key: &ObjectKey| match key.name.as_str() {
+            "nginx-hangzhou" => Observation::Live(&hangzhou),
+            "nginx-beijing" => Observation::Live(&beijing),
+            _ => Observation::Absent,
+        };
+        let status = summarize(&rendered, observe, None);
+        let standing = |status: &EdgeApplicationStatus, group| {
+            group_standing(status, &rendered, group).map(|s| (s.ready, s.desired, s.verdict))
+        };
+        assert_eq!(
+            standing(&status, "hangzhou"),
+            Some((2, 2, Verdict::Available))
+        );
+        assert_eq!(
+            standing(&status, "beijing"),
+            Some((1, 3, Verdict::Progressing))
+        );
+        assert_eq!(standing(&status, "shanghai"), None);
+
+        // A write failure there fails the group whatever its counts say.
+        let failing = summarize(
+            &rendered,
+            |key| match key.name.as_str() {
+                "nginx-hangzhou" => Observation::Failed("quota exceeded"),
+                _ => observe(key),
+            },
+            None,
+        );
+        let failed = group_standing(&failing, &rendered, "hangzhou").expect("summarised");
+        assert_eq!(failed.verdict, Verdict::Failed);
+        assert_eq!(failed.reason.as_deref(), Some("quota exceeded"));
+
+        // Combined (all applications of a group): a ✓ only if each has one.
+        let ok = Standing {
+            ready: 2,
+            desired: 2,
+            verdict: Verdict::Available,
+            reason: None,
+        };
+        let both = ok.combine(&ok);
+        assert_eq!(
+            (both.ready, both.desired, both.verdict),
+            (4, 4, Verdict::Available)
+        );
+        let mixed = ok.combine(&failed);
+        assert_eq!(mixed.verdict, Verdict::Failed);
+        assert_eq!(mixed.reason.as_deref(), Some("quota exceeded"));
+    }
+
+    #[test]
     fn apply_and_render_failures_are_failed_entries_with_reasons() {
         let mut rendered = rendered_example();
         rendered.errors.push(crate::engine::render::RenderError {
