@@ -1,8 +1,11 @@
 //! A fixed fleet for tests, snapshots and demos: the KubeEdge proposal
 //! (hangzhou with 2 nodes, beijing with 3, nginx-app) plus a NotReady node,
-//! a black-hole group (shanghai), an ungrouped node and a second
-//! application with a Secret. Also a large synthetic fleet for
-//! virtualization tests and benchmarks.
+//! a group nginx-app does not target, so its range-nodegroup Service is
+//! "not deployed" there rather than a black hole (shanghai), an ungrouped
+//! node and a second
+//! application with a Secret. Variants with the conditions of issue #10
+//! (a failed render, stale live counts, an empty group). Also a large
+//! synthetic fleet for virtualization tests and benchmarks.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -240,6 +243,38 @@ pub fn demo_fleet() -> Fleet {
         offline: Default::default(),
         controls: false,
     }
+}
+
+/// The demo fleet with counts that used to contradict each other:
+/// nginx-app's beijing target fails to render (replicas -1) while its
+/// previous Deployment keeps 5 pods running; nginx-hangzhou still runs the
+/// 4 replicas of its old spec (the engine has not applied the 2 it renders
+/// yet, as after a reconnect); telemetry-beijing's new generation is not yet
+/// observed by its controller.
+pub fn contradicting_counts_fleet() -> Fleet {
+    let mut nginx = nginx_app();
+    nginx["spec"]["workloadScope"]["targetNodeGroups"][1]["overriders"]["replicas"] = json!(-1);
+    let mut telemetry_beijing = deployment("edge", "telemetry-beijing", "telemetry", 1, 1);
+    telemetry_beijing["metadata"]["generation"] = json!(2);
+    let mut fleet = demo_fleet();
+    fleet.applications[0] = app(nginx);
+    fleet.workloads[0] = deployment("default", "nginx-hangzhou", "nginx-app", 4, 4);
+    fleet.workloads[1] = deployment("default", "nginx-beijing", "nginx-app", 5, 5);
+    fleet.workloads[2] = telemetry_beijing;
+    fleet
+}
+
+/// The demo fleet plus chengdu, a NodeGroup that selects no node, which
+/// nginx-app (and so its range-nodegroup Service) targets.
+pub fn empty_group_fleet() -> Fleet {
+    let mut nginx = nginx_app();
+    if let Some(targets) = nginx["spec"]["workloadScope"]["targetNodeGroups"].as_array_mut() {
+        targets.push(json!({"name": "chengdu"}));
+    }
+    let mut fleet = demo_fleet();
+    fleet.applications[0] = app(nginx);
+    fleet.node_groups.push(group("chengdu"));
+    fleet
 }
 
 /// `groups` groups with `nodes` nodes spread over them, one app per 10 groups.

@@ -32,6 +32,8 @@ pub mod widgets;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_counts;
 
 pub use action::{Action, Effect, ViewKind, WriteOutcome};
 pub use app::{App, Options};

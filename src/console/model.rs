@@ -3,6 +3,8 @@
 //! version. Nothing here decides a domain question itself: membership,
 //! rendering, availability and traffic all come from `crate::engine`.
 
+mod objects;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::SystemTime;
 
@@ -12,14 +14,14 @@ use serde_json::Value;
 
 use crate::api::{
     EdgeApplication, EdgeApplicationStatus, LABEL_SERVICE_NAME, ManifestCondition, NodeGroup,
-    NodeStatus, ReadyStatus, ResourceIdentifier,
+    NodeStatus, ReadyStatus, SelectionStatus,
 };
 use crate::controllers::events::EngineEvent;
 use crate::engine::membership::{self, Membership};
 use crate::engine::object::ObjectKey;
 use crate::engine::render::{self, Rendered};
-use crate::engine::status::{self, Observation};
-use crate::engine::topology::{self, NodeGroupIndex, ServiceTraffic};
+use crate::engine::status::{self, Observation, Standing, Verdict};
+use crate::engine::topology::{self, LocalService, NodeGroupIndex, ServiceTraffic};
 
 /// How the console's watches are doing.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -94,17 +96,40 @@ pub struct GroupInfo {
     pub apps: Vec<usize>,
     pub workloads: usize,
     pub available_workloads: usize,
-    pub desired_replicas: i64,
-    pub ready_replicas: i64,
-    /// Range-nodegroup services with no ready local endpoint for this group.
+    /// Every application's standing here combined; `None` when none has a
+    /// workload here.
+    pub replicas: Option<Standing>,
+    /// Range-nodegroup services that are [`LocalService::BlackHole`]s here.
     pub black_holes: usize,
 }
 
 impl GroupInfo {
+    fn new(name: String, object: Option<usize>) -> GroupInfo {
+        GroupInfo {
+            name,
+            object,
+            statuses: Vec::new(),
+            members: Vec::new(),
+            ready: 0,
+            not_ready: 0,
+            unknown: 0,
+            failed_selections: 0,
+            apps: Vec::new(),
+            workloads: 0,
+            available_workloads: 0,
+            replicas: None,
+            black_holes: 0,
+        }
+    }
+
     pub fn is_healthy(&self) -> bool {
         self.not_ready == 0
             && self.unknown == 0
             && self.available_workloads == self.workloads
+            && self
+                .replicas
+                .as_ref()
+                .is_none_or(|r| r.verdict != Verdict::Failed)
             && self.black_holes == 0
     }
 }
@@ -119,8 +144,9 @@ pub struct ObjectInfo {
     pub reason: Option<String>,
     /// Overriders skipped for this object (it is applied all the same).
     pub warnings: Vec<String>,
-    pub desired_replicas: Option<i64>,
-    pub ready_replicas: Option<i64>,
+    /// Ready/desired replicas with their verdict; `None` for non-workloads
+    /// and for a failed one with nothing live.
+    pub replicas: Option<Standing>,
     /// Index into [`Fleet::workloads`] of the live object.
     pub live: Option<usize>,
 }
@@ -135,6 +161,11 @@ pub struct AppInfo {
     pub rendered: Rendered,
     pub status: EdgeApplicationStatus,
     pub objects: Vec<ObjectInfo>,
+    /// The engine's standing per summarised group, in `status.groups` order.
+    pub standings: Vec<(String, Standing)>,
+    /// Some target is a `targetNodeLabels` selector, which may place
+    /// workloads in any group.
+    pub label_targets: bool,
 }
 
 impl AppInfo {
@@ -156,13 +187,33 @@ impl AppInfo {
             .filter(|o| o.condition == ManifestCondition::Failed)
             .count()
     }
-    /// (ready, desired) replicas for one target, from the engine's status summary.
-    pub fn replicas_in(&self, group: &str) -> Option<(i64, i64)> {
-        self.status
-            .groups
+    /// The engine's standing of this application in one target group.
+    pub fn replicas_in(&self, group: &str) -> Option<&Standing> {
+        self.standings
             .iter()
-            .find(|g| g.name == group)
-            .map(|g| (i64::from(g.ready_replicas), i64::from(g.desired_replicas)))
+            .find(|(g, _)| g == group)
+            .map(|(_, s)| s)
+    }
+
+    /// Whether workloads of this application may run in `group`.
+    pub fn deployed_in(&self, group: &str) -> bool {
+        self.label_targets || self.targets.iter().any(|t| t == group)
+    }
+
+    /// Whether the application renders the Service `namespace/name`.
+    fn renders_service(&self, namespace: &str, name: &str) -> bool {
+        let is = |k: &ObjectKey| {
+            k.kind == "Service"
+                && k.group().is_empty()
+                && k.name == name
+                && k.namespace.as_deref().unwrap_or("default") == namespace
+        };
+        self.rendered.objects.iter().any(|o| is(&o.key))
+            || self
+                .rendered
+                .errors
+                .iter()
+                .any(|e| e.key.as_ref().is_some_and(is))
     }
 }
 
@@ -174,6 +225,20 @@ pub struct ServiceInfo {
     pub object: usize,
     pub range_nodegroup: bool,
     pub traffic: ServiceTraffic,
+    /// What each group gets from it, in `traffic.per_group` order.
+    pub local: Vec<LocalService>,
+}
+
+impl ServiceInfo {
+    /// How `group` is served, with its endpoint counts.
+    pub fn local_in(&self, group: &str) -> Option<(&topology::GroupTraffic, LocalService)> {
+        self.traffic
+            .per_group
+            .iter()
+            .zip(&self.local)
+            .find(|(t, _)| t.group == group)
+            .map(|(t, l)| (t, *l))
+    }
 }
 
 /// Everything computed from one [`Fleet`] by the engine.
@@ -284,7 +349,7 @@ impl Derived {
                         None => Observation::Absent,
                     };
                     let mut status = status::summarize(&rendered, observe, app.metadata.generation);
-                    adopt_recorded_status(&mut status, app.status.as_ref(), |id| {
+                    objects::adopt_recorded_status(&mut status, app.status.as_ref(), |id| {
                         live.contains_key(&(
                             id.group.clone(),
                             id.kind.clone(),
@@ -292,7 +357,15 @@ impl Derived {
                             id.name.clone(),
                         ))
                     });
-                    let objects = object_infos(&rendered, &status, &lookup, fleet);
+                    let objects = objects::object_infos(&rendered, &status, &lookup, fleet);
+                    let standings = status
+                        .groups
+                        .iter()
+                        .filter_map(|g| {
+                            status::group_standing(&status, &rendered, &g.name)
+                                .map(|s| (g.name.clone(), s))
+                        })
+                        .collect();
                     let mut targets: Vec<String> = app
                         .spec
                         .workload_scope
@@ -311,12 +384,26 @@ impl Derived {
                         rendered,
                         status,
                         objects,
+                        standings,
+                        label_targets: !app.spec.workload_scope.target_node_labels.is_empty(),
                     })
                 })
                 .collect();
         apps.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
 
         let group_names: Vec<String> = membership.statuses.keys().cloned().collect();
+        let members: HashMap<&str, usize> = membership
+            .statuses
+            .iter()
+            .map(|(name, status)| {
+                let n = status
+                    .node_statuses
+                    .iter()
+                    .filter(|s| s.selection_status == SelectionStatus::Succeeded)
+                    .count();
+                (name.as_str(), n)
+            })
+            .collect();
         let mut services: Vec<ServiceInfo> = fleet
             .services
             .iter()
@@ -343,12 +430,25 @@ impl Derived {
                     .cloned()
                     .collect();
                 let traffic = topology::service_traffic(&slices, &group_names, &index);
+                // A Service no application renders may be meant anywhere:
+                // every group counts as deployed, so no black hole is hidden.
+                let owner = apps.iter().find(|a| a.renders_service(&namespace, &name));
+                let local = traffic
+                    .per_group
+                    .iter()
+                    .map(|t| {
+                        let deployed = owner.is_none_or(|a| a.deployed_in(&t.group));
+                        let nodes = members.get(t.group.as_str()).copied().unwrap_or(0);
+                        topology::local_service(t, deployed, nodes)
+                    })
+                    .collect();
                 Some(ServiceInfo {
                     namespace,
                     name,
                     object: i,
                     range_nodegroup: topology::is_range_nodegroup(svc),
                     traffic,
+                    local,
                 })
             })
             .collect();
@@ -364,24 +464,10 @@ impl Derived {
             .statuses
             .iter()
             .map(|(name, status)| {
-                let mut g = GroupInfo {
-                    name: name.clone(),
-                    object: object_of.get(name.as_str()).copied(),
-                    statuses: status.node_statuses.clone(),
-                    members: Vec::new(),
-                    ready: 0,
-                    not_ready: 0,
-                    unknown: 0,
-                    failed_selections: 0,
-                    apps: Vec::new(),
-                    workloads: 0,
-                    available_workloads: 0,
-                    desired_replicas: 0,
-                    ready_replicas: 0,
-                    black_holes: 0,
-                };
+                let mut g = GroupInfo::new(name.clone(), object_of.get(name.as_str()).copied());
+                g.statuses = status.node_statuses.clone();
                 for s in &status.node_statuses {
-                    if s.selection_status == crate::api::SelectionStatus::Failed {
+                    if s.selection_status == SelectionStatus::Failed {
                         g.failed_selections += 1;
                         continue;
                     }
@@ -400,15 +486,23 @@ impl Derived {
                         g.workloads += usize::try_from(s.workloads).unwrap_or(0);
                         g.available_workloads +=
                             usize::try_from(s.available_workloads).unwrap_or(0);
-                        g.desired_replicas += i64::from(s.desired_replicas);
-                        g.ready_replicas += i64::from(s.ready_replicas);
+                        if let Some(standing) = app.replicas_in(name) {
+                            g.replicas = Some(match &g.replicas {
+                                Some(sum) => sum.combine(standing),
+                                None => standing.clone(),
+                            });
+                        }
                     } else if app.targets.iter().any(|t| t == name) {
                         g.apps.push(ai);
                     }
                 }
                 g.black_holes = services
                     .iter()
-                    .filter(|s| s.range_nodegroup && s.traffic.black_holes.contains(name))
+                    .filter(|s| {
+                        s.range_nodegroup
+                            && s.local_in(name)
+                                .is_some_and(|(_, l)| l == LocalService::BlackHole)
+                    })
                     .count();
                 g
             })
@@ -449,22 +543,8 @@ impl Derived {
 
     /// The ungrouped nodes as a pseudo-group row.
     pub fn ungrouped_info(&self) -> GroupInfo {
-        let mut g = GroupInfo {
-            name: UNGROUPED.into(),
-            object: None,
-            statuses: Vec::new(),
-            members: self.ungrouped.clone(),
-            ready: 0,
-            not_ready: 0,
-            unknown: 0,
-            failed_selections: 0,
-            apps: Vec::new(),
-            workloads: 0,
-            available_workloads: 0,
-            desired_replicas: 0,
-            ready_replicas: 0,
-            black_holes: 0,
-        };
+        let mut g = GroupInfo::new(UNGROUPED.into(), None);
+        g.members = self.ungrouped.clone();
         for &i in &self.ungrouped {
             match self.nodes.get(i).map(|n| n.ready) {
                 Some(ReadyStatus::Ready) => g.ready += 1,
@@ -478,92 +558,3 @@ impl Derived {
 
 /// Name of the pseudo-group holding nodes in no group.
 pub const UNGROUPED: &str = "(ungrouped)";
-
-/// Kinds of generated objects the live console watches.
-const WATCHED_KINDS: [&str; 4] = ["Deployment", "StatefulSet", "DaemonSet", "Service"];
-
-/// A generated object of a kind the console does not watch (ConfigMap,
-/// Secret, …) is never seen live, so it would stay "not created yet"
-/// forever; for those the engine's recorded status is the better word.
-fn adopt_recorded_status(
-    status: &mut EdgeApplicationStatus,
-    recorded: Option<&EdgeApplicationStatus>,
-    seen: impl Fn(&ResourceIdentifier) -> bool,
-) {
-    let Some(recorded) = recorded else { return };
-    for entry in &mut status.workload_status {
-        let id = &entry.identifier;
-        if entry.conditions != Some(ManifestCondition::Processing)
-            || WATCHED_KINDS.contains(&id.kind.as_str())
-            || seen(id)
-        {
-            continue;
-        }
-        if let Some(r) = recorded.workload_status.iter().find(|r| {
-            r.identifier.kind == id.kind
-                && r.identifier.namespace == id.namespace
-                && r.identifier.name == id.name
-        }) {
-            entry.conditions = r.conditions;
-            entry.reason = r.reason.clone();
-        }
-    }
-}
-
-fn object_infos(
-    rendered: &Rendered,
-    status: &EdgeApplicationStatus,
-    lookup: &impl Fn(&ObjectKey) -> Option<usize>,
-    fleet: &Fleet,
-) -> Vec<ObjectInfo> {
-    let mut out = Vec::new();
-    for desired in &rendered.objects {
-        let entry = status.workload_status.iter().find(|s| {
-            s.identifier.kind == desired.key.kind
-                && s.identifier.name == desired.key.name
-                && s.identifier.namespace == desired.key.namespace.clone().unwrap_or_default()
-        });
-        let live = lookup(&desired.key);
-        let live_obj = live.and_then(|i| fleet.workloads.get(i));
-        let has_replicas = crate::engine::object::WorkloadKind::of_object(&desired.object)
-            .is_some_and(|k| k.has_replicas());
-        out.push(ObjectInfo {
-            key: Some(desired.key.clone()),
-            ordinal: desired.ordinal,
-            target: desired.target.clone(),
-            condition: entry
-                .and_then(|e| e.conditions)
-                .unwrap_or(ManifestCondition::Processing),
-            reason: entry.and_then(|e| e.reason.clone()),
-            warnings: entry.map(|e| e.warnings.clone()).unwrap_or_default(),
-            desired_replicas: has_replicas.then(|| {
-                desired
-                    .object
-                    .pointer("/spec/replicas")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(1)
-            }),
-            ready_replicas: has_replicas.then(|| {
-                live_obj
-                    .and_then(|o| o.pointer("/status/readyReplicas"))
-                    .and_then(Value::as_i64)
-                    .unwrap_or(0)
-            }),
-            live,
-        });
-    }
-    for failed in &rendered.errors {
-        out.push(ObjectInfo {
-            key: failed.key.clone(),
-            ordinal: failed.ordinal.unwrap_or(0),
-            target: failed.target.clone(),
-            condition: ManifestCondition::Failed,
-            reason: Some(failed.error.to_string()),
-            warnings: Vec::new(),
-            desired_replicas: None,
-            ready_replicas: None,
-            live: failed.key.as_ref().and_then(lookup),
-        });
-    }
-    out
-}

@@ -14,7 +14,7 @@ use super::fixture;
 use super::model::{ConnectionState, Fleet};
 use super::views::View;
 
-fn options() -> Options {
+pub(super) fn options() -> Options {
     Options {
         now: fixture::now(),
         contexts: vec!["embedded".into(), "prod-eu".into()],
@@ -22,7 +22,7 @@ fn options() -> Options {
     }
 }
 
-fn app() -> App {
+pub(super) fn app() -> App {
     App::new(Arc::new(fixture::demo_fleet()), options())
 }
 
@@ -42,7 +42,7 @@ fn terminal(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
     t
 }
 
-fn screen(app: &App, w: u16, h: u16) -> String {
+pub(super) fn screen(app: &App, w: u16, h: u16) -> String {
     let t = terminal(app, w, h);
     let buf = t.backend().buffer();
     let mut out = String::new();
@@ -57,15 +57,15 @@ fn screen(app: &App, w: u16, h: u16) -> String {
     out
 }
 
-fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
+pub(super) fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
     app.update(Action::Key(KeyEvent::new(code, KeyModifiers::NONE)))
 }
 
-fn chars(app: &mut App, s: &str) -> Vec<Effect> {
+pub(super) fn chars(app: &mut App, s: &str) -> Vec<Effect> {
     s.chars().flat_map(|c| key(app, KeyCode::Char(c))).collect()
 }
 
-fn command(app: &mut App, s: &str) -> Vec<Effect> {
+pub(super) fn command(app: &mut App, s: &str) -> Vec<Effect> {
     key(app, KeyCode::Char(':'));
     chars(app, s);
     key(app, KeyCode::Enter)
@@ -78,8 +78,8 @@ fn ctrl(app: &mut App, c: char) -> Vec<Effect> {
     )))
 }
 
-const W: u16 = 130;
-const H: u16 = 24;
+pub(super) const W: u16 = 130;
+pub(super) const H: u16 = 24;
 
 #[test]
 fn snapshot_regions() {

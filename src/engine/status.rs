@@ -4,7 +4,15 @@
 //! "the object exists": the controller must have observed the current
 //! generation, every replica must run the current template and be ready, and
 //! old replicas must be gone. So `replicas: 0` is Available only once the
-//! workload has actually scaled down.
+//! workload has actually scaled down. A live object whose `spec.replicas`
+//! is not yet the rendered one is not Available either: it is in the state
+//! it was asked for before, not the one the application asks for now.
+//!
+//! Counts never contradict each other: ready replicas are counted up to the
+//! desired ones (surplus replicas are old ones on their way out, which the
+//! reason names), and a workload that failed to render is counted as the
+//! live object it kept still runs. [`group_standing`] is the one rule that
+//! decides whether an application stands fully ready in a group (a ✓).
 
 use std::collections::BTreeMap;
 
@@ -160,8 +168,15 @@ fn pod_ready(p: &Value) -> bool {
         })
 }
 
-/// Desired and ready replicas of an observed workload, for per-group summaries.
-/// `rendered` supplies the desired count when the object has not been observed yet.
+/// Desired and ready replicas of a workload, ready counted up to desired;
+/// `None` for objects that are not workloads. `rendered` supplies the
+/// desired count (the observed object is not there yet, or lags it).
+pub fn replicas(rendered: &Value, observed: Option<&Value>) -> Option<(i64, i64)> {
+    WorkloadKind::of_object(rendered)?;
+    let (desired, ready) = replica_counts(rendered, observed);
+    Some((desired, ready.clamp(0, desired.max(0))))
+}
+
 fn replica_counts(rendered: &Value, observed: Option<&Value>) -> (i64, i64) {
     match (WorkloadKind::of_object(rendered), observed) {
         (Some(WorkloadKind::DaemonSet), Some(o)) => (
@@ -220,14 +235,17 @@ pub fn summarize<'a>(
                 Some("not created yet".to_owned()),
             ),
             Observation::Failed(why) => (ManifestCondition::Failed, Some(why.to_owned())),
-            Observation::Live(object) => match availability(object) {
-                Availability::Available => (ManifestCondition::Available, None),
-                Availability::Processing(why) => (ManifestCondition::Processing, Some(why)),
+            Observation::Live(object) => match unapplied(&desired.object, object) {
+                Some(why) => (ManifestCondition::Processing, Some(why)),
+                None => match availability(object) {
+                    Availability::Available => (ManifestCondition::Available, None),
+                    Availability::Processing(why) => (ManifestCondition::Processing, Some(why)),
+                },
             },
         };
         if let Some(target) = &desired.target {
             let summary = group_entry(&mut groups, target);
-            let (want, ready) = replica_counts(&desired.object, live);
+            let (want, ready) = replicas(&desired.object, live).unwrap_or_default();
             summary.desired_replicas += clamp(want);
             summary.ready_replicas += clamp(ready);
             summary.workloads += 1;
@@ -247,7 +265,15 @@ pub fn summarize<'a>(
     }
     for failed in &rendered.errors {
         if let Some(target) = failed.target.as_deref().filter(|t| !t.is_empty()) {
-            group_entry(&mut groups, target).workloads += 1;
+            let summary = group_entry(&mut groups, target);
+            summary.workloads += 1;
+            // Render failures keep the object generated before: count what it
+            // runs rather than a 0/0 that reads as "nothing wanted, all fine".
+            if let Some(Observation::Live(object)) = failed.key.as_ref().map(&observe) {
+                let (want, ready) = replicas(object, Some(object)).unwrap_or_default();
+                summary.desired_replicas += clamp(want);
+                summary.ready_replicas += clamp(ready);
+            }
         }
         let identifier = match (&failed.key, failed.ordinal) {
             (Some(key), ordinal) => identifier(ordinal.unwrap_or(0), key),
@@ -276,6 +302,129 @@ pub fn summarize<'a>(
     }
 }
 
+/// Why a live workload is not yet in the rendered state, if its explicit
+/// `spec.replicas` differs (the engine has not applied it yet). A manifest
+/// without `spec.replicas` leaves it to whoever scales the workload.
+fn unapplied(rendered: &Value, live: &Value) -> Option<String> {
+    let want = int(rendered, "/spec/replicas")?;
+    let have = spec_replicas(live);
+    (want != have).then(|| format!("{have} replicas live, {want} desired: not applied yet"))
+}
+
+/// Whether something deserves a ✓.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Verdict {
+    /// Every workload is Available for its current generation and ready = desired.
+    Available,
+    /// On its way (or stuck): anything that is neither Available nor Failed.
+    #[default]
+    Progressing,
+    /// A workload could not be rendered or written; counts are what still runs.
+    Failed,
+}
+
+/// Ready of desired replicas (ready ≤ desired) with the verdict on them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Standing {
+    pub ready: i64,
+    pub desired: i64,
+    pub verdict: Verdict,
+    /// Why it failed: the first failure's reason.
+    pub reason: Option<String>,
+}
+
+impl Standing {
+    /// One generated workload, from its condition and replica counts.
+    pub fn workload(
+        condition: ManifestCondition,
+        (desired, ready): (i64, i64),
+        reason: Option<&str>,
+    ) -> Standing {
+        let verdict = match condition {
+            ManifestCondition::Failed => Verdict::Failed,
+            ManifestCondition::Available if ready == desired => Verdict::Available,
+            _ => Verdict::Progressing,
+        };
+        Standing {
+            ready: ready.min(desired),
+            desired,
+            verdict,
+            reason: (verdict == Verdict::Failed)
+                .then(|| reason.map(str::to_owned))
+                .flatten(),
+        }
+    }
+
+    /// Several standings as one (every application in a group): a ✓ only if
+    /// each is one, failed if any failed.
+    pub fn combine(&self, other: &Standing) -> Standing {
+        let verdict = match (self.verdict, other.verdict) {
+            (Verdict::Failed, _) | (_, Verdict::Failed) => Verdict::Failed,
+            (Verdict::Available, Verdict::Available) => Verdict::Available,
+            _ => Verdict::Progressing,
+        };
+        Standing {
+            ready: self.ready + other.ready,
+            desired: self.desired + other.desired,
+            verdict,
+            reason: self.reason.clone().or_else(|| other.reason.clone()),
+        }
+    }
+}
+
+/// How an application stands in one target group, from its status and what
+/// was rendered for it; `None` if nothing was rendered or summarised there.
+/// A ✓ ([`Verdict::Available`]) needs every workload there Available (which
+/// [`summarize`] grants only for the observed current generation with
+/// updated = ready = desired) and ready = desired in the summary; a render
+/// or write failure there makes it [`Verdict::Failed`] whatever still runs.
+pub fn group_standing(
+    status: &EdgeApplicationStatus,
+    rendered: &Rendered,
+    group: &str,
+) -> Option<Standing> {
+    let summary = status.groups.iter().find(|g| g.name == group)?;
+    let render_failure = rendered
+        .errors
+        .iter()
+        .find(|e| e.target.as_deref() == Some(group))
+        .map(|e| e.error.to_string());
+    let write_failure = || {
+        status.workload_status.iter().find_map(|e| {
+            let id = &e.identifier;
+            let here = rendered.objects.iter().any(|o| {
+                o.target.as_deref() == Some(group)
+                    && o.key.kind == id.kind
+                    && o.key.name == id.name
+                    && o.key.namespace.as_deref().unwrap_or_default() == id.namespace
+            });
+            (here && e.conditions == Some(ManifestCondition::Failed))
+                .then(|| e.reason.clone().unwrap_or_else(|| "failed".into()))
+        })
+    };
+    let reason = render_failure.or_else(write_failure);
+    let (desired, ready) = (
+        i64::from(summary.desired_replicas),
+        i64::from(summary.ready_replicas),
+    );
+    let verdict = if reason.is_some() {
+        Verdict::Failed
+    } else if summary.workloads > 0
+        && summary.available_workloads == summary.workloads
+        && ready == desired
+    {
+        Verdict::Available
+    } else {
+        Verdict::Progressing
+    };
+    Some(Standing {
+        ready: ready.min(desired),
+        desired,
+        verdict,
+        reason,
+    })
+}
+
 fn group_entry<'m>(
     groups: &'m mut BTreeMap<String, GroupSummary>,
     target: &str,
@@ -293,231 +442,4 @@ fn clamp(n: i64) -> i32 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn deployment(replicas: i64, generation: i64, status: Value) -> Value {
-        json!({"apiVersion": "apps/v1", "kind": "Deployment",
-               "metadata": {"name": "web", "namespace": "default", "generation": generation},
-               "spec": {"replicas": replicas}, "status": status})
-    }
-
-    #[test]
-    fn deployment_is_available_only_when_rolled_out_and_ready() {
-        let ready = json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 3});
-        assert_eq!(
-            availability(&deployment(3, 2, ready)),
-            Availability::Available
-        );
-
-        let stale = json!({"observedGeneration": 1, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 3});
-        assert!(
-            matches!(availability(&deployment(3, 2, stale)), Availability::Processing(r) if r.contains("generation 2"))
-        );
-
-        let rolling = json!({"observedGeneration": 2, "replicas": 4, "updatedReplicas": 2, "readyReplicas": 4});
-        assert_eq!(
-            availability(&deployment(3, 2, rolling)),
-            Availability::Processing("2 of 3 replicas updated".into())
-        );
-
-        let not_ready = json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 1});
-        assert_eq!(
-            availability(&deployment(3, 2, not_ready)),
-            Availability::Processing("1 of 3 replicas ready".into())
-        );
-    }
-
-    #[test]
-    fn scaled_to_zero_is_available_only_once_scaled_down() {
-        let draining = json!({"observedGeneration": 3, "replicas": 2, "updatedReplicas": 2, "readyReplicas": 2});
-        assert_eq!(
-            availability(&deployment(0, 3, draining)),
-            Availability::Processing("2 old replicas pending termination".into())
-        );
-        let done = json!({"observedGeneration": 3});
-        assert_eq!(
-            availability(&deployment(0, 3, done)),
-            Availability::Available
-        );
-    }
-
-    #[test]
-    fn daemonset_statefulset_and_pod_rules() {
-        let ds = json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "d", "generation": 1},
-                        "status": {"observedGeneration": 1, "desiredNumberScheduled": 3, "updatedNumberScheduled": 3, "numberReady": 2}});
-        assert_eq!(
-            availability(&ds),
-            Availability::Processing("2 of 3 daemon pods ready".into())
-        );
-
-        let sts = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "s", "generation": 1},
-                         "spec": {"replicas": 2, "updateStrategy": {"type": "OnDelete"}},
-                         "status": {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 0, "readyReplicas": 2}});
-        assert_eq!(
-            availability(&sts),
-            Availability::Available,
-            "OnDelete must not wait for updates"
-        );
-
-        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
-                         "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]}});
-        assert!(matches!(availability(&pod), Availability::Processing(_)));
-
-        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
-        assert_eq!(availability(&cm), Availability::Available);
-    }
-
-    fn rendered_example() -> Rendered {
-        let text = include_str!("../../examples/proposal/edgeapplication.yaml");
-        let app: crate::api::EdgeApplication =
-            serde_yaml_ng::from_str(text).expect("example parses");
-        crate::engine::render::render(&app)
-    }
-
-    fn rolled_out(object: &Value, ready: i64) -> Value {
-        let mut live = object.clone();
-        let replicas = live["spec"]["replicas"].clone();
-        live["metadata"]["generation"] = json!(1);
-        live["status"] = json!({"observedGeneration": 1, "replicas": replicas,
-                                "updatedReplicas": replicas, "readyReplicas": ready});
-        live
-    }
-
-    #[test]
-    fn summary_of_the_proposal_example() {
-        let rendered = rendered_example();
-        let hangzhou = rolled_out(&rendered.objects[0].object, 2);
-        let beijing = rolled_out(&rendered.objects[1].object, 1);
-        let status = summarize(
-            &rendered,
-            |key| match key.name.as_str() {
-                "nginx-hangzhou" => Observation::Live(&hangzhou),
-                "nginx-beijing" => Observation::Live(&beijing),
-                _ => Observation::Absent,
-            },
-            Some(7),
-        );
-        let rows: Vec<(String, String, Option<ManifestCondition>, Option<String>)> = status
-            .workload_status
-            .iter()
-            .map(|e| {
-                (
-                    e.identifier.name.clone(),
-                    format!(
-                        "{}/{}/{}",
-                        e.identifier.group, e.identifier.version, e.identifier.resource
-                    ),
-                    e.conditions,
-                    e.reason.clone(),
-                )
-            })
-            .collect();
-        assert_eq!(
-            rows,
-            [
-                (
-                    "nginx-beijing".into(),
-                    "apps/v1/deployments".into(),
-                    Some(ManifestCondition::Processing),
-                    Some("1 of 3 replicas ready".into())
-                ),
-                (
-                    "nginx-hangzhou".into(),
-                    "apps/v1/deployments".into(),
-                    Some(ManifestCondition::Available),
-                    None
-                ),
-                (
-                    "nginx-service".into(),
-                    "/v1/services".into(),
-                    Some(ManifestCondition::Processing),
-                    Some("not created yet".into())
-                ),
-            ]
-        );
-        assert_eq!(status.workload_status[2].identifier.ordinal, 1);
-        assert_eq!(status.available.as_deref(), Some("1/3"));
-        assert_eq!(status.observed_generation, Some(7));
-        let groups: Vec<(String, i32, i32, i32, i32)> = status
-            .groups
-            .iter()
-            .map(|g| {
-                (
-                    g.name.clone(),
-                    g.desired_replicas,
-                    g.ready_replicas,
-                    g.workloads,
-                    g.available_workloads,
-                )
-            })
-            .collect();
-        assert_eq!(
-            groups,
-            [
-                ("beijing".into(), 3, 1, 1, 0),
-                ("hangzhou".into(), 2, 2, 1, 1)
-            ]
-        );
-    }
-
-    #[test]
-    fn apply_and_render_failures_are_failed_entries_with_reasons() {
-        let mut rendered = rendered_example();
-        rendered.errors.push(crate::engine::render::RenderError {
-            ordinal: Some(0),
-            target: Some("shanghai".into()),
-            key: Some(ObjectKey::new(
-                "apps/v1",
-                "Deployment",
-                Some("default"),
-                "nginx-shanghai",
-            )),
-            error: crate::engine::EngineError::NegativeReplicas {
-                target: "shanghai".into(),
-                value: -1,
-            },
-        });
-        let status = summarize(
-            &rendered,
-            |key| {
-                if key.kind == "Service" {
-                    Observation::Failed("admission webhook denied it")
-                } else {
-                    Observation::Absent
-                }
-            },
-            None,
-        );
-        let failed: Vec<(&str, &str)> = status
-            .workload_status
-            .iter()
-            .filter(|e| e.conditions == Some(ManifestCondition::Failed))
-            .map(|e| {
-                (
-                    e.identifier.name.as_str(),
-                    e.reason.as_deref().unwrap_or_default(),
-                )
-            })
-            .collect();
-        // Sorted by manifest ordinal: the Deployment (0) before the Service (1).
-        assert_eq!(
-            failed,
-            [
-                (
-                    "nginx-shanghai",
-                    "shanghai: replicas must not be negative (got -1)"
-                ),
-                ("nginx-service", "admission webhook denied it"),
-            ]
-        );
-        let shanghai = status
-            .groups
-            .iter()
-            .find(|g| g.name == "shanghai")
-            .expect("failed target listed");
-        assert_eq!((shanghai.workloads, shanghai.available_workloads), (1, 0));
-        assert_eq!(status.available.as_deref(), Some("0/4"));
-    }
-}
+mod tests;

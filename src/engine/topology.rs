@@ -137,10 +137,10 @@ pub struct GroupTraffic {
 /// How a Service's endpoints spread over node groups, for the console.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServiceTraffic {
-    /// One per group in `groups`, sorted by name.
+    /// One per group in `groups`, sorted by name. Whether a group without
+    /// ready endpoints is a black hole is [`local_service`]'s question: it
+    /// depends on where the Service's application is deployed.
     pub per_group: Vec<GroupTraffic>,
-    /// Groups whose ready_endpoints == 0: their clients reach nothing.
-    pub black_holes: Vec<String>,
     /// Endpoints on nodes in no group: only their own node can reach them.
     pub ungrouped_endpoints: usize,
     /// Endpoints without nodeName, one error per occurrence.
@@ -194,17 +194,41 @@ pub fn service_traffic(
             }
         }
     }
-    let per_group: Vec<GroupTraffic> = per_group.into_values().collect();
-    let black_holes = per_group
-        .iter()
-        .filter(|t| t.ready_endpoints == 0)
-        .map(|t| t.group.clone())
-        .collect();
     ServiceTraffic {
-        per_group,
-        black_holes,
+        per_group: per_group.into_values().collect(),
         ungrouped_endpoints,
         errors,
+    }
+}
+
+/// What the clients in one group get from one range-nodegroup Service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalService {
+    /// This many ready endpoints in the group serve its clients.
+    Served(usize),
+    /// The Service's application is deployed here, yet no endpoint here is
+    /// ready: traffic closure leaves clients here nothing to reach.
+    BlackHole,
+    /// The Service's application does not target this group: nothing here
+    /// was meant to serve it, and that is no fault.
+    NotDeployed,
+    /// The group has no nodes: no clients and no endpoints to miss.
+    NoNodes,
+}
+
+/// How one group is served by one Service. `deployed` says whether the
+/// Service's application targets the group (callers that cannot tell pass
+/// `true`, so a missing endpoint is never hidden); `members` is the number
+/// of nodes in the group. Ready endpoints serve whatever put them there.
+pub fn local_service(traffic: &GroupTraffic, deployed: bool, members: usize) -> LocalService {
+    if members == 0 {
+        LocalService::NoNodes
+    } else if traffic.ready_endpoints > 0 {
+        LocalService::Served(traffic.ready_endpoints)
+    } else if deployed {
+        LocalService::BlackHole
+    } else {
+        LocalService::NotDeployed
     }
 }
 
@@ -650,7 +674,7 @@ mod tests {
     }
 
     #[test]
-    fn service_traffic_counts_per_group_and_finds_black_holes() {
+    fn service_traffic_counts_per_group() {
         let slices = vec![slice(
             "web-abc",
             vec![
@@ -673,7 +697,6 @@ mod tests {
                     traffic("hangzhou", 2, 2),
                     traffic("shanghai", 0, 0)
                 ],
-                black_holes: groups(&["beijing", "shanghai"]),
                 ungrouped_endpoints: 1,
                 errors: vec![],
             }
@@ -696,7 +719,6 @@ mod tests {
         ];
         let result = service_traffic(&slices, &groups(&["hangzhou"]), &fleet());
         assert_eq!(result.per_group, [traffic("hangzhou", 2, 1)]);
-        assert!(result.black_holes.is_empty());
     }
 
     #[test]
@@ -743,7 +765,20 @@ mod tests {
     fn service_traffic_lists_each_group_once() {
         let result = service_traffic(&[], &groups(&["b", "a", "b"]), &NodeGroupIndex::new());
         assert_eq!(result.per_group, [traffic("a", 0, 0), traffic("b", 0, 0)]);
-        assert_eq!(result.black_holes, groups(&["a", "b"]));
+    }
+
+    #[test]
+    fn a_black_hole_needs_nodes_and_the_app_deployed_there() {
+        let none = traffic("beijing", 0, 0);
+        let unready = traffic("beijing", 2, 0);
+        assert_eq!(local_service(&none, true, 3), LocalService::BlackHole);
+        assert_eq!(local_service(&unready, true, 3), LocalService::BlackHole);
+        assert_eq!(local_service(&none, false, 3), LocalService::NotDeployed);
+        assert_eq!(local_service(&unready, false, 3), LocalService::NotDeployed);
+        assert_eq!(local_service(&none, true, 0), LocalService::NoNodes);
+        let ready = traffic("beijing", 2, 1);
+        assert_eq!(local_service(&ready, true, 3), LocalService::Served(1));
+        assert_eq!(local_service(&ready, false, 3), LocalService::Served(1));
     }
 
     // --- properties ---------------------------------------------------------

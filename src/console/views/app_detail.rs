@@ -7,13 +7,14 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph};
 use serde_json::Value;
 
-use super::{Ctx, Screen, condition_text, replicas_text, styled};
+use super::{Ctx, Screen, condition_text, standing_cell, styled};
 use crate::api::{EdgeApplication, Overriders};
 use crate::console::model::AppInfo;
 use crate::console::theme::Theme;
 use crate::console::widgets::table::{
     self, Column, SortKey, TableSource, TableState, col, num, text,
 };
+use crate::engine::status::Verdict;
 
 /// One line per overrider kind: `replicas=2 · image Registry replace hangzhou.registry.io`.
 pub fn overrides_summary(o: &Overriders) -> String {
@@ -80,7 +81,7 @@ impl TableSource for TargetsTable<'_> {
     fn columns(&self) -> Vec<Column> {
         vec![
             col("GROUP", Constraint::Length(16)),
-            col("READY", Constraint::Length(9)),
+            col("READY/DESIRED", Constraint::Length(15)),
             col("WORKLOADS", Constraint::Length(10)),
             col("OVERRIDES", Constraint::Fill(1)),
         ]
@@ -97,7 +98,7 @@ impl TableSource for TargetsTable<'_> {
             1 => num(self
                 .group_name(row)
                 .and_then(|g| self.app?.replicas_in(g))
-                .map_or(0, |r| r.0)),
+                .map_or(0, |r| r.ready)),
             _ => text(&self.filter_text(row)),
         }
     }
@@ -111,29 +112,20 @@ impl TableSource for TargetsTable<'_> {
         let summary = self
             .app
             .and_then(|a| a.status.groups.iter().find(|g| g.name == t.name));
+        let standing = self.app.and_then(|a| a.replicas_in(&t.name));
         vec![
             Cell::from(t.name.clone()),
-            match summary {
-                Some(s) => {
-                    let (txt, st) = replicas_text(
-                        i64::from(s.ready_replicas),
-                        i64::from(s.desired_replicas),
-                        theme,
-                    );
-                    styled(txt, st)
+            standing_cell(standing, theme),
+            match (summary, standing.map(|s| s.verdict)) {
+                (Some(s), verdict) => {
+                    let counts = format!("{}/{}", s.available_workloads, s.workloads);
+                    match verdict {
+                        Some(Verdict::Available) => styled(format!("✓ {counts}"), theme.ok()),
+                        Some(Verdict::Failed) => styled(format!("✗ {counts}"), theme.error()),
+                        _ => styled(format!("▲ {counts}"), theme.warn()),
+                    }
                 }
-                None => styled("-", theme.muted()),
-            },
-            match summary {
-                Some(s) if s.available_workloads == s.workloads => styled(
-                    format!("✓ {}/{}", s.available_workloads, s.workloads),
-                    theme.ok(),
-                ),
-                Some(s) => styled(
-                    format!("▲ {}/{}", s.available_workloads, s.workloads),
-                    theme.warn(),
-                ),
-                None => styled("-", theme.muted()),
+                (None, _) => styled("-", theme.muted()),
             },
             Cell::from(overrides_summary(&t.overriders)),
         ]
@@ -150,7 +142,7 @@ impl TableSource for ObjectsTable<'_> {
             col("KIND", Constraint::Length(11)),
             col("NAME", Constraint::Length(28)),
             col("GROUP", Constraint::Length(12)),
-            col("READY", Constraint::Length(9)),
+            col("READY/DESIRED", Constraint::Length(15)),
             col("STATUS", Constraint::Length(13)),
             col("REASON", Constraint::Fill(1)),
         ]
@@ -188,13 +180,7 @@ impl TableSource for ObjectsTable<'_> {
                     .unwrap_or_else(|| format!("manifest {}", o.ordinal)),
             ),
             Cell::from(o.target.clone().unwrap_or_else(|| "-".into())),
-            match (o.ready_replicas, o.desired_replicas) {
-                (Some(r), Some(d)) => {
-                    let (t, s) = replicas_text(r, d, theme);
-                    styled(t, s)
-                }
-                _ => Cell::from("-"),
-            },
+            standing_cell(o.replicas.as_ref(), theme),
             styled(cond, st),
             match (&o.reason, o.warnings.first()) {
                 (Some(reason), _) => Cell::from(reason.clone()),

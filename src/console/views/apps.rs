@@ -5,7 +5,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Cell;
 
-use super::{Ctx, Screen, replicas_text, styled};
+use super::{Ctx, Screen, standing_text, styled};
 use crate::console::theme::Theme;
 use crate::console::widgets::table::{self, Column, SortKey, TableSource, col, num, text};
 
@@ -21,7 +21,7 @@ impl TableSource for AppsTable<'_> {
             col("TARGETS", Constraint::Length(24)),
             col("AVAILABLE", Constraint::Length(10)),
             col("PROCESSING", Constraint::Length(11)),
-            col("REPLICAS PER GROUP", Constraint::Fill(2)),
+            col("READY/DESIRED PER GROUP", Constraint::Fill(2)),
         ]
     }
     fn len(&self) -> usize {
@@ -54,16 +54,12 @@ impl TableSource for AppsTable<'_> {
         let total = a.objects.len();
         let available = a.available();
         let mut per_group: Vec<Span> = Vec::new();
-        for g in &a.status.groups {
+        for (group, standing) in &a.standings {
             if !per_group.is_empty() {
                 per_group.push(Span::raw("  "));
             }
-            let (t, s) = replicas_text(
-                i64::from(g.ready_replicas),
-                i64::from(g.desired_replicas),
-                theme,
-            );
-            per_group.push(Span::raw(format!("{} ", g.name)));
+            let (t, s) = standing_text(standing, theme);
+            per_group.push(Span::raw(format!("{group} ")));
             per_group.push(Span::styled(t, s));
         }
         vec![

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::{Ctx, ObjRef, Screen, mask_secrets};
 use crate::console::widgets::text;
+use crate::engine::topology::LocalService;
 
 fn scalar(v: &Value) -> String {
     match v {
@@ -138,17 +139,26 @@ pub fn describe(obj: &ObjRef, ctx: &Ctx) -> Option<String> {
                         "cluster-wide"
                     }
                 ));
-                for t in &s.traffic.per_group {
+                let mut holes = Vec::new();
+                for (t, l) in s.traffic.per_group.iter().zip(&s.local) {
+                    // Closure is what makes a group without endpoints matter.
+                    let note = match l {
+                        _ if !s.range_nodegroup => "",
+                        LocalService::NotDeployed => "  (not deployed here)",
+                        LocalService::NoNodes => "  (no nodes)",
+                        LocalService::BlackHole => {
+                            holes.push(t.group.as_str());
+                            ""
+                        }
+                        LocalService::Served(_) => "",
+                    };
                     out.push(format!(
-                        "  {}  {} ready / {}",
+                        "  {}  {} ready / {}{note}",
                         t.group, t.ready_endpoints, t.endpoints
                     ));
                 }
-                if !s.traffic.black_holes.is_empty() {
-                    out.push(format!(
-                        "  black holes: {}",
-                        s.traffic.black_holes.join(", ")
-                    ));
+                if !holes.is_empty() {
+                    out.push(format!("  black holes: {}", holes.join(", ")));
                 }
             }
         }

@@ -4,7 +4,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::Cell;
 
-use super::{Ctx, Screen, condition_text, ready_text, replicas_text, styled};
+use super::{Ctx, Screen, condition_text, local_service_text, ready_text, standing_cell, styled};
 use crate::api::{ReadyStatus, SelectionStatus};
 use crate::console::model::{GroupInfo, UNGROUPED};
 use crate::console::theme::Theme;
@@ -149,7 +149,7 @@ impl TableSource for WorkloadsTable<'_> {
         vec![
             col("APP", Constraint::Length(14)),
             col("WORKLOAD", Constraint::Length(32)),
-            col("READY", Constraint::Length(9)),
+            col("READY/DESIRED", Constraint::Length(15)),
             col("STATUS", Constraint::Length(13)),
             col("REASON", Constraint::Fill(1)),
         ]
@@ -179,13 +179,7 @@ impl TableSource for WorkloadsTable<'_> {
         vec![
             Cell::from((*app).to_owned()),
             Cell::from(name),
-            match (o.ready_replicas, o.desired_replicas) {
-                (Some(r), Some(d)) => {
-                    let (t, s) = replicas_text(r, d, theme);
-                    styled(t, s)
-                }
-                _ => Cell::from("-"),
-            },
+            standing_cell(o.replicas.as_ref(), theme),
             styled(cond, cond_style),
             Cell::from(o.reason.clone().unwrap_or_default()),
         ]
@@ -232,17 +226,18 @@ impl TableSource for ServicesTable<'_> {
         let Some(s) = self.services().nth(row) else {
             return Vec::new();
         };
-        let t = s.traffic.per_group.iter().find(|t| t.group == self.group);
-        let (ready, total) = t.map_or((0, 0), |t| (t.ready_endpoints, t.endpoints));
+        let local = s.local_in(&self.group);
+        let (ready, total) = local.map_or((0, 0), |(t, _)| (t.ready_endpoints, t.endpoints));
         vec![
             Cell::from(format!("{}/{}", s.namespace, s.name)),
             Cell::from(format!("{ready} ready / {total}")),
-            if self.group == UNGROUPED {
-                styled("● own node only", theme.muted())
-            } else if ready == 0 {
-                styled("✗ black hole: no local endpoint", theme.error())
-            } else {
-                styled("✓ served locally", theme.ok())
+            match local {
+                _ if self.group == UNGROUPED => styled("● own node only", theme.muted()),
+                Some((_, l)) => {
+                    let (t, style) = local_service_text(l, theme);
+                    styled(t, style)
+                }
+                None => styled("-", theme.muted()),
             },
         ]
     }

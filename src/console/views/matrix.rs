@@ -7,12 +7,13 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 
-use super::{Ctx, Screen, replicas_text, styled};
+use super::{Ctx, Screen, standing_text, styled};
 use crate::console::theme::Theme;
 use crate::console::widgets::table::{Column, SortKey, TableSource, col, text};
 
 /// Width of one group column.
-const CELL: u16 = 12;
+/// Room for `[✗ 10/10 failed]`.
+const CELL: u16 = 17;
 const APP_COL: u16 = 22;
 
 /// Row ordering / filtering of the matrix (cells are drawn by [`draw`]).
@@ -62,7 +63,7 @@ pub fn cell_text(
         return ("·".into(), theme.muted());
     }
     match a.replicas_in(group) {
-        Some((ready, desired)) => replicas_text(ready, desired, theme),
+        Some(standing) => standing_text(standing, theme),
         None => ("✗ failed".into(), theme.error()),
     }
 }

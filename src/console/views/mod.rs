@@ -25,6 +25,8 @@ use super::theme::Theme;
 use super::widgets::table::{TableSource, TableState};
 use crate::api::{ManifestCondition, ReadyStatus};
 use crate::engine::ObjectKey;
+use crate::engine::status::{Standing, Verdict};
+use crate::engine::topology::LocalService;
 
 /// Everything a view reads while drawing.
 pub struct Ctx<'a> {
@@ -209,14 +211,43 @@ pub fn condition_text(c: ManifestCondition, theme: &Theme) -> (&'static str, Sty
     }
 }
 
-/// `ready/desired` with a symbol: ✓ all ready, ▲ some, ✗ none of a non-zero desire.
-pub fn replicas_text(ready: i64, desired: i64, theme: &Theme) -> (String, Style) {
-    if ready >= desired {
-        (format!("✓ {ready}/{desired}"), theme.ok())
-    } else if ready > 0 {
-        (format!("▲ {ready}/{desired}"), theme.warn())
-    } else {
-        (format!("✗ {ready}/{desired}"), theme.error())
+/// `ready/desired` (always that order; every header says so) with the
+/// engine's verdict: ✓ only when it says Available, `✗ … failed` when a
+/// workload failed (the counts are what still runs), otherwise ▲, or ✗ when
+/// none of a non-zero desire is ready.
+pub fn standing_text(s: &Standing, theme: &Theme) -> (String, Style) {
+    let counts = format!("{}/{}", s.ready, s.desired);
+    match s.verdict {
+        Verdict::Available => (format!("✓ {counts}"), theme.ok()),
+        Verdict::Failed => (format!("✗ {counts} failed"), theme.error()),
+        Verdict::Progressing if s.ready == 0 && s.desired > 0 => {
+            (format!("✗ {counts}"), theme.error())
+        }
+        Verdict::Progressing => (format!("▲ {counts}"), theme.warn()),
+    }
+}
+
+/// [`standing_text`] as a cell; `-` when there is nothing to count.
+pub fn standing_cell(s: Option<&Standing>, theme: &Theme) -> Cell<'static> {
+    match s {
+        Some(s) => {
+            let (t, style) = standing_text(s, theme);
+            styled(t, style)
+        }
+        None => styled("-", theme.muted()),
+    }
+}
+
+/// What a group gets from a range-nodegroup Service, in Traffic and Group.
+pub fn local_service_text(l: LocalService, theme: &Theme) -> (String, Style) {
+    match l {
+        LocalService::Served(n) => (format!("✓ {n} local endpoint(s)"), theme.ok()),
+        LocalService::BlackHole => (
+            "✗ black hole: clients here reach nothing".into(),
+            theme.error(),
+        ),
+        LocalService::NotDeployed => ("· not deployed here".into(), theme.muted()),
+        LocalService::NoNodes => ("◌ no nodes".into(), theme.muted()),
     }
 }
 

@@ -8,6 +8,7 @@ use ratatui::widgets::Cell;
 use super::{Ctx, Screen, styled};
 use crate::console::model::GroupInfo;
 use crate::console::widgets::table::{self, Column, SortKey, TableSource, col, num, text};
+use crate::engine::status::Verdict;
 
 pub struct RegionsTable<'a> {
     ctx: &'a Ctx<'a>,
@@ -74,6 +75,16 @@ pub fn health(g: &GroupInfo, theme: &crate::console::theme::Theme) -> Line<'stat
             theme.error(),
         ));
     }
+    // Last: the reason is long, and what precedes it must survive truncation.
+    if let Some(r) = g.replicas.as_ref().filter(|r| r.verdict == Verdict::Failed) {
+        push(Span::styled(
+            format!(
+                "✗ failed: {}",
+                r.reason.as_deref().unwrap_or("see the group")
+            ),
+            theme.error(),
+        ));
+    }
     if g.failed_selections > 0 {
         push(Span::styled(
             format!("! {} not selected", g.failed_selections),
@@ -92,7 +103,7 @@ impl TableSource for RegionsTable<'_> {
             col("NOTREADY", Constraint::Length(9)),
             col("UNKNOWN", Constraint::Length(8)),
             col("APPS", Constraint::Fill(1)),
-            col("REPLICAS", Constraint::Length(9)),
+            col("READY/DESIRED", Constraint::Length(15)),
             col("HEALTH", Constraint::Fill(2)),
         ]
     }
@@ -112,7 +123,7 @@ impl TableSource for RegionsTable<'_> {
             3 => num(g.not_ready),
             4 => num(g.unknown),
             5 => num(g.apps.len()),
-            6 => num(g.ready_replicas),
+            6 => num(g.replicas.as_ref().map_or(0, |r| r.ready)),
             7 => num(usize::from(!g.is_healthy())),
             _ => text(&g.name),
         }
@@ -154,8 +165,7 @@ impl TableSource for RegionsTable<'_> {
             if g.workloads == 0 {
                 Cell::from("-")
             } else {
-                let (t, s) = super::replicas_text(g.ready_replicas, g.desired_replicas, theme);
-                styled(t, s)
+                super::standing_cell(g.replicas.as_ref(), theme)
             },
             Cell::from(health(g, theme)),
         ]

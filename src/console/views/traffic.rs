@@ -4,10 +4,11 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::widgets::Cell;
 
-use super::{Ctx, Screen, styled};
+use super::{Ctx, Screen, local_service_text, styled};
 use crate::console::model::UNGROUPED;
 use crate::console::theme::Theme;
 use crate::console::widgets::table::{self, Column, SortKey, TableSource, col, num, text};
+use crate::engine::topology::LocalService;
 
 /// One (service, group) pair; `group: None` is the ungrouped endpoints row.
 pub struct TrafficRow {
@@ -43,22 +44,24 @@ impl<'a> TrafficTable<'a> {
         TrafficTable { ctx, rows }
     }
 
-    fn parts(&self, row: usize) -> Option<(String, String, usize, usize, bool)> {
+    /// Service, group, endpoints, ready endpoints, what the group gets
+    /// (`None` for the ungrouped row).
+    fn parts(&self, row: usize) -> Option<(String, String, usize, usize, Option<LocalService>)> {
         let r = self.rows.get(row)?;
         let s = self.ctx.derived.services.get(r.service)?;
         let svc = format!("{}/{}", s.namespace, s.name);
         match r.group {
             Some(gi) => {
                 let t = s.traffic.per_group.get(gi)?;
-                let hole = s.traffic.black_holes.contains(&t.group);
-                Some((svc, t.group.clone(), t.endpoints, t.ready_endpoints, hole))
+                let local = s.local.get(gi).copied();
+                Some((svc, t.group.clone(), t.endpoints, t.ready_endpoints, local))
             }
             None => Some((
                 svc,
                 UNGROUPED.into(),
                 s.traffic.ungrouped_endpoints,
                 s.traffic.ungrouped_endpoints,
-                false,
+                None,
             )),
         }
     }
@@ -89,27 +92,27 @@ impl TableSource for TrafficTable<'_> {
             .unwrap_or_default()
     }
     fn sort_key(&self, row: usize, column: usize) -> SortKey {
-        let Some((s, g, e, r, hole)) = self.parts(row) else {
+        let Some((s, g, e, r, local)) = self.parts(row) else {
             return num(0);
         };
         match column {
             1 => text(&g),
             2 => num(e),
             3 => num(r),
-            4 => num(usize::from(!hole)),
+            4 => num(usize::from(local != Some(LocalService::BlackHole))),
             _ => text(&s),
         }
     }
     fn cells(&self, row: usize, theme: &Theme) -> Vec<Cell<'static>> {
-        let Some((s, g, e, r, hole)) = self.parts(row) else {
+        let Some((s, g, e, r, local)) = self.parts(row) else {
             return Vec::new();
         };
-        let visibility = if g == UNGROUPED {
-            styled("● visible only on their own node", theme.muted())
-        } else if hole {
-            styled("✗ black hole: clients here reach nothing", theme.error())
-        } else {
-            styled(format!("✓ {r} local endpoint(s)"), theme.ok())
+        let visibility = match local {
+            Some(l) => {
+                let (t, style) = local_service_text(l, theme);
+                styled(t, style)
+            }
+            None => styled("● visible only on their own node", theme.muted()),
         };
         vec![
             Cell::from(s),

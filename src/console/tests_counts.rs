@@ -1,0 +1,171 @@
+//! Issue #10: counts that contradict each other and black holes that are
+//! not. Screen-level checks (so they hold whatever the model looks like)
+//! on fixture fleets that have each condition, plus snapshots.
+
+use std::sync::Arc;
+
+use crossterm::event::KeyCode;
+
+use super::app::App;
+use super::fixture;
+use super::model::{Derived, Fleet};
+use super::tests::{W, command, key, options, screen};
+use super::views::View;
+
+fn app_on(fleet: Fleet) -> App {
+    App::new(Arc::new(fleet), options())
+}
+
+/// The first line of `s` containing every one of `needles`.
+fn line<'s>(s: &'s str, needles: &[&str]) -> &'s str {
+    s.lines()
+        .find(|l| needles.iter().all(|n| l.contains(n)))
+        .unwrap_or_else(|| panic!("no line with {needles:?} in\n{s}"))
+}
+
+/// Every `a/b` of digits on the screen.
+fn fractions(s: &str) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    for word in s.split(|c: char| !(c.is_ascii_digit() || c == '/')) {
+        if let Some((a, b)) = word.split_once('/')
+            && let (Ok(a), Ok(b)) = (a.parse(), b.parse())
+        {
+            out.push((a, b));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_failed_render_shows_what_still_runs_marked_failed_in_every_view() {
+    let mut a = app_on(fixture::contradicting_counts_fleet());
+    let regions = screen(&a, W, 10);
+    let beijing = line(&regions, &["beijing"]);
+    assert!(beijing.contains("failed"), "{beijing}");
+    assert!(!beijing.contains('✓'), "{beijing}");
+    insta::assert_snapshot!("regions_contradicting", regions);
+
+    command(&mut a, "apps");
+    let apps = screen(&a, W, 8);
+    let nginx = line(&apps, &["nginx-app"]);
+    assert!(nginx.contains("beijing ✗ 5/5 failed"), "{nginx}");
+    insta::assert_snapshot!("apps_contradicting", apps);
+
+    command(&mut a, "matrix");
+    let matrix = screen(&a, W, 8);
+    let nginx = line(&matrix, &["nginx-app"]);
+    assert!(nginx.contains("✗ 5/5 failed"), "{nginx}");
+    insta::assert_snapshot!("matrix_contradicting", matrix);
+}
+
+#[test]
+fn no_check_mark_unless_the_current_generation_is_ready_and_ready_never_exceeds_desired() {
+    let mut a = app_on(fixture::contradicting_counts_fleet());
+    command(&mut a, "matrix");
+    let matrix = screen(&a, W, 8);
+    // nginx-hangzhou still runs 4 replicas of its old spec; 2 are rendered.
+    assert!(line(&matrix, &["nginx-app"]).contains("▲ 2/2"), "{matrix}");
+    // telemetry-beijing's generation 2 is not observed yet.
+    assert!(
+        line(&matrix, &["edge/telemetry"]).contains("▲ 1/1"),
+        "{matrix}"
+    );
+    for view in ["regions", "apps", "matrix"] {
+        command(&mut a, view);
+        let s = screen(&a, W, 8);
+        for (ready, desired) in fractions(&s) {
+            assert!(ready <= desired, "{ready}/{desired} in {view}:\n{s}");
+        }
+    }
+    // The group view says the same of each workload.
+    command(&mut a, "regions");
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.screen().view, View::Group("beijing".into()));
+    let group = screen(&a, W, 30);
+    assert!(
+        line(&group, &["Deployment/nginx-beijing"]).contains("✗ 5/5 failed"),
+        "{group}"
+    );
+    assert!(
+        line(&group, &["Deployment/telemetry-beijing"]).contains("▲ 1/1"),
+        "{group}"
+    );
+}
+
+#[test]
+fn a_service_of_an_app_not_deployed_in_a_group_is_no_black_hole() {
+    let fleet = fixture::demo_fleet();
+    let d = Derived::compute(&fleet);
+    assert_eq!(d.group("shanghai").map(|g| g.black_holes), Some(0));
+
+    let mut a = app_on(fleet);
+    let regions = screen(&a, W, 10);
+    assert!(
+        !line(&regions, &["shanghai"]).contains("black hole"),
+        "{regions}"
+    );
+    command(&mut a, "traffic");
+    let traffic = screen(&a, W, 10);
+    let row = line(&traffic, &["nginx-service", "shanghai"]);
+    assert!(row.contains("not deployed here"), "{row}");
+    assert!(!row.contains('✗'), "{row}");
+}
+
+#[test]
+fn a_service_deployed_in_a_group_without_a_ready_endpoint_is_a_black_hole() {
+    let mut fleet = fixture::demo_fleet();
+    let nginx = &mut fleet.applications[0].spec.workload_scope.target_node_groups;
+    let mut shanghai = nginx[0].clone();
+    shanghai.name = "shanghai".into();
+    nginx.push(shanghai);
+    let d = Derived::compute(&fleet);
+    assert_eq!(d.group("shanghai").map(|g| g.black_holes), Some(1));
+
+    let mut a = app_on(fleet);
+    command(&mut a, "traffic");
+    let traffic = screen(&a, W, 10);
+    assert!(
+        line(&traffic, &["nginx-service", "shanghai"]).contains("✗ black hole"),
+        "{traffic}"
+    );
+}
+
+#[test]
+fn an_empty_group_counts_no_black_holes() {
+    let fleet = fixture::empty_group_fleet();
+    let d = Derived::compute(&fleet);
+    assert_eq!(d.group("chengdu").map(|g| g.black_holes), Some(0));
+
+    let mut a = app_on(fleet);
+    let regions = screen(&a, W, 10);
+    assert!(
+        !line(&regions, &["chengdu"]).contains("black hole"),
+        "{regions}"
+    );
+    command(&mut a, "traffic");
+    let traffic = screen(&a, W, 10);
+    let row = line(&traffic, &["nginx-service", "chengdu"]);
+    assert!(!row.contains('✗'), "{row}");
+    assert!(row.contains("no nodes"), "{row}");
+}
+
+#[test]
+fn a_range_nodegroup_service_no_application_renders_is_expected_everywhere() {
+    // Nobody says where it is meant to run, so a missing endpoint is never hidden.
+    let mut fleet = fixture::demo_fleet();
+    fleet.services.push(
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "hand-made", "namespace": "default",
+                         "annotations": {"apps.kubeedge.io/service-topology": "range-nodegroup"}},
+            "spec": {"ports": [{"port": 80}]}
+        }))
+        .expect("service"),
+    );
+    let d = Derived::compute(&fleet);
+    let holes: Vec<(&str, usize)> = d
+        .groups
+        .iter()
+        .map(|g| (g.name.as_str(), g.black_holes))
+        .collect();
+    assert_eq!(holes, [("beijing", 1), ("hangzhou", 1), ("shanghai", 1)]);
+}
