@@ -25,6 +25,7 @@ use super::route::{FilteredKind, Route, RouteError, route, split_edge_path};
 use super::status::ApiStatus;
 use super::store::Store;
 use super::tokens::TokenMap;
+use crate::telemetry::Telemetry;
 use super::view::{
     EdgeObject, Scope, Snapshot, View, bookmark, diff, event_line, list_json, same_inputs, stamp,
     stamped, view,
@@ -43,6 +44,37 @@ pub(crate) struct AppState {
     pub tokens: TokenMap,
     pub store: Store,
     pub cancel: CancellationToken,
+    pub telemetry: Arc<Telemetry>,
+}
+
+/// The metric label of the node a path asks for: its group, `none` for a
+/// node in no group or unknown (any name can be typed into a path; only
+/// groups the cluster has become labels).
+fn group_label(state: &AppState, path: &str) -> String {
+    split_edge_path(path)
+        .ok()
+        .and_then(|(node, _)| state.store.current().groups.get(node).cloned())
+        .unwrap_or_else(|| "none".to_owned())
+}
+
+/// Counts the request and the bytes of its answer (a watch's as they
+/// stream), and holds an open-watch mark for as long as the body lives.
+fn metered(state: &Arc<AppState>, parts: &Parts, response: Response) -> Response {
+    let group = group_label(state, parts.uri.path());
+    let telemetry = state.telemetry.clone();
+    telemetry.edge_request(&group, response.status().as_u16());
+    let watching = response.status().is_success()
+        && Params::from_uri(&parts.uri).is_ok_and(|p| p.watch);
+    let open = watching.then(|| telemetry.edge_watch(&group));
+    let (head, body) = response.into_parts();
+    let counted = body.into_data_stream().map(move |chunk| {
+        let _open = &open;
+        if let Ok(bytes) = &chunk {
+            telemetry.edge_sent(&group, bytes.len());
+        }
+        chunk
+    });
+    Response::from_parts(head, Body::from_stream(counted))
 }
 
 pub(crate) fn router(state: Arc<AppState>) -> Router {
@@ -70,7 +102,7 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, _body) = request.into_parts();
     let result = serve(&state, &parts).await;
-    let response = result.unwrap_or_else(IntoResponse::into_response);
+    let response = metered(&state, &parts, result.unwrap_or_else(IntoResponse::into_response));
     tracing::debug!(
         method = %parts.method,
         path = parts.uri.path(),
@@ -181,7 +213,11 @@ async fn filtered<T: EdgeObject>(
     if params.watch {
         return Ok(start_watch::<T>(state, viewer, scope, &params));
     }
+    let started = Instant::now();
     let items: View<T> = view(&snapshot, viewer, &scope);
+    state
+        .telemetry
+        .edge_filtered(&group_of(&snapshot, viewer), started.elapsed());
     match &scope.name {
         Some(name) => match items.into_values().next() {
             Some(object) => json_response(&stamped(object, snapshot.rv)),
@@ -196,6 +232,14 @@ async fn filtered<T: EdgeObject>(
             json_response(&list)
         }
     }
+}
+
+fn group_of(snapshot: &Snapshot, node: &str) -> String {
+    snapshot
+        .groups
+        .get(node)
+        .cloned()
+        .unwrap_or_else(|| "none".to_owned())
 }
 
 /// Where a watch starts.
@@ -237,6 +281,7 @@ struct WatchTask<T: EdgeObject> {
     start: Arc<Snapshot>,
     rx: tokio::sync::watch::Receiver<Arc<Snapshot>>,
     cancel: CancellationToken,
+    telemetry: Arc<Telemetry>,
 }
 
 fn start_watch<T: EdgeObject>(
@@ -275,6 +320,7 @@ fn start_watch<T: EdgeObject>(
                 start: current,
                 rx,
                 cancel: state.cancel.clone(),
+                telemetry: state.telemetry.clone(),
             };
             tokio::spawn(task.run(tx));
         }
@@ -368,7 +414,10 @@ impl<T: EdgeObject> WatchTask<T> {
             .is_some_and(|from| same_inputs::<T>(from, &snapshot));
         let mut sent_any = false;
         if !unchanged {
+            let started = Instant::now();
             let next: View<T> = view(&snapshot, &self.viewer, &self.scope);
+            self.telemetry
+                .edge_filtered(&group_of(&snapshot, &self.viewer), started.elapsed());
             let changes = stamp(diff(&self.sent, &next), self.sent_rv, snapshot.rv);
             for change in &changes {
                 if !send(tx, change.object(), change.event_type()).await {
