@@ -329,6 +329,13 @@ impl Telemetry {
     pub fn new(progress_deadline: Duration) -> Telemetry {
         let mut registry = Registry::default();
         let families = Families::register(&mut registry);
+        // Families show once they have a series: these are there from the
+        // start, so a dashboard tells "no reconcile yet" from "no engine".
+        for controller in Controller::ALL {
+            let labels = ControllerLabels { controller };
+            families.reconciles.get_or_create(&labels);
+            families.duration.get_or_create(&labels);
+        }
         Telemetry {
             registry,
             families,

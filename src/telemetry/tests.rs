@@ -3,6 +3,16 @@ use super::*;
 #[test]
 fn every_family_is_exposed_with_its_type() {
     let t = Arc::new(Telemetry::default());
+    // Families without a series are left out: give each one.
+    t.controller_started(Controller::NodeGroup);
+    t.reconcile(Controller::NodeGroup, None, "g").finished(Some("conflict"));
+    t.watch_restarted(Controller::NodeGroup, "nodes");
+    t.wrote(&WriteLabels {
+        resource: "nodes".into(),
+        verb: "patch",
+    });
+    t.edge_sent("beijing", 10);
+    t.edge_filtered("beijing", Duration::from_micros(20));
     let text = t.encode();
     for (name, kind) in [
         ("edgedeck_reconciles_total", "counter"),

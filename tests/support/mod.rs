@@ -14,7 +14,9 @@ use serde::de::DeserializeOwned;
 pub mod cluster;
 pub mod demo;
 pub mod kubectl;
+pub mod metrics;
 pub mod netns;
+pub mod proxy;
 pub mod real;
 pub mod tmux;
 
