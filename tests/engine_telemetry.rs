@@ -358,9 +358,7 @@ async fn behind_proxy(cluster: &TestCluster) -> (PathBuf, FreezingProxy) {
     let proxy = FreezingProxy::start(upstream).await;
     // The certificates name 127.0.0.1, not a port: TLS passes through unchanged.
     config["clusters"][0]["cluster"]["server"] = format!("https://{}", proxy.addr).into();
-    let path = cluster
-        .kubeconfig()
-        .with_file_name("proxied.kubeconfig");
+    let path = cluster.kubeconfig().with_file_name("proxied.kubeconfig");
     std::fs::write(&path, serde_yaml_ng::to_string(&config).expect("yaml")).expect("write");
     (path, proxy)
 }
@@ -399,4 +397,3 @@ fn metrics_flags_fail_clearly() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a duration like 15s or 2m"));
 }
-

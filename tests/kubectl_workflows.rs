@@ -60,7 +60,14 @@ async fn deploy_bundle_passes_a_server_side_dry_run_on_a_real_control_plane() {
         assert!(out.contains(checked), "missing {checked:?} in:\n{out}");
     }
     let stored = k
-        .ok(&["get", "deployments,pdb,services", "-n", "edgedeck-system", "-o", "name"])
+        .ok(&[
+            "get",
+            "deployments,pdb,services",
+            "-n",
+            "edgedeck-system",
+            "-o",
+            "name",
+        ])
         .await;
     assert_eq!(stored.trim(), "", "a dry run stores nothing");
 }

@@ -132,9 +132,10 @@ impl ErrorReason for Error {
 /// the applications own (their statuses' entries that are not `Failed`).
 fn observe(ctx: &Context, apps: &reflector::Store<EdgeApplication>) {
     let store = apps.clone();
-    ctx.telemetry.cache(CONTROLLER, "edgeapplications", move || {
-        store.wait_until_ready().now_or_never().is_some()
-    });
+    ctx.telemetry
+        .cache(CONTROLLER, "edgeapplications", move || {
+            store.wait_until_ready().now_or_never().is_some()
+        });
     let store = apps.clone();
     ctx.telemetry.owned(CONTROLLER, move || {
         store

@@ -63,8 +63,8 @@ use self::plan::{NodeTriggers, NodeWork, plan_share, spec_only};
 use super::supervisor::{self, WatchError, until_cancelled};
 use super::{Context, EngineEvent, Outcome, Source};
 use crate::api::{NodeGroup, SelectionStatus};
-use crate::telemetry::{Controller, ErrorReason, kube_reason};
 use crate::engine::membership::{Membership, compute};
+use crate::telemetry::{Controller, ErrorReason, kube_reason};
 
 /// Periodic re-reconcile of every group, in case a watch event was missed.
 const RESYNC: Duration = Duration::from_secs(300);

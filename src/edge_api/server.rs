@@ -25,11 +25,11 @@ use super::route::{FilteredKind, Route, RouteError, route, split_edge_path};
 use super::status::ApiStatus;
 use super::store::Store;
 use super::tokens::TokenMap;
-use crate::telemetry::Telemetry;
 use super::view::{
     EdgeObject, Scope, Snapshot, View, bookmark, diff, event_line, list_json, same_inputs, stamp,
     stamped, view,
 };
+use crate::telemetry::Telemetry;
 
 /// How long a request waits for the first complete listing of the cluster.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
@@ -63,8 +63,8 @@ fn metered(state: &Arc<AppState>, parts: &Parts, response: Response) -> Response
     let group = group_label(state, parts.uri.path());
     let telemetry = state.telemetry.clone();
     telemetry.edge_request(&group, response.status().as_u16());
-    let watching = response.status().is_success()
-        && Params::from_uri(&parts.uri).is_ok_and(|p| p.watch);
+    let watching =
+        response.status().is_success() && Params::from_uri(&parts.uri).is_ok_and(|p| p.watch);
     let open = watching.then(|| telemetry.edge_watch(&group));
     let (head, body) = response.into_parts();
     let counted = body.into_data_stream().map(move |chunk| {
@@ -102,7 +102,11 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, _body) = request.into_parts();
     let result = serve(&state, &parts).await;
-    let response = metered(&state, &parts, result.unwrap_or_else(IntoResponse::into_response));
+    let response = metered(
+        &state,
+        &parts,
+        result.unwrap_or_else(IntoResponse::into_response),
+    );
     tracing::debug!(
         method = %parts.method,
         path = parts.uri.path(),

@@ -97,7 +97,11 @@ fn resource_of(path: &str) -> String {
 mod tests {
     use super::*;
 
-    fn labels(method: Method, path: &str, content_type: Option<&str>) -> Option<(String, &'static str)> {
+    fn labels(
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+    ) -> Option<(String, &'static str)> {
         write_labels(&method, path, content_type).map(|l| (l.resource, l.verb))
     }
 

@@ -333,8 +333,8 @@ impl Telemetry {
         // start, so a dashboard tells "no reconcile yet" from "no engine".
         for controller in Controller::ALL {
             let labels = ControllerLabels { controller };
-            families.reconciles.get_or_create(&labels);
-            families.duration.get_or_create(&labels);
+            drop(families.reconciles.get_or_create(&labels));
+            drop(families.duration.get_or_create(&labels));
         }
         Telemetry {
             registry,
@@ -362,7 +362,9 @@ impl Telemetry {
 
     /// A (re)started controller begins with nothing queued and no caches.
     pub fn controller_started(&self, controller: Controller) {
-        self.with(controller, |w| *w = ControllerWatch::started(Instant::now()));
+        self.with(controller, |w| {
+            *w = ControllerWatch::started(Instant::now())
+        });
     }
 
     /// A stopped controller owes nothing (the next leader does the work).
@@ -468,7 +470,10 @@ impl Telemetry {
             group: group.to_owned(),
         };
         let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
-        self.families.edge_bytes.get_or_create(&labels).inc_by(bytes);
+        self.families
+            .edge_bytes
+            .get_or_create(&labels)
+            .inc_by(bytes);
     }
 
     /// One more open watch for `group`, until the guard drops.
@@ -543,11 +548,7 @@ impl Telemetry {
                     .get(&controller)
                     .map(|w| w.figures(now, self.progress_deadline))
                     .unwrap_or_default();
-                figures.reconciles = self
-                    .families
-                    .reconciles
-                    .get(&labels)
-                    .map_or(0, |c| c.get());
+                figures.reconciles = self.families.reconciles.get(&labels).map_or(0, |c| c.get());
                 figures.errors = self.errors_of(controller);
                 (controller, figures)
             })
@@ -555,6 +556,7 @@ impl Telemetry {
         EngineFigures {
             at: now,
             leading: self.is_leading(),
+            writes: self.writes(),
             controllers,
         }
     }
@@ -622,6 +624,8 @@ fn to_i64(n: usize) -> i64 {
 pub struct EngineFigures {
     pub at: Instant,
     pub leading: bool,
+    /// Write requests sent so far.
+    pub writes: u64,
     pub controllers: Vec<(Controller, ControllerFigures)>,
 }
 
@@ -658,9 +662,7 @@ impl ReconcileGuard {
                 })
                 .inc();
         }
-        t.with(self.controller, |w| {
-            w.finish(&self.key, Instant::now())
-        });
+        t.with(self.controller, |w| w.finish(&self.key, Instant::now()));
     }
 }
 

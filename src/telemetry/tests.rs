@@ -5,7 +5,8 @@ fn every_family_is_exposed_with_its_type() {
     let t = Arc::new(Telemetry::default());
     // Families without a series are left out: give each one.
     t.controller_started(Controller::NodeGroup);
-    t.reconcile(Controller::NodeGroup, None, "g").finished(Some("conflict"));
+    t.reconcile(Controller::NodeGroup, None, "g")
+        .finished(Some("conflict"));
     t.watch_restarted(Controller::NodeGroup, "nodes");
     t.wrote(&WriteLabels {
         resource: "nodes".into(),
@@ -45,7 +46,12 @@ fn a_reconcile_moves_the_counters_and_leaves_the_queue() {
     guard.finished(Some("conflict"));
     let figures = &t.figures().controllers[0].1;
     assert_eq!(
-        (figures.queued, figures.in_flight, figures.reconciles, figures.errors),
+        (
+            figures.queued,
+            figures.in_flight,
+            figures.reconciles,
+            figures.errors
+        ),
         (0, 0, 1, 1)
     );
     let text = t.encode();

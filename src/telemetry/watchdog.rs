@@ -108,7 +108,11 @@ impl ControllerWatch {
     }
 
     fn oldest(&self) -> Option<Instant> {
-        self.queued.values().chain(self.in_flight.values()).min().copied()
+        self.queued
+            .values()
+            .chain(self.in_flight.values())
+            .min()
+            .copied()
     }
 
     fn stalled(&self, now: Instant, deadline: Duration) -> Option<Duration> {
@@ -194,7 +198,11 @@ mod tests {
         let figures = w.figures(later, DEADLINE);
         assert!(figures.stalled);
         assert_eq!(figures.in_flight, 1);
-        assert_eq!(figures.oldest, Some(secs(62)), "the wait counts from the trigger");
+        assert_eq!(
+            figures.oldest,
+            Some(secs(62)),
+            "the wait counts from the trigger"
+        );
         let problems = w.problems(later, DEADLINE);
         assert_eq!(problems.len(), 1);
         assert!(problems[0].contains("1 in flight"), "{problems:?}");

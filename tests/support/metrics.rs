@@ -57,7 +57,8 @@ impl Scrape {
                 None => (series, BTreeMap::new()),
             };
             assert!(
-                name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+                name.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
                 "metric name {name:?}"
             );
             scrape.samples.push((name.to_owned(), labels, value));
