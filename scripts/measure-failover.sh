@@ -117,7 +117,9 @@ for round in $(seq 1 "$ROUNDS"); do
         sleep 0.05
     done
     [[ -n $converged ]] || die "round $round: $survivor did not take over within 60 s"
-    rewrites=$(metrics "${PORT[$survivor]}" | awk '/^edgedeck_api_writes_total/ && !/resource="(leases|events)"/ { s += $NF } END { print s + 0 }')
+    rewrites=$(metrics "${PORT[$survivor]}" | awk '/^edgedeck_api_writes_total/ && !/resource="(leases|events)"/ {
+            s += $NF; match($0, /resource="[^"]*",verb="[^"]*"/); w = w " " substr($0, RSTART, RLENGTH) "=" $NF }
+        END { print s + 0 w }')
     printf '%-6s %-8s %-10s %-11s %s\n' "$round" "SIG$signal" \
         "$(echo "$took - $killed_at" | bc | xargs printf '%.2fs')" \
         "$(echo "$converged - $killed_at" | bc | xargs printf '%.2fs')" "$rewrites"

@@ -50,6 +50,7 @@
 //! kube-proxy default) decode by the response's Content-Type, as client-go
 //! does. `limit`/`continue` are ignored: lists come whole.
 
+mod metered;
 mod query;
 mod route;
 mod selector;
