@@ -1,18 +1,20 @@
 //! `edgedeck engine`: every controller (and optionally the edge API) without
 //! a console, as it runs in a cluster. Engine events go to the log.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use thiserror::Error;
 use tokio::sync::broadcast::error::RecvError;
-
-use std::net::SocketAddr;
-
 use tokio_util::sync::CancellationToken;
 
 use crate::connect::{self, ConnectError};
 use crate::controllers::{Engine, EngineOptions, LeaseOptions};
 use crate::edge_api::{self, EdgeApiError, EdgeApiOptions, EdgeTls, TokenMap};
+use crate::telemetry::http::{self as metrics_http, MetricsError};
+use crate::telemetry::{DEFAULT_PROGRESS_DEADLINE, Telemetry};
 
 #[derive(Debug, Clone, Default)]
 pub struct HeadlessOptions {
@@ -21,7 +23,14 @@ pub struct HeadlessOptions {
     pub leader_elect: bool,
     pub lease_namespace: Option<String>,
     pub identity: Option<String>,
+    /// Lease duration; renewals every third of it (client-go's 15 s / 10 s
+    /// deadline / 2 s retry is tighter; a third keeps two retries in a lease).
+    pub lease_duration: Option<Duration>,
     pub edge_api: Option<EdgeApiConfig>,
+    /// Where to serve `/metrics`, `/healthz` and `/readyz`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// How long a controller owing work may finish nothing before `/readyz` fails.
+    pub progress_deadline: Option<Duration>,
 }
 
 /// Where and how to serve the edge API, as given on the command line.
@@ -43,6 +52,8 @@ pub enum HeadlessError {
     Tls(String),
     #[error(transparent)]
     EdgeApi(#[from] EdgeApiError),
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
     #[error("waiting for a shutdown signal: {0}")]
     Signal(std::io::Error),
 }
@@ -66,22 +77,44 @@ fn edge_api_options(config: &EdgeApiConfig) -> Result<EdgeApiOptions, HeadlessEr
         listen: config.listen,
         tokens,
         tls,
+        telemetry: None,
     })
 }
 
 /// Runs until SIGINT or SIGTERM, then shuts the engine down cleanly
 /// (releasing the lease, when it holds one).
 pub async fn run(options: HeadlessOptions) -> Result<(), HeadlessError> {
-    let edge = options
+    let telemetry = Arc::new(Telemetry::new(
+        options
+            .progress_deadline
+            .unwrap_or(DEFAULT_PROGRESS_DEADLINE),
+    ));
+    let mut edge = options
         .edge_api
         .as_ref()
         .map(edge_api_options)
         .transpose()?;
+    if let Some(edge) = edge.as_mut() {
+        edge.telemetry = Some(telemetry.clone());
+    }
+    let metrics_listener = match options.metrics_listen {
+        Some(addr) => Some(metrics_http::bind(addr).await?),
+        None => None,
+    };
     let client = connect::client(options.kubeconfig.as_deref(), options.context.as_deref()).await?;
     let stop_edge = CancellationToken::new();
     let mut edge_task = edge.map(|opts| {
         tracing::info!(listen = %opts.listen, "edge API serving");
         tokio::spawn(edge_api::serve(client.clone(), opts, stop_edge.clone()))
+    });
+    let stop_metrics = CancellationToken::new();
+    let metrics_task = metrics_listener.map(|listener| {
+        let (telemetry, stop) = (telemetry.clone(), stop_metrics.clone());
+        tokio::spawn(async move {
+            if let Err(e) = metrics_http::serve(listener, telemetry, stop).await {
+                tracing::error!(error = %e, "metrics listener stopped");
+            }
+        })
     });
     let mut lease = LeaseOptions::default();
     if let Some(ns) = options.lease_namespace {
@@ -90,12 +123,17 @@ pub async fn run(options: HeadlessOptions) -> Result<(), HeadlessError> {
     if let Some(identity) = options.identity {
         lease.identity = identity;
     }
+    if let Some(duration) = options.lease_duration {
+        lease.duration = duration;
+        lease.renew_every = duration / 3;
+    }
     // Subscribed from the start: a lease failure is reported once only.
     let (engine, mut events) = Engine::spawn_subscribed(
         client,
         EngineOptions {
             leader_elect: options.leader_elect,
             lease,
+            telemetry,
             ..EngineOptions::default()
         },
     );
@@ -130,6 +168,11 @@ pub async fn run(options: HeadlessOptions) -> Result<(), HeadlessError> {
     }
     engine.shutdown().await;
     log.abort();
+    // Last, so probes and scrapes see the shutdown through.
+    stop_metrics.cancel();
+    if let Some(task) = metrics_task {
+        let _ = task.await;
+    }
     outcome
 }
 

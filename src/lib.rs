@@ -12,3 +12,4 @@ pub mod engine;
 pub mod headless;
 pub mod manifests;
 pub mod simulation;
+pub mod telemetry;

@@ -2,6 +2,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -117,6 +118,17 @@ enum Command {
             conflicts_with = "edge_api_tls_cert"
         )]
         edge_api_plain_http: bool,
+        /// How long a silent leader keeps the Lease (e.g. 15s); renewals come every third of it.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "15s")]
+        lease_duration: Duration,
+        /// Serve Prometheus /metrics, /healthz and /readyz over plain http on this address.
+        #[arg(long, value_name = "ADDR")]
+        metrics_listen: Option<SocketAddr>,
+        /// /readyz fails when a controller owes work and finished no reconcile for this long.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2m")]
+        progress_deadline: Duration,
+        #[command(flatten)]
+        log: LogArgs,
     },
     /// Run the embedded Kubernetes-compatible API server headless, until SIGINT or SIGTERM.
     ///
@@ -147,6 +159,8 @@ enum Command {
         /// Serve objects only: no simulated kubelet, scheduler or workload controllers.
         #[arg(long)]
         no_simulate: bool,
+        #[command(flatten)]
+        log: LogArgs,
     },
     /// Load a seed's objects onto the cluster of the kubeconfig: what `--embedded` shows, on
     /// kind, k3d or any cluster.
@@ -200,6 +214,32 @@ enum Seed {
     Scale,
 }
 
+/// How the headless commands log (to standard error; the level from `RUST_LOG`, default info).
+#[derive(clap::Args)]
+struct LogArgs {
+    /// `text` for people, `json` (one object per line) for log collectors.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `15s`, `2m`, `1m30s`, `500ms` (jiff's friendly format, or ISO 8601).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let parsed: jiff::SignedDuration = text
+        .parse()
+        .map_err(|e| format!("not a duration like 15s or 2m: {e}"))?;
+    let duration = Duration::try_from(parsed).map_err(|_| "must not be negative".to_owned())?;
+    if duration.is_zero() {
+        return Err("must be longer than zero".to_owned());
+    }
+    Ok(duration)
+}
+
 /// Which cluster to talk to, as kubectl chooses it.
 #[derive(clap::Args)]
 struct ClusterArgs {
@@ -229,8 +269,12 @@ fn main() -> ExitCode {
             edge_api_tls_cert,
             edge_api_tls_key,
             edge_api_plain_http,
+            lease_duration,
+            metrics_listen,
+            progress_deadline,
+            log,
         } => {
-            init_logging();
+            init_logging(log.log_format);
             let edge_api = match (edge_api_listen, edge_api_tokens) {
                 (Some(listen), Some(tokens)) => {
                     let tls = edge_api_tls_cert.zip(edge_api_tls_key);
@@ -254,7 +298,10 @@ fn main() -> ExitCode {
                 leader_elect,
                 lease_namespace: Some(lease_namespace),
                 identity,
+                lease_duration: Some(lease_duration),
                 edge_api,
+                metrics_listen,
+                progress_deadline: Some(progress_deadline),
             }))
         }
         Command::Cluster {
@@ -264,8 +311,9 @@ fn main() -> ExitCode {
             scale,
             data_dir,
             no_simulate,
+            log,
         } => {
-            init_logging();
+            init_logging(log.log_format);
             block_on(cluster(ClusterCommand {
                 listen,
                 kubeconfig_out,
@@ -485,13 +533,16 @@ fn membership_note(selectors: &std::collections::BTreeSet<String>) -> String {
 }
 
 /// Logs to standard error, filtered by `RUST_LOG` (default `info`).
-fn init_logging() {
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
 }
 
 fn block_on<E: std::fmt::Display>(

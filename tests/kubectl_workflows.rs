@@ -36,6 +36,42 @@ async fn kubectl_with_crds(cluster: &TestCluster) -> Kubectl {
     k
 }
 
+/// What `kubectl apply --dry-run=server` runs through on kube-apiserver:
+/// schema validation, defaulting and admission of every object of deploy/
+/// (probes, securityContext, the PodDisruptionBudget, the Services), with
+/// nothing stored. Only the namespace is created for real: every other
+/// object lives in it, and a dry run creates nothing for the next to use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_bundle_passes_a_server_side_dry_run_on_a_real_control_plane() {
+    let cluster = TestCluster::real().await;
+    let k = Kubectl::with_binary(
+        cluster.kubeconfig(),
+        support::real::assets().join("kubectl"),
+    );
+    k.ok(&["create", "namespace", "edgedeck-system"]).await;
+    let out = k.ok(&["apply", "--dry-run=server", "-f", "deploy/"]).await;
+    for checked in [
+        "clusterrole.rbac.authorization.k8s.io/edgedeck-engine created (server dry run)",
+        "deployment.apps/edgedeck-engine created (server dry run)",
+        "poddisruptionbudget.policy/edgedeck-engine created (server dry run)",
+        "service/edgedeck-edge-api created (server dry run)",
+        "service/edgedeck-engine-metrics created (server dry run)",
+    ] {
+        assert!(out.contains(checked), "missing {checked:?} in:\n{out}");
+    }
+    let stored = k
+        .ok(&[
+            "get",
+            "deployments,pdb,services",
+            "-n",
+            "edgedeck-system",
+            "-o",
+            "name",
+        ])
+        .await;
+    assert_eq!(stored.trim(), "", "a dry run stores nothing");
+}
+
 on_both_clusters! {
 async fn proposal_manifests_and_deploy_bundle_apply_with_kubectl(cluster) {
     let k = kubectl_with_crds(&cluster).await;
@@ -77,6 +113,9 @@ async fn proposal_manifests_and_deploy_bundle_apply_with_kubectl(cluster) {
         "role.rbac.authorization.k8s.io/edgedeck-engine-leader created",
         "rolebinding.rbac.authorization.k8s.io/edgedeck-engine-leader created",
         "deployment.apps/edgedeck-engine created",
+        "poddisruptionbudget.policy/edgedeck-engine created",
+        "service/edgedeck-edge-api created",
+        "service/edgedeck-engine-metrics created",
     ] {
         assert!(out.contains(created), "missing {created:?} in:\n{out}");
     }

@@ -240,6 +240,7 @@ pub fn demo_fleet() -> Fleet {
         lease_holder: Some("edgedeck-engine-0".into()),
         connection: ConnectionState::Connected,
         engine: String::new(),
+        engine_stats: None,
         offline: Default::default(),
         controls: false,
     }

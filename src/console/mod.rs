@@ -22,6 +22,7 @@
 pub mod action;
 pub mod app;
 pub mod edit;
+pub mod engine_stats;
 pub mod fixture;
 pub mod keymap;
 pub mod live;

@@ -110,6 +110,48 @@ fn snapshot_ungrouped_and_black_hole_groups() {
 }
 
 #[test]
+fn the_engine_view_shows_the_in_process_engines_figures() {
+    use super::engine_stats::{ControllerStats, EngineStats, Rate};
+    use crate::telemetry::Controller;
+    let stats = EngineStats {
+        leading: true,
+        writes: 34,
+        writes_rate: Rate(5),
+        controllers: vec![
+            ControllerStats {
+                controller: Controller::NodeGroup,
+                rate: Rate(12),
+                reconciles: 40,
+                errors: 0,
+                queued: 0,
+                in_flight: 0,
+                lag: None,
+                owned: 25,
+                stalled: false,
+            },
+            ControllerStats {
+                controller: Controller::EdgeApplication,
+                rate: Rate(0),
+                reconciles: 7,
+                errors: 2,
+                queued: 3,
+                in_flight: 1,
+                lag: Some(std::time::Duration::from_secs(130)),
+                owned: 12,
+                stalled: true,
+            },
+        ],
+    };
+    let fleet = Fleet {
+        engine_stats: Some(stats),
+        ..fixture::demo_fleet()
+    };
+    let mut a = App::new(Arc::new(fleet), options());
+    command(&mut a, "engine");
+    insta::assert_snapshot!("engine_with_figures", screen(&a, W, 20));
+}
+
+#[test]
 fn snapshot_apps_matrix_traffic_engine_nodes() {
     let mut a = app();
     command(&mut a, "apps");

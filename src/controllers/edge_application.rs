@@ -27,7 +27,7 @@ use std::future::ready;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{Stream, StreamExt, TryStreamExt, stream};
+use futures::{FutureExt, Stream, StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::api::{
@@ -56,6 +56,7 @@ use crate::engine::render::{self, Rendered};
 use crate::engine::status::{Observation, summarize};
 use crate::engine::status_schema::StatusSchema;
 use crate::engine::{ObjectKey, prune};
+use crate::telemetry::{Controller, ErrorReason, kube_reason};
 
 /// How often an application in sync is looked at again, to catch drift on
 /// kinds the controller does not watch.
@@ -96,9 +97,16 @@ pub async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
         owner_requests::<Service>(&client, "services").boxed(),
         owner_requests::<ConfigMap>(&client, "configmaps").boxed(),
     ])
+    .inspect(supervisor::mark_queued(&state.ctx, CONTROLLER))
     .take_until(cancel.clone().cancelled_owned());
+    observe(&state.ctx, &apps);
     let controller = applier(
-        |app, state| Box::pin(reconcile(app, state)),
+        |app, state| {
+            Box::pin(async move {
+                let ctx = state.ctx.clone();
+                supervisor::measured(&ctx, CONTROLLER, &*app.clone(), reconcile(app, state)).await
+            })
+        },
         error_policy,
         state.clone(),
         apps.clone(),
@@ -115,6 +123,37 @@ pub async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
 }
 
 type Request = Result<ReconcileRequest<EdgeApplication>, WatchError>;
+
+const CONTROLLER: Controller = Controller::EdgeApplication;
+
+impl ErrorReason for Error {
+    fn reason(&self) -> &'static str {
+        match self {
+            Error::Incomplete(_) => "incomplete",
+            Error::Status(e) => kube_reason(e),
+        }
+    }
+}
+
+/// Registers the cache `/readyz` waits for, and how many generated objects
+/// the applications own (their statuses' entries that are not `Failed`).
+fn observe(ctx: &Context, apps: &reflector::Store<EdgeApplication>) {
+    let store = apps.clone();
+    ctx.telemetry
+        .cache(CONTROLLER, "edgeapplications", move || {
+            store.wait_until_ready().now_or_never().is_some()
+        });
+    let store = apps.clone();
+    ctx.telemetry.owned(CONTROLLER, move || {
+        store
+            .state()
+            .iter()
+            .filter_map(|a| a.status.as_ref())
+            .flat_map(|s| &s.workload_status)
+            .filter(|w| w.conditions != Some(crate::api::ManifestCondition::Failed))
+            .count()
+    });
+}
 
 /// Every change to an application reconciles it.
 fn app_requests(

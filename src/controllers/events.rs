@@ -12,6 +12,18 @@ pub enum Source {
     Engine,
 }
 
+impl Source {
+    /// The controller this source is, for its metrics.
+    pub fn controller(self) -> Option<crate::telemetry::Controller> {
+        use crate::telemetry::Controller;
+        match self {
+            Source::NodeGroup => Some(Controller::NodeGroup),
+            Source::EdgeApplication => Some(Controller::EdgeApplication),
+            Source::Leader | Source::Engine => None,
+        }
+    }
+}
+
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

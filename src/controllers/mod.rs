@@ -21,6 +21,8 @@ pub use events::{EngineEvent, Outcome, Source};
 pub use leader::LeaseOptions;
 use supervisor::{Restarts, supervise};
 
+use crate::telemetry::{self, Telemetry};
+
 /// How the engine runs.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
@@ -29,6 +31,9 @@ pub struct EngineOptions {
     pub lease: LeaseOptions,
     /// Engine events kept for slow subscribers; older ones are dropped for them.
     pub event_capacity: usize,
+    /// Where the engine records its metrics and progress (shared with
+    /// `/metrics` and the console).
+    pub telemetry: Arc<Telemetry>,
 }
 
 impl Default for EngineOptions {
@@ -37,6 +42,7 @@ impl Default for EngineOptions {
             leader_elect: false,
             lease: LeaseOptions::default(),
             event_capacity: 1024,
+            telemetry: Arc::default(),
         }
     }
 }
@@ -45,11 +51,24 @@ impl Default for EngineOptions {
 pub struct Context {
     pub client: Client,
     events: broadcast::Sender<EngineEvent>,
+    pub telemetry: Arc<Telemetry>,
 }
 
 impl Context {
     pub fn new(client: Client, events: broadcast::Sender<EngineEvent>) -> Self {
-        Context { client, events }
+        Self::with_telemetry(client, events, Arc::default())
+    }
+
+    pub fn with_telemetry(
+        client: Client,
+        events: broadcast::Sender<EngineEvent>,
+        telemetry: Arc<Telemetry>,
+    ) -> Self {
+        Context {
+            client,
+            events,
+            telemetry,
+        }
     }
 
     /// Publishes an event; having no subscriber is fine.
@@ -82,13 +101,20 @@ impl Engine {
         options: EngineOptions,
     ) -> (EngineHandle, broadcast::Receiver<EngineEvent>) {
         let (events, first) = broadcast::channel(options.event_capacity.max(1));
-        let ctx = Arc::new(Context::new(client, events.clone()));
+        let telemetry = options.telemetry.clone();
+        let client = telemetry::client::metered(client, telemetry.clone());
+        let ctx = Arc::new(Context::with_telemetry(
+            client,
+            events.clone(),
+            telemetry.clone(),
+        ));
         let cancel = CancellationToken::new();
         let task = tokio::spawn(run(ctx, options, cancel.clone()));
         let handle = EngineHandle {
             events,
             cancel,
             task,
+            telemetry,
         };
         (handle, first)
     }
@@ -125,6 +151,7 @@ async fn run(ctx: Arc<Context>, options: EngineOptions, cancel: CancellationToke
 /// half-running with nobody noticing.
 async fn controllers(ctx: Arc<Context>, cancel: CancellationToken) {
     let restarts = Restarts::default();
+    ctx.telemetry.set_leading(true);
     tokio::join!(
         supervise(
             ctx.clone(),
@@ -134,13 +161,14 @@ async fn controllers(ctx: Arc<Context>, cancel: CancellationToken) {
             node_group::run,
         ),
         supervise(
-            ctx,
+            ctx.clone(),
             Source::EdgeApplication,
             cancel,
             restarts,
             edge_application::run,
         ),
     );
+    ctx.telemetry.set_leading(false);
 }
 
 /// A running engine.
@@ -148,9 +176,15 @@ pub struct EngineHandle {
     events: broadcast::Sender<EngineEvent>,
     cancel: CancellationToken,
     task: JoinHandle<()>,
+    telemetry: Arc<Telemetry>,
 }
 
 impl EngineHandle {
+    /// The engine's metrics and progress, as `/metrics` serves them.
+    pub fn telemetry(&self) -> Arc<Telemetry> {
+        self.telemetry.clone()
+    }
+
     /// A stream of engine events from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
         self.events.subscribe()

@@ -48,7 +48,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::channel::mpsc;
-use futures::{Stream, StreamExt, TryStreamExt, stream};
+use futures::{FutureExt, Stream, StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::core::v1::Node;
 use kube::api::Api;
 use kube::runtime::controller::{Action, ReconcileRequest};
@@ -64,9 +64,10 @@ use super::cluster::lock;
 use super::served_schema::ServedSchema;
 use super::supervisor::{self, WatchError, until_cancelled};
 use super::{Context, EngineEvent, Outcome, Source};
-use crate::api::NodeGroup;
+use crate::api::{NodeGroup, SelectionStatus};
 use crate::engine::membership::{Membership, compute};
 use crate::engine::status_schema::NodeGroupStatusSchema;
+use crate::telemetry::{Controller, ErrorReason, kube_reason};
 
 /// Periodic re-reconcile of every group, in case a watch event was missed.
 const RESYNC: Duration = Duration::from_secs(300);
@@ -96,11 +97,13 @@ pub async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
             NodeGroupStatusSchema::EDGEDECK,
         ),
     });
+    observe(&state);
     let queue = stream::select_all([
         group_requests(&client, group_writer, groups.clone()).boxed(),
         node_requests(&client, node_writer, groups.clone()).boxed(),
         nudges.map(|r| Ok(ReconcileRequest::from(r))).boxed(),
     ])
+    .inspect(supervisor::mark_queued(&state.ctx, CONTROLLER))
     .take_until(cancel.clone().cancelled_owned());
     // Each reconcile holds the whole fleet's membership while it writes; bounded
     // concurrency keeps memory flat with hundreds of groups and thousands of nodes.
@@ -108,7 +111,13 @@ pub async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
         .debounce(DEBOUNCE)
         .concurrency(RECONCILE_CONCURRENCY);
     let controller = applier(
-        |group, state| Box::pin(reconcile(group, state)),
+        |group, state| {
+            Box::pin(async move {
+                let ctx = state.ctx.clone();
+                supervisor::measured(&ctx, CONTROLLER, &*group.clone(), reconcile(group, state))
+                    .await
+            })
+        },
         error_policy,
         state.clone(),
         groups,
@@ -125,6 +134,35 @@ pub async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
 }
 
 type Request = Result<ReconcileRequest<NodeGroup>, WatchError>;
+
+const CONTROLLER: Controller = Controller::NodeGroup;
+
+/// Registers the caches `/readyz` waits for, and how many nodes the groups
+/// hold (their statuses' `Succeeded` entries), read at scrape time.
+fn observe(state: &State) {
+    let telemetry = &state.ctx.telemetry;
+    let (groups, nodes) = (state.groups.clone(), state.nodes.clone());
+    telemetry.cache(CONTROLLER, "nodegroups", move || is_ready(&groups));
+    telemetry.cache(CONTROLLER, "nodes", move || is_ready(&nodes));
+    let groups = state.groups.clone();
+    telemetry.owned(CONTROLLER, move || {
+        groups
+            .state()
+            .iter()
+            .filter_map(|g| g.status.as_ref())
+            .flat_map(|s| &s.node_statuses)
+            .filter(|n| n.selection_status == SelectionStatus::Succeeded)
+            .count()
+    });
+}
+
+fn is_ready<K>(store: &Store<K>) -> bool
+where
+    K: Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    store.wait_until_ready().now_or_never().is_some()
+}
 
 fn request(name: String) -> Request {
     Ok(ReconcileRequest::from(ObjectRef::new(&name)))
@@ -210,6 +248,18 @@ async fn reconcile(group: Arc<NodeGroup>, state: Arc<State>) -> Result<Action, E
     let result = state.reconcile(&group).await;
     state.report(&group, &result).await;
     result.map(|_| Action::requeue(RESYNC))
+}
+
+impl ErrorReason for Error {
+    fn reason(&self) -> &'static str {
+        match self {
+            Error::Unnamed => "unnamed",
+            Error::NodesNotSynced => "cache_not_synced",
+            Error::Kube { source, .. } => kube_reason(source),
+            Error::Patch(_) => "patch",
+            Error::Several(errors) => errors.first().map_or("several", ErrorReason::reason),
+        }
+    }
 }
 
 fn error_policy(group: Arc<NodeGroup>, _error: &Error, state: Arc<State>) -> Action {

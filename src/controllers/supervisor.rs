@@ -31,13 +31,14 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use kube::Resource;
-use kube::runtime::controller::{Action, Error as ApplierError};
+use kube::runtime::controller::{Action, Error as ApplierError, ReconcileRequest};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{Context, EngineEvent, Outcome, Source};
+use crate::telemetry::{Controller, ErrorReason};
 
 /// How long a cancelled controller may take to finish its in-flight reconciles.
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -150,12 +151,61 @@ pub fn report_applier<K, E>(
         // Deleted between trigger and reconcile: nothing to do.
         Err(ApplierError::ObjectNotFound(obj)) => {
             tracing::debug!(%obj, controller = %source, "object gone before reconcile");
+            if let Some(c) = source.controller() {
+                ctx.telemetry
+                    .dequeued(c, obj.namespace.as_deref(), &obj.name);
+            }
             return;
         }
-        Err(ApplierError::QueueError(e)) => e.to_string(),
+        Err(ApplierError::QueueError(e)) => {
+            if let Some(c) = source.controller() {
+                ctx.telemetry.watch_restarted(c, e.resource);
+            }
+            e.to_string()
+        }
         Err(ApplierError::RunnerError(e)) => format!("{source} controller runner failed: {e}"),
     };
     ctx.emit(EngineEvent::new(source, "", Outcome::Failed { reason }));
+}
+
+/// Marks each object a watch triggers as queued (see `telemetry`).
+pub fn mark_queued<K>(
+    ctx: &Context,
+    controller: Controller,
+) -> impl Fn(&Result<ReconcileRequest<K>, WatchError>) + Send + use<K>
+where
+    K: Resource,
+    K::DynamicType: Eq + Hash,
+{
+    let telemetry = ctx.telemetry.clone();
+    move |request| {
+        if let Ok(request) = request {
+            let obj = &request.obj_ref;
+            telemetry.queued(controller, obj.namespace.as_deref(), &obj.name);
+        }
+    }
+}
+
+/// Runs one reconcile of `object`, measured: duration, result, and its
+/// error's [`ErrorReason`] label.
+pub async fn measured<K, E>(
+    ctx: &Context,
+    controller: Controller,
+    object: &K,
+    reconcile: impl Future<Output = Result<Action, E>>,
+) -> Result<Action, E>
+where
+    K: Resource,
+    E: ErrorReason,
+{
+    let meta = object.meta();
+    let name = meta.name.as_deref().unwrap_or_default();
+    let guard = ctx
+        .telemetry
+        .reconcile(controller, meta.namespace.as_deref(), name);
+    let result = reconcile.await;
+    guard.finished(result.as_ref().err().map(ErrorReason::reason));
+    result
 }
 
 fn panic_message(panic: &(dyn Any + Send)) -> String {
@@ -182,12 +232,22 @@ pub async fn supervise<F, Fut>(
     Fut: Future<Output = ()>,
 {
     let mut attempt = 0u32;
+    let controller = source.controller();
+    let stopped = || {
+        if let Some(c) = controller {
+            ctx.telemetry.controller_stopped(c);
+        }
+    };
     loop {
         let started = Instant::now();
+        if let Some(c) = controller {
+            ctx.telemetry.controller_started(c);
+        }
         let ended = AssertUnwindSafe(run(ctx.clone(), cancel.clone()))
             .catch_unwind()
             .await;
         if cancel.is_cancelled() {
+            stopped();
             return;
         }
         let why = match ended {
@@ -208,7 +268,10 @@ pub async fn supervise<F, Fut>(
             },
         ));
         tokio::select! {
-            () = cancel.cancelled() => return,
+            () = cancel.cancelled() => {
+                stopped();
+                return;
+            }
             () = tokio::time::sleep(delay) => {}
         }
         ctx.emit(EngineEvent::new(

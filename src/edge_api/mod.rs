@@ -50,6 +50,7 @@
 //! kube-proxy default) decode by the response's Content-Type, as client-go
 //! does. `limit`/`continue` are ignored: lists come whole.
 
+mod metered;
 mod query;
 mod route;
 mod selector;
@@ -68,6 +69,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use tls::{EdgeTls, SelfSigned, TlsError};
+
+use crate::telemetry::Telemetry;
 pub use tokens::{TokenFileError, TokenMap};
 
 /// How long a client may take for the TLS handshake.
@@ -83,6 +86,9 @@ pub struct EdgeApiOptions {
     /// Serve https (what kube-proxy and kubectl need to send their token);
     /// `None` serves plain http, for tests or behind a TLS-terminating proxy.
     pub tls: Option<EdgeTls>,
+    /// Where to count requests, watches, bytes and filter time (a private
+    /// registry when `None`).
+    pub telemetry: Option<Arc<Telemetry>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,9 +118,10 @@ pub async fn serve(
             addr: opts.listen,
             source,
         })?;
+    let telemetry = opts.telemetry.unwrap_or_default();
     match opts.tls {
-        Some(tls) => serve_tls_on(listener, client, opts.tokens, tls, cancel).await,
-        None => serve_on(listener, client, opts.tokens, cancel).await,
+        Some(tls) => serve_tls(listener, client, opts.tokens, tls, telemetry, cancel).await,
+        None => serve_plain(listener, client, opts.tokens, telemetry, cancel).await,
     }
 }
 
@@ -126,9 +133,19 @@ pub async fn serve_on(
     tokens: TokenMap,
     cancel: CancellationToken,
 ) -> Result<(), EdgeApiError> {
+    serve_plain(listener, client, tokens, Arc::default(), cancel).await
+}
+
+async fn serve_plain(
+    listener: TcpListener,
+    client: kube::Client,
+    tokens: TokenMap,
+    telemetry: Arc<Telemetry>,
+    cancel: CancellationToken,
+) -> Result<(), EdgeApiError> {
     let inner = cancel.child_token();
     tracing::warn!("edge API without TLS: kube-proxy and kubectl send no bearer token over http");
-    let app = app(&listener, client, tokens, &inner, "http");
+    let app = app(&listener, client, tokens, telemetry, &inner, "http");
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(inner.clone().cancelled_owned())
         .await
@@ -145,8 +162,19 @@ pub async fn serve_tls_on(
     tls: EdgeTls,
     cancel: CancellationToken,
 ) -> Result<(), EdgeApiError> {
+    serve_tls(listener, client, tokens, tls, Arc::default(), cancel).await
+}
+
+async fn serve_tls(
+    listener: TcpListener,
+    client: kube::Client,
+    tokens: TokenMap,
+    tls: EdgeTls,
+    telemetry: Arc<Telemetry>,
+    cancel: CancellationToken,
+) -> Result<(), EdgeApiError> {
     let inner = cancel.child_token();
-    let app = app(&listener, client, tokens, &inner, "https");
+    let app = app(&listener, client, tokens, telemetry, &inner, "https");
     let acceptor = tls.acceptor();
     loop {
         let tcp = tokio::select! {
@@ -190,10 +218,13 @@ fn app(
     listener: &TcpListener,
     client: kube::Client,
     tokens: TokenMap,
+    telemetry: Arc<Telemetry>,
     cancel: &CancellationToken,
     scheme: &str,
 ) -> axum::Router {
     let store = store::Store::spawn(&client, cancel.clone());
+    let synced = store.clone();
+    telemetry.edge_cache(move || synced.current().synced);
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, scheme, tokens = tokens.len(), "edge API listening");
     }
@@ -202,5 +233,6 @@ fn app(
         tokens,
         store,
         cancel: cancel.clone(),
+        telemetry,
     }))
 }

@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::metered::{group_of, metered};
 use super::query::Params;
 use super::route::{FilteredKind, Route, RouteError, route, split_edge_path};
 use super::status::ApiStatus;
@@ -29,6 +30,7 @@ use super::view::{
     EdgeObject, Scope, Snapshot, View, bookmark, diff, event_line, list_json, same_inputs, stamp,
     stamped, view,
 };
+use crate::telemetry::Telemetry;
 
 /// How long a request waits for the first complete listing of the cluster.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
@@ -43,6 +45,7 @@ pub(crate) struct AppState {
     pub tokens: TokenMap,
     pub store: Store,
     pub cancel: CancellationToken,
+    pub telemetry: Arc<Telemetry>,
 }
 
 pub(crate) fn router(state: Arc<AppState>) -> Router {
@@ -70,7 +73,11 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, _body) = request.into_parts();
     let result = serve(&state, &parts).await;
-    let response = result.unwrap_or_else(IntoResponse::into_response);
+    let response = metered(
+        &state,
+        &parts,
+        result.unwrap_or_else(IntoResponse::into_response),
+    );
     tracing::debug!(
         method = %parts.method,
         path = parts.uri.path(),
@@ -181,7 +188,11 @@ async fn filtered<T: EdgeObject>(
     if params.watch {
         return Ok(start_watch::<T>(state, viewer, scope, &params));
     }
+    let started = Instant::now();
     let items: View<T> = view(&snapshot, viewer, &scope);
+    state
+        .telemetry
+        .edge_filtered(&group_of(&snapshot, viewer), started.elapsed());
     match &scope.name {
         Some(name) => match items.into_values().next() {
             Some(object) => json_response(&stamped(object, snapshot.rv)),
@@ -237,6 +248,7 @@ struct WatchTask<T: EdgeObject> {
     start: Arc<Snapshot>,
     rx: tokio::sync::watch::Receiver<Arc<Snapshot>>,
     cancel: CancellationToken,
+    telemetry: Arc<Telemetry>,
 }
 
 fn start_watch<T: EdgeObject>(
@@ -275,6 +287,7 @@ fn start_watch<T: EdgeObject>(
                 start: current,
                 rx,
                 cancel: state.cancel.clone(),
+                telemetry: state.telemetry.clone(),
             };
             tokio::spawn(task.run(tx));
         }
@@ -368,7 +381,10 @@ impl<T: EdgeObject> WatchTask<T> {
             .is_some_and(|from| same_inputs::<T>(from, &snapshot));
         let mut sent_any = false;
         if !unchanged {
+            let started = Instant::now();
             let next: View<T> = view(&snapshot, &self.viewer, &self.scope);
+            self.telemetry
+                .edge_filtered(&group_of(&snapshot, &self.viewer), started.elapsed());
             let changes = stamp(diff(&self.sent, &next), self.sent_rv, snapshot.rv);
             for change in &changes {
                 if !send(tx, change.object(), change.event_type()).await {

@@ -195,6 +195,14 @@ const BUILTINS: &[Builtin] = &[
     )),
     // Stored so deploy manifests apply; the embedded server authorizes by token only.
     builtin(
+        "policy",
+        "v1",
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+        true,
+        &["pdb"],
+    ),
+    builtin(
         "rbac.authorization.k8s.io",
         "v1",
         "Role",

@@ -18,7 +18,9 @@ use tokio_util::sync::CancellationToken;
 pub mod cluster;
 pub mod demo;
 pub mod kubectl;
+pub mod metrics;
 pub mod netns;
+pub mod proxy;
 pub mod real;
 pub mod tmux;
 

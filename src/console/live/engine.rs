@@ -11,8 +11,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::stores::{StoreInput, short_error};
+use crate::console::engine_stats::EngineStats;
 use crate::controllers::events::EngineEvent;
 use crate::controllers::{Engine, EngineHandle, EngineOptions, LeaseOptions, leader};
+use crate::telemetry::{EngineFigures, Telemetry};
 
 /// `--engine`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -111,6 +113,9 @@ async fn supervise(
     };
     let me = config.lease.identity.clone();
     let mut engine: Option<(EngineHandle, broadcast::Receiver<EngineEvent>)> = None;
+    let mut figures = FiguresFeed::default();
+    let mut sample = tokio::time::interval(FIGURES_EVERY);
+    sample.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut recheck = tokio::time::interval(config.recheck);
     recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     if let Some(why) = config.never() {
@@ -119,6 +124,12 @@ async fn supervise(
     loop {
         tokio::select! {
             () = cancel.cancelled() => break,
+            _ = sample.tick() => {
+                let telemetry = engine.as_ref().map(|(handle, _)| handle.telemetry());
+                if let Some(update) = figures.next(telemetry.as_deref()) {
+                    send(StoreInput::EngineStats(update));
+                }
+            }
             _ = recheck.tick() => {
                 let holder = match leader::current_holder(&client, &config.lease).await {
                     Ok(holder) => holder,
@@ -171,6 +182,35 @@ async fn supervise(
         send(StoreInput::Engine("stopping the in-process engine…".into()));
         handle.shutdown().await;
         tracing::info!("in-process engine stopped");
+    }
+}
+
+/// How often the Engine view's figures are read from the engine.
+const FIGURES_EVERY: Duration = Duration::from_secs(1);
+
+/// Turns readings of the engine's telemetry into view updates, sent only
+/// when what the view shows changed.
+#[derive(Default)]
+struct FiguresFeed {
+    previous: Option<EngineFigures>,
+    shown: Option<EngineStats>,
+}
+
+impl FiguresFeed {
+    /// `Some(update)` when the view must change; `Some(None)` once the engine is gone.
+    fn next(&mut self, telemetry: Option<&Telemetry>) -> Option<Option<EngineStats>> {
+        let Some(telemetry) = telemetry else {
+            self.previous = None;
+            return self.shown.take().map(|_| None);
+        };
+        let now = telemetry.figures();
+        let stats = EngineStats::between(self.previous.as_ref(), &now);
+        self.previous = Some(now);
+        if self.shown.as_ref() == Some(&stats) {
+            return None;
+        }
+        self.shown = Some(stats.clone());
+        Some(Some(stats))
     }
 }
 
@@ -270,6 +310,36 @@ mod tests {
                 .never()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn figures_are_sent_when_they_change_and_cleared_when_the_engine_goes() {
+        let telemetry = std::sync::Arc::new(Telemetry::default());
+        let mut feed = FiguresFeed::default();
+        assert_eq!(
+            feed.next(None),
+            None,
+            "no engine, nothing shown: nothing to say"
+        );
+        let first = feed
+            .next(Some(&telemetry))
+            .flatten()
+            .expect("first figures");
+        assert!(!first.leading);
+        assert_eq!(
+            feed.next(Some(&telemetry)),
+            None,
+            "an idle engine sends nothing"
+        );
+        telemetry.set_leading(true);
+        let leading = feed.next(Some(&telemetry)).flatten().expect("a change");
+        assert!(leading.leading);
+        assert_eq!(
+            feed.next(None),
+            Some(None),
+            "the view is told the engine is gone"
+        );
+        assert_eq!(feed.next(None), None);
     }
 
     #[test]

@@ -34,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 use super::controls::FleetControls;
 use super::throttle::Throttle;
 use crate::api::{EdgeApplication, LABEL_EDGEAPPLICATION_NAME, NodeGroup};
+use crate::console::engine_stats::EngineStats;
 use crate::console::model::{ConnectionState, Fleet};
 use crate::controllers::events::EngineEvent;
 
@@ -257,6 +258,8 @@ pub enum StoreInput {
     LeaseHolder(Option<String>),
     /// What the console's own engine does.
     Engine(String),
+    /// Its figures (None once it stopped).
+    EngineStats(Option<EngineStats>),
     /// Rebuild now (the simulator's offline set changed).
     Refresh,
 }
@@ -456,6 +459,7 @@ struct Meta {
     events: VecDeque<EngineEvent>,
     lease_holder: Option<String>,
     engine: String,
+    engine_stats: Option<EngineStats>,
 }
 
 async fn build_fleets(
@@ -476,6 +480,7 @@ async fn build_fleets(
         events: VecDeque::new(),
         lease_holder: None,
         engine: String::new(),
+        engine_stats: None,
     };
     let mut throttle = Throttle::new(config.window);
     throttle.changed(Instant::now());
@@ -543,6 +548,7 @@ fn apply_input(meta: &mut Meta, input: StoreInput) {
         }
         StoreInput::LeaseHolder(holder) => meta.lease_holder = holder,
         StoreInput::Engine(status) => meta.engine = status,
+        StoreInput::EngineStats(stats) => meta.engine_stats = stats,
         StoreInput::Refresh => {}
     }
 }
@@ -592,6 +598,7 @@ fn build(
         lease_holder: meta.lease_holder.clone(),
         connection: connection(health),
         engine: meta.engine.clone(),
+        engine_stats: meta.engine_stats.clone(),
         offline: config
             .controls
             .as_ref()
@@ -700,6 +707,7 @@ mod tests {
             events: VecDeque::new(),
             lease_holder: None,
             engine: String::new(),
+            engine_stats: None,
         };
         for i in 0..EVENT_CAPACITY + 10 {
             apply_input(

@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph};
 
 use super::{Ctx, Screen, age, styled};
+use crate::console::engine_stats::EngineStats;
 use crate::console::model::ConnectionState;
 use crate::console::theme::Theme;
 use crate::console::widgets::table::{self, Column, SortKey, TableSource, col, num, text};
@@ -97,6 +98,50 @@ pub fn connection_spans(ctx: &Ctx) -> Span<'static> {
     }
 }
 
+/// The in-process engine's figures: one line for the engine, one per controller.
+fn stats_lines(stats: &EngineStats, theme: &Theme) -> Vec<Line<'static>> {
+    let role = if stats.leading {
+        Span::styled("● leading", theme.ok())
+    } else {
+        Span::styled("◌ standby (waiting for the lease)", theme.muted())
+    };
+    let mut lines = vec![Line::from(vec![
+        Span::styled("In-process: ", theme.header()),
+        role,
+        Span::raw(format!(
+            " · {} writes ({})",
+            stats.writes, stats.writes_rate
+        )),
+    ])];
+    for c in &stats.controllers {
+        let lag = c
+            .lag
+            .map_or_else(|| "–".to_owned(), |d| format!("{}s", d.as_secs()));
+        let mut spans = vec![
+            Span::raw(format!(
+                "  {:<16}{:>7}  {:>6} reconciles  ",
+                c.controller.as_str(),
+                c.rate.to_string(),
+                c.reconciles
+            )),
+            if c.errors > 0 {
+                Span::styled(format!("{} failed", c.errors), theme.error())
+            } else {
+                Span::raw("0 failed")
+            },
+            Span::raw(format!(
+                "  {} queued  {} in flight  lag {lag}  owns {}",
+                c.queued, c.in_flight, c.owned
+            )),
+        ];
+        if c.stalled {
+            spans.push(Span::styled("  ▲ stalled", theme.warn()));
+        }
+        lines.push(Line::from(spans));
+    }
+    lines
+}
+
 pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx) {
     let theme = ctx.theme;
     let failures = ctx.fleet.events.iter().filter(|e| e.is_failure()).count();
@@ -130,6 +175,10 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx) {
                 Span::raw(ctx.fleet.engine.clone()),
             ]),
         );
+    }
+    if let Some(stats) = &ctx.fleet.engine_stats {
+        let at = lines.len() - 1;
+        lines.splice(at..at, stats_lines(stats, theme));
     }
     if let ConnectionState::Partial { problems } = &ctx.fleet.connection {
         for p in problems {
