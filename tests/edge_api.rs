@@ -111,9 +111,12 @@ fn legacy_endpoints(name: &str, nodes: &[&str]) -> Endpoints {
         .enumerate()
         .map(|(i, n)| json!({"ip": format!("10.1.{i}.1"), "nodeName": n}))
         .collect();
+    // The fixture's slices are made by hand; kube-controller-manager would
+    // otherwise mirror these selector-less Endpoints into a slice of its own
+    // at a moment of its choosing, and watches would see it arrive.
     serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "Endpoints",
-        "metadata": {"name": name},
+        "metadata": {"name": name, "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
         "subsets": [{"addresses": addresses, "ports": [{"port": 80}]}],
     }))
     .expect("endpoints")
