@@ -105,18 +105,26 @@ fn slice(name: &str, service: &str, nodes: &[&str]) -> EndpointSlice {
     .expect("slice")
 }
 
-fn legacy_endpoints(name: &str, nodes: &[&str]) -> Endpoints {
+/// `skip_mirror` on the real control plane: the fixture's slices are made by
+/// hand, and kube-controller-manager's mirroring controller would otherwise
+/// mirror these selector-less Endpoints into a slice of its own at a moment
+/// of its choosing, which open watches would see arrive. The embedded
+/// simulator has no mirroring controller and reads that label as its
+/// endpoints controller's own mark, so it is not set there.
+fn legacy_endpoints(name: &str, nodes: &[&str], skip_mirror: bool) -> Endpoints {
     let addresses: Vec<_> = nodes
         .iter()
         .enumerate()
         .map(|(i, n)| json!({"ip": format!("10.1.{i}.1"), "nodeName": n}))
         .collect();
-    // The fixture's slices are made by hand; kube-controller-manager would
-    // otherwise mirror these selector-less Endpoints into a slice of its own
-    // at a moment of its choosing, and watches would see it arrive.
+    let labels = if skip_mirror {
+        json!({"endpointslice.kubernetes.io/skip-mirror": "true"})
+    } else {
+        json!({})
+    };
     serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "Endpoints",
-        "metadata": {"name": name, "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+        "metadata": {"name": name, "labels": labels},
         "subsets": [{"addresses": addresses, "ports": [{"port": 80}]}],
     }))
     .expect("endpoints")
@@ -131,6 +139,7 @@ async fn fixture(cluster: TestCluster) -> Fixture {
 
 async fn fixture_with(cluster: TestCluster, tls: bool) -> Fixture {
     let upstream = cluster.client();
+    let is_real = cluster.is_real();
     let pp = PostParams::default();
     let nodes: Api<Node> = Api::all(upstream.clone());
     for (name, group) in [
@@ -162,7 +171,7 @@ async fn fixture_with(cluster: TestCluster, tls: bool) -> Fixture {
     let endpoints: Api<Endpoints> = Api::default_namespaced(upstream.clone());
     for name in ["web", "api"] {
         endpoints
-            .create(&pp, &legacy_endpoints(name, &all))
+            .create(&pp, &legacy_endpoints(name, &all, is_real))
             .await
             .expect("endpoints");
     }
