@@ -427,12 +427,29 @@ fn lock(dir: &Path) -> Result<File, PersistError> {
         .mode(0o600)
         .open(&path)
         .map_err(io_err(&path))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(PersistError::Locked(dir.to_path_buf())),
-        Err(std::fs::TryLockError::Error(source)) => Err(PersistError::Io { path, source }),
+    // A lock is also held, for an instant, by a child process between its
+    // fork and exec (the descriptor is close-on-exec, not close-on-fork): a
+    // cluster restarted in the same process right after another shut down
+    // may see that instant. A holder that stays is refused after the wait.
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(PersistError::Locked(dir.to_path_buf()));
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(PersistError::Io { path, source });
+            }
+        }
     }
 }
+
+/// How long opening waits for a data directory's lock to be released.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>, PersistError> {
     match std::fs::read(path) {
