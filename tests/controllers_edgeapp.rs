@@ -136,15 +136,7 @@ async fn proposal_app_is_generated_edited_pruned_and_garbage_collected(cluster) 
     )
     .await
     .expect("patched");
-    eventually("nginx-hangzhou pruned", || async {
-        deployments
-            .get_opt("nginx-hangzhou")
-            .await
-            .ok()?
-            .is_none()
-            .then_some(())
-    })
-    .await;
+    support::eventually_gone(&deployments, "nginx-hangzhou").await;
     assert!(
         deployments
             .get_opt("nginx-beijing")

@@ -274,15 +274,7 @@ async fn objects_kubeedge_generated_are_adopted_or_pruned_never_duplicated(clust
             .expect("a controller reference");
         assert_eq!(controller.uid, uid);
     }
-    eventually("nginx-shanghai pruned", || async {
-        deployments
-            .get_opt("nginx-shanghai")
-            .await
-            .ok()?
-            .is_none()
-            .then_some(())
-    })
-    .await;
+    support::eventually_gone(&deployments, "nginx-shanghai").await;
     let status = eventually("status of what renders now", || async {
         apps.get_status("nginx-app")
             .await

@@ -61,6 +61,17 @@ where
     (cancel, receiver)
 }
 
+/// Waits until `api` no longer has the object `name` (pruned, deleted).
+pub async fn eventually_gone<K>(api: &Api<K>, name: &str)
+where
+    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    eventually(&format!("{name} gone"), || async {
+        api.get_opt(name).await.ok()?.is_none().then_some(())
+    })
+    .await;
+}
+
 /// Polls `probe` until it returns Some, or panics after [`PATIENCE`] naming `what`.
 pub async fn eventually<T, F, Fut>(what: &str, probe: F) -> T
 where
