@@ -50,6 +50,10 @@ struct ConsoleArgs {
     /// Run the engine in-process: auto = only when no other engine holds the lease [default: auto].
     #[arg(long, value_enum, value_name = "MODE")]
     engine: Option<EngineArg>,
+    /// A remote engine's metrics (`edgedeck engine --metrics-listen`), shown in the Engine
+    /// view while the in-process engine does not lead: http://HOST:PORT[/PATH].
+    #[arg(long, value_name = "URL", env = "EDGEDECK_ENGINE_METRICS")]
+    engine_metrics: Option<edgedeck::telemetry::scrape::MetricsUrl>,
 }
 
 /// `--engine`.
@@ -378,6 +382,7 @@ fn console_options(args: ConsoleArgs) -> Result<edgedeck::console::ConsoleOption
             Some(EngineArg::Off) => EngineMode::Off,
         },
         engine_explicit: args.engine.is_some(),
+        engine_metrics: args.engine_metrics,
         theme: args.theme,
         themes,
         log_path: None,
@@ -660,6 +665,20 @@ mod tests {
         assert!(runs(&o));
         let o = options(&["edgedeck", "--engine", "off"]);
         assert!(!runs(&o));
+    }
+
+    #[test]
+    fn engine_metrics_reach_the_console_and_a_bad_url_is_refused() {
+        let o = options(&["edgedeck", "--engine-metrics", "http://127.0.0.1:9090"]);
+        assert_eq!(
+            o.engine_metrics.map(|u| u.to_string()).as_deref(),
+            Some("http://127.0.0.1:9090/metrics")
+        );
+        let Err(error) = Cli::try_parse_from(["edgedeck", "--engine-metrics", "https://e:9090"])
+        else {
+            panic!("https is refused");
+        };
+        assert!(error.to_string().contains("plain http"), "{error}");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `edgedeck engine` in production (issue #15), through the real binary on
 //! both clusters: `/metrics` scraped and parsed, `/readyz` turning unready
 //! while the controllers are stalled and ready again after, leader failover
-//! between two engines with no duplicate writes, and the flags' errors.
+//! between two engines with no duplicate writes, the console reading a
+//! remote engine's figures, and the flags' errors.
 
 mod support;
 
@@ -20,6 +21,34 @@ use support::metrics::{self, Scrape};
 use support::proxy::FreezingProxy;
 use support::real::free_port;
 use support::{eventually, from_yaml_file};
+
+use std::sync::Arc;
+
+use edgedeck::console::engine_stats::{EngineReading, EngineStats, Origin};
+use edgedeck::console::live::{EngineConfig, EngineMode, Session, SessionOptions, StoresConfig};
+use edgedeck::console::model::Fleet;
+use edgedeck::telemetry::Controller;
+use edgedeck::telemetry::scrape::MetricsUrl;
+use tokio::sync::watch;
+
+/// The first value `pick` finds in a published fleet, or a panic naming `what`.
+async fn fleet_where<T>(
+    rx: &mut watch::Receiver<Arc<Fleet>>,
+    what: &str,
+    pick: impl Fn(&Fleet) -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + support::PATIENCE;
+    loop {
+        if let Some(found) = pick(&rx.borrow_and_update()) {
+            return found;
+        }
+        match tokio::time::timeout_at(deadline, rx.changed()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => panic!("fleet channel closed waiting for: {what}"),
+            Err(_) => panic!("timed out waiting for: {what}"),
+        }
+    }
+}
 
 /// An `edgedeck engine` child, killed when dropped (also on a failed assertion).
 struct EngineProcess {
@@ -242,6 +271,59 @@ async fn readyz_fails_while_the_controllers_are_stalled_and_recovers(cluster) {
     })
     .await;
     wait_for_deployment(&cluster, "nginx-beijing").await;
+}
+
+async fn the_console_shows_a_remote_engines_figures_and_says_when_it_is_gone(cluster) {
+    let cluster = cluster.with_crds().await;
+    let mut engine = EngineProcess::start(cluster.kubeconfig(), &[]);
+    let url: MetricsUrl = format!("http://{}", engine.metrics).parse().expect("url");
+    let (tx, mut rx) = watch::channel(Arc::new(Fleet::default()));
+    let mut config = EngineConfig::new(EngineMode::Off, false, true);
+    config.remote_metrics = Some(url.clone());
+    let session = Session::start(
+        cluster.client(),
+        SessionOptions {
+            stores: StoresConfig::new("remote-engine"),
+            engine: config,
+            readonly: false,
+        },
+        tx,
+    );
+    let remote = |f: &Fleet| match &f.engine_stats {
+        Some(EngineReading::Figures(stats)) => Some(stats.clone()),
+        _ => None,
+    };
+    let reconciles = |stats: &EngineStats| {
+        stats
+            .controllers
+            .iter()
+            .find(|c| c.controller == Controller::EdgeApplication)
+            .map_or(0, |c| c.reconciles)
+    };
+    let first = fleet_where(&mut rx, "the remote engine's figures", |f| remote(f)).await;
+    assert_eq!(first.origin, Origin::Remote(url.to_string()));
+    assert!(first.leading, "an engine without election leads");
+    assert_eq!(first.controllers.len(), 2);
+
+    create_proposal_app(&cluster).await;
+    wait_for_deployment(&cluster, "nginx-beijing").await;
+    let after = fleet_where(&mut rx, "the app's reconciles, counted remotely", |f| {
+        remote(f).filter(|s| reconciles(s) > reconciles(&first) && s.writes > first.writes)
+    })
+    .await;
+    assert!(after.controllers.iter().all(|c| !c.stalled));
+
+    engine.kill();
+    let gone = fleet_where(&mut rx, "the engine said to be unreachable", |f| {
+        match &f.engine_stats {
+            Some(EngineReading::Unreachable { url, error }) => Some((url.clone(), error.clone())),
+            _ => None,
+        }
+    })
+    .await;
+    assert_eq!(gone.0, url.to_string());
+    assert!(gone.1.contains("cannot connect"), "{}", gone.1);
+    session.shutdown().await;
 }
 
 async fn the_standby_takes_over_when_the_leader_dies_with_no_duplicate_writes(cluster) {

@@ -1,6 +1,7 @@
-//! The in-process engine's figures as the Engine view shows them: rates
-//! between two readings of [`Telemetry::figures`](crate::telemetry::Telemetry::figures),
-//! the queue and its lag, whether this engine leads.
+//! The engine's figures as the Engine view shows them: rates between two
+//! readings of [`Telemetry::figures`](crate::telemetry::Telemetry::figures)
+//! (the in-process engine) or of a remote engine's `/metrics`
+//! ([`crate::telemetry::scrape`]), the queue and its lag, whether it leads.
 //!
 //! Values are rounded to what the view prints (a tenth of a reconcile per
 //! second, whole seconds of lag), so two readings of an idle engine are
@@ -10,8 +11,29 @@ use std::time::Duration;
 
 use crate::telemetry::{Controller, EngineFigures};
 
+/// What the Engine view has to show about an engine's figures.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineReading {
+    Figures(EngineStats),
+    /// The remote engine's metrics could not be read; nothing is shown as
+    /// current until they can.
+    Unreachable {
+        url: String,
+        error: String,
+    },
+}
+
+/// Which engine the figures are of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    InProcess,
+    /// Scraped from this URL (`--engine-metrics`).
+    Remote(String),
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct EngineStats {
+    pub origin: Origin,
     pub leading: bool,
     pub writes: u64,
     /// Tenths of a write per second.
@@ -54,7 +76,11 @@ fn rate(before: u64, now: u64, elapsed: Duration) -> Rate {
 
 impl EngineStats {
     /// The figures `now`, with rates since `before` (none on the first reading).
-    pub fn between(before: Option<&EngineFigures>, now: &EngineFigures) -> EngineStats {
+    pub fn between(
+        origin: Origin,
+        before: Option<&EngineFigures>,
+        now: &EngineFigures,
+    ) -> EngineStats {
         let elapsed = before.map_or(Duration::ZERO, |b| now.at.saturating_duration_since(b.at));
         let earlier = |c: Controller| {
             before
@@ -78,6 +104,7 @@ impl EngineStats {
             })
             .collect();
         EngineStats {
+            origin,
             leading: now.leading,
             writes: now.writes,
             writes_rate: before.map_or(Rate::default(), |b| rate(b.writes, now.writes, elapsed)),
@@ -126,7 +153,7 @@ mod tests {
             5,
             Some(Duration::from_millis(3_700)),
         );
-        let stats = EngineStats::between(Some(&before), &now);
+        let stats = EngineStats::between(Origin::InProcess, Some(&before), &now);
         let ng = &stats.controllers[0];
         assert_eq!(ng.rate.to_string(), "2.5/s");
         assert_eq!(stats.writes_rate.to_string(), "0.5/s");
@@ -139,14 +166,14 @@ mod tests {
         let t0 = Instant::now();
         let first = figures(t0, 10, 4, None);
         assert_eq!(
-            EngineStats::between(None, &first).controllers[0].rate,
+            EngineStats::between(Origin::InProcess, None, &first).controllers[0].rate,
             Rate(0)
         );
         let later = figures(t0 + Duration::from_secs(1), 10, 4, None);
         let again = figures(t0 + Duration::from_secs(2), 10, 4, None);
         assert_eq!(
-            EngineStats::between(Some(&first), &later),
-            EngineStats::between(Some(&later), &again)
+            EngineStats::between(Origin::InProcess, Some(&first), &later),
+            EngineStats::between(Origin::InProcess, Some(&later), &again)
         );
     }
 }

@@ -61,8 +61,9 @@ pub struct Fleet {
     pub connection: ConnectionState,
     /// What the console's own (in-process) engine does; empty when unknown.
     pub engine: String,
-    /// Its figures, while it runs.
-    pub engine_stats: Option<crate::console::engine_stats::EngineStats>,
+    /// The figures of the engine that works: the in-process one while it
+    /// leads, else the remote one of `--engine-metrics`, else none.
+    pub engine_stats: Option<crate::console::engine_stats::EngineReading>,
     /// Nodes the embedded fleet simulator holds offline (embedded mode only).
     pub offline: BTreeSet<String>,
     /// The embedded fleet simulator can take nodes offline (`o`, `O` keys).

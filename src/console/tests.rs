@@ -111,9 +111,10 @@ fn snapshot_ungrouped_and_black_hole_groups() {
 
 #[test]
 fn the_engine_view_shows_the_in_process_engines_figures() {
-    use super::engine_stats::{ControllerStats, EngineStats, Rate};
+    use super::engine_stats::{ControllerStats, EngineReading, EngineStats, Origin, Rate};
     use crate::telemetry::Controller;
     let stats = EngineStats {
+        origin: Origin::InProcess,
         leading: true,
         writes: 34,
         writes_rate: Rate(5),
@@ -143,12 +144,40 @@ fn the_engine_view_shows_the_in_process_engines_figures() {
         ],
     };
     let fleet = Fleet {
-        engine_stats: Some(stats),
+        engine_stats: Some(EngineReading::Figures(stats.clone())),
         ..fixture::demo_fleet()
     };
     let mut a = App::new(Arc::new(fleet), options());
     command(&mut a, "engine");
     insta::assert_snapshot!("engine_with_figures", screen(&a, W, 20));
+
+    let url = "http://127.0.0.1:9090/metrics".to_owned();
+    let remote = Fleet {
+        engine_stats: Some(EngineReading::Figures(EngineStats {
+            origin: Origin::Remote(url.clone()),
+            ..stats
+        })),
+        ..fixture::demo_fleet()
+    };
+    let mut a = App::new(Arc::new(remote), options());
+    command(&mut a, "engine");
+    insta::assert_snapshot!("engine_with_remote_figures", screen(&a, W, 20));
+
+    let unreachable = Fleet {
+        engine_stats: Some(EngineReading::Unreachable {
+            url,
+            error: "cannot connect: Connection refused (os error 111)".into(),
+        }),
+        ..fixture::demo_fleet()
+    };
+    let mut a = App::new(Arc::new(unreachable), options());
+    command(&mut a, "engine");
+    let shown = screen(&a, W, 20);
+    assert!(
+        !shown.contains("leading"),
+        "no figure survives the failure:\n{shown}"
+    );
+    insta::assert_snapshot!("engine_with_remote_unreachable", shown);
 }
 
 #[test]

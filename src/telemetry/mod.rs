@@ -27,6 +27,7 @@
 pub mod client;
 mod families;
 pub mod http;
+pub mod scrape;
 mod watchdog;
 
 use std::collections::HashMap;

@@ -2,7 +2,7 @@
 //! `--readonly`), running it in-process with leader election, and telling
 //! the fleet who holds the lease and what the engine did.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kube::Client;
 use tokio::sync::broadcast::error::RecvError;
@@ -11,9 +11,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::stores::{StoreInput, short_error};
-use crate::console::engine_stats::EngineStats;
+use crate::console::engine_stats::{EngineReading, EngineStats, Origin};
 use crate::controllers::events::EngineEvent;
 use crate::controllers::{Engine, EngineHandle, EngineOptions, LeaseOptions, leader};
+use crate::telemetry::scrape::{self, MetricsUrl, ScrapeError};
 use crate::telemetry::{EngineFigures, Telemetry};
 
 /// `--engine`.
@@ -57,6 +58,8 @@ pub struct EngineConfig {
     pub lease: LeaseOptions,
     /// How often `auto` checks whether the other engine went away.
     pub recheck: Duration,
+    /// `--engine-metrics`: the figures shown while the in-process engine does not lead.
+    pub remote_metrics: Option<MetricsUrl>,
 }
 
 impl EngineConfig {
@@ -70,6 +73,7 @@ impl EngineConfig {
                 ..LeaseOptions::default()
             },
             recheck: Duration::from_secs(15),
+            remote_metrics: None,
         }
     }
 
@@ -126,7 +130,20 @@ async fn supervise(
             () = cancel.cancelled() => break,
             _ = sample.tick() => {
                 let telemetry = engine.as_ref().map(|(handle, _)| handle.telemetry());
-                if let Some(update) = figures.next(telemetry.as_deref()) {
+                let local_leads = telemetry.as_ref().is_some_and(|t| t.is_leading());
+                let source = match (&config.remote_metrics, telemetry.as_deref()) {
+                    (_, Some(telemetry)) if local_leads => Source::InProcess(telemetry),
+                    (Some(url), _) => {
+                        let read = tokio::select! {
+                            () = cancel.cancelled() => break,
+                            read = read_remote(url) => read,
+                        };
+                        Source::Remote(url, read)
+                    }
+                    (None, Some(telemetry)) => Source::InProcess(telemetry),
+                    (None, None) => Source::Nothing,
+                };
+                if let Some(update) = figures.next(source) {
                     send(StoreInput::EngineStats(update));
                 }
             }
@@ -188,29 +205,61 @@ async fn supervise(
 /// How often the Engine view's figures are read from the engine.
 const FIGURES_EVERY: Duration = Duration::from_secs(1);
 
-/// Turns readings of the engine's telemetry into view updates, sent only
+async fn read_remote(url: &MetricsUrl) -> Result<EngineFigures, ScrapeError> {
+    let text = scrape::fetch(url).await?;
+    scrape::figures_from_text(&text, Instant::now())
+}
+
+/// Whose figures the Engine view shows at one reading.
+enum Source<'a> {
+    Nothing,
+    InProcess(&'a Telemetry),
+    Remote(&'a MetricsUrl, Result<EngineFigures, ScrapeError>),
+}
+
+/// Turns readings of an engine's telemetry into view updates, sent only
 /// when what the view shows changed.
 #[derive(Default)]
 struct FiguresFeed {
-    previous: Option<EngineFigures>,
-    shown: Option<EngineStats>,
+    /// The last reading, for rates; only ever of the engine shown now.
+    previous: Option<(Origin, EngineFigures)>,
+    shown: Option<EngineReading>,
 }
 
 impl FiguresFeed {
-    /// `Some(update)` when the view must change; `Some(None)` once the engine is gone.
-    fn next(&mut self, telemetry: Option<&Telemetry>) -> Option<Option<EngineStats>> {
-        let Some(telemetry) = telemetry else {
-            self.previous = None;
-            return self.shown.take().map(|_| None);
+    /// `Some(update)` when the view must change; `Some(None)` once there is nothing to show.
+    fn next(&mut self, source: Source<'_>) -> Option<Option<EngineReading>> {
+        let (origin, now) = match source {
+            Source::Nothing => {
+                self.previous = None;
+                return self.shown.take().map(|_| None);
+            }
+            Source::InProcess(telemetry) => (Origin::InProcess, telemetry.figures()),
+            Source::Remote(url, Ok(figures)) => (Origin::Remote(url.to_string()), figures),
+            Source::Remote(url, Err(error)) => {
+                self.previous = None;
+                return self.show(EngineReading::Unreachable {
+                    url: url.to_string(),
+                    error: error.to_string(),
+                });
+            }
         };
-        let now = telemetry.figures();
-        let stats = EngineStats::between(self.previous.as_ref(), &now);
-        self.previous = Some(now);
-        if self.shown.as_ref() == Some(&stats) {
+        let before = self
+            .previous
+            .as_ref()
+            .filter(|(o, _)| *o == origin)
+            .map(|(_, f)| f);
+        let stats = EngineStats::between(origin.clone(), before, &now);
+        self.previous = Some((origin, now));
+        self.show(EngineReading::Figures(stats))
+    }
+
+    fn show(&mut self, reading: EngineReading) -> Option<Option<EngineReading>> {
+        if self.shown.as_ref() == Some(&reading) {
             return None;
         }
-        self.shown = Some(stats.clone());
-        Some(Some(stats))
+        self.shown = Some(reading.clone());
+        Some(Some(reading))
     }
 }
 
@@ -316,30 +365,68 @@ mod tests {
     fn figures_are_sent_when_they_change_and_cleared_when_the_engine_goes() {
         let telemetry = std::sync::Arc::new(Telemetry::default());
         let mut feed = FiguresFeed::default();
+        let figures = |update: Option<Option<EngineReading>>| match update {
+            Some(Some(EngineReading::Figures(stats))) => stats,
+            other => panic!("expected figures, got {other:?}"),
+        };
         assert_eq!(
-            feed.next(None),
+            feed.next(Source::Nothing),
             None,
             "no engine, nothing shown: nothing to say"
         );
-        let first = feed
-            .next(Some(&telemetry))
-            .flatten()
-            .expect("first figures");
+        let first = figures(feed.next(Source::InProcess(&telemetry)));
         assert!(!first.leading);
+        assert_eq!(first.origin, Origin::InProcess);
         assert_eq!(
-            feed.next(Some(&telemetry)),
+            feed.next(Source::InProcess(&telemetry)),
             None,
             "an idle engine sends nothing"
         );
         telemetry.set_leading(true);
-        let leading = feed.next(Some(&telemetry)).flatten().expect("a change");
+        let leading = figures(feed.next(Source::InProcess(&telemetry)));
         assert!(leading.leading);
         assert_eq!(
-            feed.next(None),
+            feed.next(Source::Nothing),
             Some(None),
             "the view is told the engine is gone"
         );
-        assert_eq!(feed.next(None), None);
+        assert_eq!(feed.next(Source::Nothing), None);
+    }
+
+    #[test]
+    fn a_remote_engine_that_stops_answering_is_shown_unreachable_not_stale() {
+        let url: MetricsUrl = "http://127.0.0.1:9/metrics".parse().expect("url");
+        let remote = std::sync::Arc::new(Telemetry::default());
+        remote.set_leading(true);
+        let mut feed = FiguresFeed::default();
+        let read = Source::Remote(&url, Ok(remote.figures()));
+        match feed.next(read) {
+            Some(Some(EngineReading::Figures(stats))) => {
+                assert_eq!(stats.origin, Origin::Remote(url.to_string()));
+                assert!(stats.leading);
+            }
+            other => panic!("expected the remote figures, got {other:?}"),
+        }
+        let failed = Source::Remote(&url, Err(ScrapeError::Timeout));
+        assert_eq!(
+            feed.next(failed),
+            Some(Some(EngineReading::Unreachable {
+                url: url.to_string(),
+                error: ScrapeError::Timeout.to_string(),
+            }))
+        );
+        assert_eq!(
+            feed.next(Source::Remote(&url, Err(ScrapeError::Timeout))),
+            None,
+            "the same failure again changes nothing"
+        );
+        // Rates never span a gap: the first reading after it has none.
+        match feed.next(Source::Remote(&url, Ok(remote.figures()))) {
+            Some(Some(EngineReading::Figures(stats))) => {
+                assert_eq!(stats.writes_rate, crate::console::engine_stats::Rate(0));
+            }
+            other => panic!("expected figures again, got {other:?}"),
+        }
     }
 
     #[test]

@@ -62,6 +62,8 @@ pub struct ConsoleOptions {
     pub engine: EngineMode,
     /// `--engine` was given explicitly (`--readonly --engine on` runs the engine).
     pub engine_explicit: bool,
+    /// `--engine-metrics`: a remote engine's `/metrics`, for the Engine view.
+    pub engine_metrics: Option<crate::telemetry::scrape::MetricsUrl>,
     pub theme: Option<String>,
     pub themes: ThemeSet,
     /// Where logs go (shown in help and the engine view).

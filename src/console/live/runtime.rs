@@ -105,7 +105,10 @@ pub async fn run(opts: ConsoleOptions) -> Result<(), ConsoleError> {
         start,
         kubeconfig,
         readonly: opts.readonly,
-        engine: EngineConfig::new(opts.engine, opts.readonly, opts.engine_explicit),
+        engine: EngineConfig {
+            remote_metrics: opts.engine_metrics.clone(),
+            ..EngineConfig::new(opts.engine, opts.readonly, opts.engine_explicit)
+        },
         versions: Arc::new(AtomicU64::new(1)),
     };
     let mut backend = tokio::spawn(backend::run(config, commands_rx, fleet_tx, results_tx));

@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 use super::controls::FleetControls;
 use super::throttle::Throttle;
 use crate::api::{EdgeApplication, LABEL_EDGEAPPLICATION_NAME, NodeGroup};
-use crate::console::engine_stats::EngineStats;
+use crate::console::engine_stats::EngineReading;
 use crate::console::model::{ConnectionState, Fleet};
 use crate::controllers::events::EngineEvent;
 
@@ -258,8 +258,8 @@ pub enum StoreInput {
     LeaseHolder(Option<String>),
     /// What the console's own engine does.
     Engine(String),
-    /// Its figures (None once it stopped).
-    EngineStats(Option<EngineStats>),
+    /// The engine's figures (None once there are none to show).
+    EngineStats(Option<EngineReading>),
     /// Rebuild now (the simulator's offline set changed).
     Refresh,
 }
@@ -459,7 +459,7 @@ struct Meta {
     events: VecDeque<EngineEvent>,
     lease_holder: Option<String>,
     engine: String,
-    engine_stats: Option<EngineStats>,
+    engine_stats: Option<EngineReading>,
 }
 
 async fn build_fleets(

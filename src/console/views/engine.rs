@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph};
 
 use super::{Ctx, Screen, age, styled};
-use crate::console::engine_stats::EngineStats;
+use crate::console::engine_stats::{EngineReading, EngineStats, Origin};
 use crate::console::model::ConnectionState;
 use crate::console::theme::Theme;
 use crate::console::widgets::table::{self, Column, SortKey, TableSource, col, num, text};
@@ -98,18 +98,32 @@ pub fn connection_spans(ctx: &Ctx) -> Span<'static> {
     }
 }
 
-/// The in-process engine's figures: one line for the engine, one per controller.
+/// The engine's figures: one line for the engine, one per controller.
+fn reading_lines(reading: &EngineReading, theme: &Theme) -> Vec<Line<'static>> {
+    match reading {
+        EngineReading::Figures(stats) => stats_lines(stats, theme),
+        EngineReading::Unreachable { url, error } => vec![Line::from(vec![
+            Span::styled("Remote:     ", theme.header()),
+            Span::styled(format!("✗ {url}: {error}"), theme.error()),
+        ])],
+    }
+}
+
 fn stats_lines(stats: &EngineStats, theme: &Theme) -> Vec<Line<'static>> {
     let role = if stats.leading {
         Span::styled("● leading", theme.ok())
     } else {
         Span::styled("◌ standby (waiting for the lease)", theme.muted())
     };
+    let (label, from) = match &stats.origin {
+        Origin::InProcess => ("In-process: ", String::new()),
+        Origin::Remote(url) => ("Remote:     ", format!(" · {url}")),
+    };
     let mut lines = vec![Line::from(vec![
-        Span::styled("In-process: ", theme.header()),
+        Span::styled(label, theme.header()),
         role,
         Span::raw(format!(
-            " · {} writes ({})",
+            " · {} writes ({}){from}",
             stats.writes, stats.writes_rate
         )),
     ])];
@@ -176,9 +190,9 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx) {
             ]),
         );
     }
-    if let Some(stats) = &ctx.fleet.engine_stats {
+    if let Some(reading) = &ctx.fleet.engine_stats {
         let at = lines.len() - 1;
-        lines.splice(at..at, stats_lines(stats, theme));
+        lines.splice(at..at, reading_lines(reading, theme));
     }
     if let ConnectionState::Partial { problems } = &ctx.fleet.connection {
         for p in problems {
