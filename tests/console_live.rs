@@ -167,6 +167,62 @@ async fn a_current_patch_succeeds_and_a_stale_one_conflicts_without_changing_any
     session.shutdown().await;
 }
 
+async fn an_edit_no_engine_reconciles_is_shown_lagging_until_observed(cluster) {
+    let demo = DemoCluster::on(cluster).await;
+    let apps: Api<EdgeApplication> = Api::namespaced(demo.client(), "edge-apps");
+    let (session, mut rx) = session(demo.client(), demo.name(), EngineMode::Off, false);
+    let lag_of = |f: &Fleet| f.lagging.iter().find(|l| l.name == "nginx-app").cloned();
+    // As an engine would: observe the current generation.
+    let observe = |generation: i64| {
+        let apps = apps.clone();
+        async move {
+            let status = json!({"status": {"observedGeneration": generation}});
+            apps.patch_status("nginx-app", &PatchParams::default(), &Patch::Merge(&status))
+                .await
+                .expect("status written")
+        }
+    };
+    let current = apps.get("nginx-app").await.expect("get");
+    let caught_up = observe(current.metadata.generation.expect("generation")).await;
+    let generation = caught_up.metadata.generation.expect("generation");
+    fleet_where(&mut rx, "nginx-app observed, not lagging", |f| {
+        synced(f)
+            && lag_of(f).is_none()
+            && f.applications.iter().any(|a| {
+                a.metadata.name.as_deref() == Some("nginx-app")
+                    && a.status.as_ref().and_then(|s| s.observed_generation) == Some(generation)
+            })
+    })
+    .await;
+
+    // A spec change nobody reconciles: lagging once the grace has passed,
+    // with nothing else changing in between.
+    let edit = json!({"metadata": {"annotations": {"edgedeck.test/touch": "1"}},
+                      "spec": {"workloadTemplate": {"manifests": current.spec.workload_template.manifests.iter().map(|m| {
+                          let mut m = m.clone();
+                          m["metadata"]["labels"]["touched"] = json!("yes");
+                          m
+                      }).collect::<Vec<_>>()}}});
+    let edited = apps
+        .patch("nginx-app", &PatchParams::default(), &Patch::Merge(&edit))
+        .await
+        .expect("spec edited");
+    let new_generation = edited.metadata.generation.expect("generation");
+    assert!(new_generation > generation);
+    let lag = fleet_where(&mut rx, "nginx-app lagging", |f| lag_of(f).is_some())
+        .await
+        .lagging
+        .iter()
+        .find(|l| l.name == "nginx-app")
+        .cloned()
+        .expect("lag");
+    assert_eq!((lag.generation, lag.observed), (new_generation, Some(generation)));
+
+    observe(new_generation).await;
+    fleet_where(&mut rx, "nginx-app caught up again", |f| lag_of(f).is_none()).await;
+    session.shutdown().await;
+}
+
 async fn readonly_refuses_every_write_and_nothing_changes(cluster) {
     let demo = DemoCluster::on(cluster).await;
     let client = demo.client();

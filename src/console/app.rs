@@ -1329,6 +1329,15 @@ impl App {
             },
             Span::styled(" │", theme.muted()),
         ];
+        if !self.fleet.lagging.is_empty() {
+            spans.insert(
+                1,
+                Span::styled(
+                    format!(" │ ⧗ engine behind on {} app(s)", self.fleet.lagging.len()),
+                    theme.warn(),
+                ),
+            );
+        }
         for b in self.keymap.hints(&self.scopes()) {
             let disabled = self.readonly && b.writes;
             spans.push(Span::raw(" "));

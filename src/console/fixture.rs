@@ -241,6 +241,7 @@ pub fn demo_fleet() -> Fleet {
         connection: ConnectionState::Connected,
         engine: String::new(),
         engine_stats: None,
+        lagging: Vec::new(),
         offline: Default::default(),
         controls: false,
     }

@@ -64,10 +64,25 @@ pub struct Fleet {
     /// The figures of the engine that works: the in-process one while it
     /// leads, else the remote one of `--engine-metrics`, else none.
     pub engine_stats: Option<crate::console::engine_stats::EngineReading>,
+    /// Applications whose generation the engine has not observed for longer
+    /// than a reconcile takes (see `console::live::lag`), sorted.
+    pub lagging: Vec<AppLag>,
     /// Nodes the embedded fleet simulator holds offline (embedded mode only).
     pub offline: BTreeSet<String>,
     /// The embedded fleet simulator can take nodes offline (`o`, `O` keys).
     pub controls: bool,
+}
+
+/// An EdgeApplication the engine is behind on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppLag {
+    pub namespace: String,
+    pub name: String,
+    pub generation: i64,
+    /// `status.observedGeneration`; `None` when never observed.
+    pub observed: Option<i64>,
+    /// Since when observedGeneration has not moved.
+    pub since: std::time::SystemTime,
 }
 
 /// A node as the console shows it.
@@ -104,6 +119,8 @@ pub struct GroupInfo {
     pub replicas: Option<Standing>,
     /// Range-nodegroup services that are [`LocalService::BlackHole`]s here.
     pub black_holes: usize,
+    /// Applications here the engine is behind on.
+    pub lagging_apps: usize,
 }
 
 impl GroupInfo {
@@ -122,6 +139,7 @@ impl GroupInfo {
             available_workloads: 0,
             replicas: None,
             black_holes: 0,
+            lagging_apps: 0,
         }
     }
 
@@ -134,6 +152,7 @@ impl GroupInfo {
                 .as_ref()
                 .is_none_or(|r| r.verdict != Verdict::Failed)
             && self.black_holes == 0
+            && self.lagging_apps == 0
     }
 }
 
@@ -169,6 +188,8 @@ pub struct AppInfo {
     /// Some target is a `targetNodeLabels` selector, which may place
     /// workloads in any group.
     pub label_targets: bool,
+    /// The engine is behind on this application's spec.
+    pub lag: Option<AppLag>,
 }
 
 impl AppInfo {
@@ -361,12 +382,25 @@ impl Derived {
                         ))
                     });
                     let objects = objects::object_infos(&rendered, &status, &lookup, fleet);
+                    let lag = fleet
+                        .lagging
+                        .iter()
+                        .find(|l| l.namespace == namespace && l.name == name)
+                        .cloned();
                     let standings = status
                         .groups
                         .iter()
                         .filter_map(|g| {
                             status::group_standing(&status, &rendered, &g.name)
                                 .map(|s| (g.name.clone(), s))
+                        })
+                        .map(|(group, mut standing)| {
+                            // What runs may look right, but the engine has not
+                            // caught up with the spec: no ✓ anywhere it counts.
+                            if lag.is_some() && standing.verdict == Verdict::Available {
+                                standing.verdict = Verdict::Progressing;
+                            }
+                            (group, standing)
                         })
                         .collect();
                     let mut targets: Vec<String> = app
@@ -389,6 +423,7 @@ impl Derived {
                         objects,
                         standings,
                         label_targets: !app.spec.workload_scope.target_node_labels.is_empty(),
+                        lag,
                     })
                 })
                 .collect();
@@ -499,6 +534,11 @@ impl Derived {
                         g.apps.push(ai);
                     }
                 }
+                g.lagging_apps = g
+                    .apps
+                    .iter()
+                    .filter(|&&ai| apps.get(ai).is_some_and(|a| a.lag.is_some()))
+                    .count();
                 g.black_holes = services
                     .iter()
                     .filter(|s| {

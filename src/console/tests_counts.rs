@@ -169,3 +169,67 @@ fn a_range_nodegroup_service_no_application_renders_is_expected_everywhere() {
         .collect();
     assert_eq!(holes, [("beijing", 1), ("hangzhou", 1), ("shanghai", 1)]);
 }
+
+#[test]
+fn an_app_the_engine_is_behind_on_is_shown_lagging_never_with_a_check_mark() {
+    let healthy = fixture::demo_fleet();
+    let mut a = app_on(healthy.clone());
+    command(&mut a, "apps");
+    let before = screen(&a, W, 8);
+    assert!(line(&before, &["nginx-app"]).contains('✓'), "{before}");
+
+    let app = &healthy.applications[0];
+    assert_eq!(app.metadata.name.as_deref(), Some("nginx-app"));
+    let generation = app.metadata.generation.unwrap_or(1) + 1;
+    let lagging = Fleet {
+        lagging: vec![super::model::AppLag {
+            namespace: app.metadata.namespace.clone().unwrap_or_default(),
+            name: "nginx-app".into(),
+            generation,
+            observed: Some(generation - 2),
+            since: fixture::now() - std::time::Duration::from_secs(40),
+        }],
+        ..healthy
+    };
+    let mut a = app_on(lagging);
+    command(&mut a, "apps");
+    let apps = screen(&a, W, 8);
+    let nginx = line(&apps, &["nginx-app"]);
+    assert!(!nginx.contains('✓'), "{nginx}");
+    assert!(nginx.contains("⧗ lag 40s"), "{nginx}");
+    assert!(nginx.contains("hangzhou ⧗ 2/2 lagging"), "{nginx}");
+    assert!(
+        apps.contains("⧗ engine behind on 1 app(s)"),
+        "the status bar says it:\n{apps}"
+    );
+    insta::assert_snapshot!("apps_lagging", apps);
+
+    command(&mut a, "matrix");
+    let matrix = screen(&a, W, 8);
+    let nginx = line(&matrix, &["nginx-app"]);
+    assert!(!nginx.contains('✓') && nginx.contains("lagging"), "{nginx}");
+
+    command(&mut a, "regions");
+    let regions = screen(&a, W, 10);
+    assert!(
+        !line(&regions, &["hangzhou"]).contains('✓'),
+        "no group total counts a lagging app as ready:\n{regions}"
+    );
+
+    command(&mut a, "engine");
+    let engine = screen(&a, W, 20);
+    let row = line(&engine, &["Lagging:", "nginx-app"]);
+    assert!(
+        row.contains(&format!(
+            "generation {generation} not reconciled (observed {})",
+            generation - 2
+        )) && row.contains("for 40s"),
+        "{row}"
+    );
+
+    command(&mut a, "apps");
+    key(&mut a, KeyCode::Enter);
+    let detail = screen(&a, W, 30);
+    assert!(detail.contains("⧗ engine behind: generation"), "{detail}");
+    assert!(!line(&detail, &["hangzhou"]).contains('✓'), "{detail}");
+}

@@ -20,6 +20,7 @@ pub mod controls;
 pub mod embedded;
 pub mod engine;
 pub mod executor;
+pub mod lag;
 pub mod paths;
 pub mod runtime;
 pub mod session;

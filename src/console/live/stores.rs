@@ -32,6 +32,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::controls::FleetControls;
+use super::lag::LagTracker;
 use super::throttle::Throttle;
 use crate::api::{EdgeApplication, LABEL_EDGEAPPLICATION_NAME, NodeGroup};
 use crate::console::engine_stats::EngineReading;
@@ -460,6 +461,7 @@ struct Meta {
     lease_holder: Option<String>,
     engine: String,
     engine_stats: Option<EngineReading>,
+    lags: LagTracker,
 }
 
 async fn build_fleets(
@@ -481,7 +483,11 @@ async fn build_fleets(
         lease_holder: None,
         engine: String::new(),
         engine_stats: None,
+        lags: LagTracker::default(),
     };
+    // When an application within its lag grace would cross it: the fleet
+    // is rebuilt then even if nothing else changes.
+    let mut wake: Option<Instant> = None;
     let mut throttle = Throttle::new(config.window);
     throttle.changed(Instant::now());
     let mut signals_open = true;
@@ -517,9 +523,16 @@ async fn build_fleets(
                 }
                 None => inputs_open = false,
             },
+            () = sleep_until(wake) => {
+                wake = None;
+                throttle.changed(Instant::now());
+            }
             () = sleep_until(deadline) => {
                 if throttle.fire(Instant::now()) {
-                    let fleet = build(&readers, &meta, &health, &config);
+                    let (fleet, next) = build(&readers, &mut meta, &health, &config);
+                    wake = next.map(|at| {
+                        Instant::now() + at.duration_since(SystemTime::now()).unwrap_or_default()
+                    });
                     out.send_replace(Arc::new(fleet));
                 }
             }
@@ -572,25 +585,28 @@ where
         .filter_map(|o| serde_json::to_value(&*o).ok())
 }
 
+/// The fleet now, and when the next application would start lagging.
 fn build(
     readers: &Readers,
-    meta: &Meta,
+    meta: &mut Meta,
     health: &[(Kind, StreamHealth)],
     config: &StoresConfig,
-) -> Fleet {
+) -> (Fleet, Option<SystemTime>) {
+    let applications = owned(&readers.applications);
+    let (lagging, next) = meta.lags.observe(&applications, SystemTime::now());
     let workloads: Vec<Value> = values(&readers.deployments)
         .chain(values(&readers.stateful_sets))
         .chain(values(&readers.daemon_sets))
         // Generated Services too: an application's status needs them live.
         .chain(values(&readers.services))
         .collect();
-    Fleet {
+    let fleet = Fleet {
         version: config.versions.fetch_add(1, Ordering::Relaxed) + 1,
         context: meta.context.clone(),
         namespace: meta.namespace.clone(),
         nodes: owned(&readers.nodes),
         node_groups: owned(&readers.node_groups),
-        applications: owned(&readers.applications),
+        applications,
         workloads,
         services: owned(&readers.services),
         endpoint_slices: owned(&readers.endpoint_slices),
@@ -599,13 +615,15 @@ fn build(
         connection: connection(health),
         engine: meta.engine.clone(),
         engine_stats: meta.engine_stats.clone(),
+        lagging,
         offline: config
             .controls
             .as_ref()
             .map(|c| c.offline())
             .unwrap_or_default(),
         controls: config.controls.is_some(),
-    }
+    };
+    (fleet, next)
 }
 
 #[cfg(test)]
@@ -708,6 +726,7 @@ mod tests {
             lease_holder: None,
             engine: String::new(),
             engine_stats: None,
+            lags: LagTracker::default(),
         };
         for i in 0..EVENT_CAPACITY + 10 {
             apply_input(

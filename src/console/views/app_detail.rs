@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph};
 use serde_json::Value;
 
-use super::{Ctx, Screen, condition_text, standing_cell, styled};
+use super::{Ctx, Screen, app_standing_text, condition_text, lag_text, standing_cell, styled};
 use crate::api::{EdgeApplication, Overriders};
 use crate::console::model::AppInfo;
 use crate::console::theme::Theme;
@@ -115,7 +115,13 @@ impl TableSource for TargetsTable<'_> {
         let standing = self.app.and_then(|a| a.replicas_in(&t.name));
         vec![
             Cell::from(t.name.clone()),
-            standing_cell(standing, theme),
+            match (self.app, standing) {
+                (Some(app), Some(s)) => {
+                    let (text, style) = app_standing_text(app, s, theme);
+                    styled(text, style)
+                }
+                _ => standing_cell(standing, theme),
+            },
             match (summary, standing.map(|s| s.verdict)) {
                 (Some(s), verdict) => {
                     let counts = format!("{}/{}", s.available_workloads, s.workloads);
@@ -246,7 +252,13 @@ pub fn draw(
             Block::default()
                 .borders(Borders::ALL)
                 .border_style(theme.border())
-                .title(Span::styled(" Manifests ", theme.title())),
+                .title(Span::styled(" Manifests ", theme.title()))
+                .title(match &app.lag {
+                    Some(lag) => {
+                        Span::styled(format!(" {} ", lag_text(lag, ctx.now)), theme.warn())
+                    }
+                    None => Span::raw(""),
+                }),
         ),
         m_area,
     );

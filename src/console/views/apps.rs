@@ -5,7 +5,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Cell;
 
-use super::{Ctx, Screen, standing_text, styled};
+use super::{Ctx, Screen, age, app_standing_text, styled};
 use crate::console::theme::Theme;
 use crate::console::widgets::table::{self, Column, SortKey, TableSource, col, num, text};
 
@@ -58,7 +58,7 @@ impl TableSource for AppsTable<'_> {
             if !per_group.is_empty() {
                 per_group.push(Span::raw("  "));
             }
-            let (t, s) = standing_text(standing, theme);
+            let (t, s) = app_standing_text(a, standing, theme);
             per_group.push(Span::raw(format!("{group} ")));
             per_group.push(Span::styled(t, s));
         }
@@ -66,7 +66,12 @@ impl TableSource for AppsTable<'_> {
             Cell::from(a.namespace.clone()),
             Cell::from(a.name.clone()),
             Cell::from(a.targets.join(",")),
-            if a.failed() > 0 {
+            if let Some(lag) = &a.lag {
+                styled(
+                    format!("⧗ lag {}", age(self.ctx.now, lag.since)),
+                    theme.warn(),
+                )
+            } else if a.failed() > 0 {
                 styled(format!("✗ {available}/{total}"), theme.error())
             } else if available == total {
                 styled(format!("✓ {available}/{total}"), theme.ok())

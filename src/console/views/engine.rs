@@ -194,6 +194,34 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx) {
         let at = lines.len() - 1;
         lines.splice(at..at, reading_lines(reading, theme));
     }
+    // A few by name; the Apps view marks every one.
+    const NAMED: usize = 3;
+    for lag in ctx.fleet.lagging.iter().take(NAMED) {
+        lines.push(Line::from(vec![
+            Span::styled("Lagging:    ", theme.header()),
+            Span::styled(
+                format!(
+                    "{}/{} {}",
+                    lag.namespace,
+                    lag.name,
+                    super::lag_text(lag, ctx.now).trim_start_matches("⧗ ")
+                ),
+                theme.warn(),
+            ),
+        ]));
+    }
+    if let Some(more) = ctx
+        .fleet
+        .lagging
+        .len()
+        .checked_sub(NAMED)
+        .filter(|n| *n > 0)
+    {
+        lines.push(Line::from(Span::styled(
+            format!("            … and {more} more (see Apps)"),
+            theme.warn(),
+        )));
+    }
     if let ConnectionState::Partial { problems } = &ctx.fleet.connection {
         for p in problems {
             lines.push(Line::from(Span::styled(format!("◐ {p}"), theme.warn())));

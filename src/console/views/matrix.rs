@@ -7,7 +7,7 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 
-use super::{Ctx, Screen, standing_text, styled};
+use super::{Ctx, Screen, app_standing_text, styled};
 use crate::console::theme::Theme;
 use crate::console::widgets::table::{Column, SortKey, TableSource, col, text};
 
@@ -63,7 +63,7 @@ pub fn cell_text(
         return ("·".into(), theme.muted());
     }
     match a.replicas_in(group) {
-        Some(standing) => standing_text(standing, theme),
+        Some(standing) => app_standing_text(a, standing, theme),
         None => ("✗ failed".into(), theme.error()),
     }
 }

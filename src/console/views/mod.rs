@@ -20,7 +20,7 @@ use ratatui::text::Span;
 use ratatui::widgets::Cell;
 use serde_json::Value;
 
-use super::model::{Derived, Fleet};
+use super::model::{AppInfo, AppLag, Derived, Fleet};
 use super::theme::Theme;
 use super::widgets::table::{TableSource, TableState};
 use crate::api::{ManifestCondition, ReadyStatus};
@@ -225,6 +225,29 @@ pub fn standing_text(s: &Standing, theme: &Theme) -> (String, Style) {
         }
         Verdict::Progressing => (format!("▲ {counts}"), theme.warn()),
     }
+}
+
+/// An application's standing while the engine is behind on its spec: the
+/// counts of what runs, never a ✓ (see `console::live::lag`).
+pub fn app_standing_text(app: &AppInfo, s: &Standing, theme: &Theme) -> (String, Style) {
+    match app.lag {
+        Some(_) if s.verdict != Verdict::Failed => {
+            (format!("⧗ {}/{} lagging", s.ready, s.desired), theme.warn())
+        }
+        _ => standing_text(s, theme),
+    }
+}
+
+/// What the engine owes an application it is behind on.
+pub fn lag_text(lag: &AppLag, now: SystemTime) -> String {
+    let observed = lag
+        .observed
+        .map_or_else(|| "never observed".to_owned(), |o| format!("observed {o}"));
+    format!(
+        "⧗ engine behind: generation {} not reconciled ({observed}) for {}",
+        lag.generation,
+        age(now, lag.since)
+    )
 }
 
 /// [`standing_text`] as a cell; `-` when there is nothing to count.

@@ -69,6 +69,12 @@ pub fn health(g: &GroupInfo, theme: &crate::console::theme::Theme) -> Line<'stat
             theme.warn(),
         ));
     }
+    if g.lagging_apps > 0 {
+        push(Span::styled(
+            format!("⧗ engine behind on {} app(s)", g.lagging_apps),
+            theme.warn(),
+        ));
+    }
     if g.black_holes > 0 {
         push(Span::styled(
             format!("✗ {} black hole", g.black_holes),
