@@ -133,14 +133,16 @@ async fn a_current_patch_succeeds_and_a_stale_one_conflicts_without_changing_any
     let effect = edit::patch_effect(&base, &candidate).expect("effect");
     let executor = session.executor();
 
-    match executor.write(&effect).await {
-        WriteOutcome::Ok { what } => {
-            assert!(what.starts_with("saved ") && what.contains("nginx-app"), "{what}")
+    let answered = match executor.write(&effect).await {
+        WriteOutcome::Ok { what, written } => {
+            assert!(what.starts_with("saved ") && what.contains("nginx-app"), "{what}");
+            written.expect("the server's answer, the base of a queued next edit")
         }
         other => panic!("current write: {other:?}"),
-    }
+    };
     let apps: Api<EdgeApplication> = Api::namespaced(client.clone(), "edge-apps");
     let written = apps.get("nginx-app").await.expect("get");
+    assert_eq!(edit::effective_replicas(&answered, &group), before + 1);
     assert_eq!(edit::effective_replicas(&written, &group), before + 1);
     assert_ne!(
         written.metadata.resource_version,
@@ -382,7 +384,7 @@ async fn delete_needs_the_version_shown_and_readonly_never_deletes(cluster) {
     let current_rv = current.metadata.resource_version.expect("resourceVersion");
     match session.executor().write(&delete(&current_rv)).await {
         // Said as it is: never "saved deleted …" (issue #10, item 14).
-        WriteOutcome::Ok { what } => assert!(what.starts_with("deleted "), "{what}"),
+        WriteOutcome::Ok { what, .. } => assert!(what.starts_with("deleted "), "{what}"),
         other => panic!("current delete: {other:?}"),
     }
     assert!(groups.get_opt("chengdu").await.expect("get").is_none());

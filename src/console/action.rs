@@ -77,6 +77,9 @@ pub enum WriteOutcome {
     /// "deleted X", "X was already gone"), shown as it is.
     Ok {
         what: String,
+        /// The application as the server answered the write, when one was
+        /// written: the base of the next queued edit of it.
+        written: Option<Box<EdgeApplication>>,
     },
     /// 409: the object changed since it was read; `current` is what the server holds now.
     Conflict {

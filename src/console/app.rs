@@ -2,6 +2,7 @@
 //! `draw(&self, frame)`. No I/O happens here; see [`super::run`] for how a
 //! live loop drives it.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -118,6 +119,16 @@ pub struct App {
     /// 409s in a row where only status or metadata had moved (see
     /// [`App::on_write_result`]); bounds the silent retries.
     status_retries: u8,
+    /// Edits asked for while a write was in flight, in order. Each is sent
+    /// when the write before it returns, on the object the server answered,
+    /// so the console never conflicts with itself.
+    queued: VecDeque<QueuedEdit>,
+}
+
+struct QueuedEdit {
+    /// `namespace`, `name` of the EdgeApplication.
+    app: (Option<String>, String),
+    edit: EditKind,
 }
 
 /// How often a write is retried silently when only the object's status or
@@ -172,6 +183,7 @@ impl App {
             dirty: true,
             fallback: Screen::new(View::Regions),
             status_retries: 0,
+            queued: VecDeque::new(),
         };
         app.refresh_tables();
         app
@@ -310,15 +322,17 @@ impl App {
 
     fn on_write_result(&mut self, outcome: WriteOutcome) -> Vec<Effect> {
         match outcome {
-            WriteOutcome::Ok { what } => {
+            WriteOutcome::Ok { what, written } => {
                 self.pending = None;
                 self.status_retries = 0;
                 self.info(format!("✓ {what}"));
+                return self.send_queued(written.map(|w| *w));
             }
             WriteOutcome::Failed { error } => {
                 self.pending = None;
                 self.status_retries = 0;
-                self.error(format!("✗ write failed: {error}"));
+                let dropped = self.drop_queue();
+                self.error(format!("✗ write failed: {error}{dropped}"));
             }
             WriteOutcome::Done { message } => self.info(format!("✓ {message}")),
             WriteOutcome::Error { message } => self.error(format!("✗ {message}")),
@@ -336,6 +350,9 @@ impl App {
                 }
                 Some(pending) => {
                     self.status_retries = 0;
+                    // Queued edits were meant for the object this one would
+                    // have made; the user decides anew on what is there now.
+                    let dropped = self.drop_queue();
                     let base = serde_yaml_ng::to_string(&pending.base.spec).unwrap_or_default();
                     let now = serde_yaml_ng::to_string(&current.spec).unwrap_or_default();
                     let mut lines = vec![(
@@ -367,9 +384,9 @@ impl App {
                         Tag::Note,
                         "r re-apply your change on top of this · esc discard".into(),
                     ));
-                    self.flash = Some(Flash::Error(
-                        "✗ 409 Conflict: the object changed meanwhile".into(),
-                    ));
+                    self.flash = Some(Flash::Error(format!(
+                        "✗ 409 Conflict: the object changed meanwhile{dropped}"
+                    )));
                     self.mode = Mode::Conflict(Box::new(ConflictView {
                         pending,
                         current: *current,
@@ -784,8 +801,60 @@ impl App {
         }
     }
 
-    /// Applies `edit` to `base` and writes it without a preview (scaling).
+    /// The next queued edits of one application, as one write based on
+    /// `written` when it is that application (else on what the fleet holds).
+    fn send_queued(&mut self, written: Option<EdgeApplication>) -> Vec<Effect> {
+        let Some(first) = self.queued.pop_front() else {
+            return Vec::new();
+        };
+        let mut edit = first.edit;
+        while self.queued.front().is_some_and(|q| q.app == first.app) {
+            if let Some(next) = self.queued.pop_front() {
+                edit = edit.then(next.edit);
+            }
+        }
+        let (namespace, name) = &first.app;
+        let is_it = |a: &EdgeApplication| {
+            a.metadata.namespace == *namespace && a.metadata.name.as_deref() == Some(name)
+        };
+        let base = written
+            .filter(is_it)
+            .or_else(|| self.fleet.applications.iter().find(|a| is_it(a)).cloned());
+        match base {
+            Some(base) => self.save(base, edit),
+            None => {
+                self.error(format!("✗ {} not sent: {name} is gone", edit.describe()));
+                self.send_queued(None)
+            }
+        }
+    }
+
+    /// Forgets the queued edits; the words to add to the message saying why.
+    fn drop_queue(&mut self) -> String {
+        let n = self.queued.len();
+        self.queued.clear();
+        if n == 0 {
+            String::new()
+        } else {
+            format!("; {n} queued edit(s) not sent")
+        }
+    }
+
+    /// Applies `edit` to `base` and writes it without a preview (scaling);
+    /// queued while another write is in flight.
     fn save(&mut self, base: EdgeApplication, edit: EditKind) -> Vec<Effect> {
+        if self.pending.is_some() {
+            let app = (
+                base.metadata.namespace.clone(),
+                base.metadata.name.clone().unwrap_or_default(),
+            );
+            self.info(format!(
+                "queued {} (sent when the write in flight returns)",
+                edit.describe()
+            ));
+            self.queued.push_back(QueuedEdit { app, edit });
+            return Vec::new();
+        }
         match edits::apply_edit(&base, &edit) {
             Ok(candidate) => self.save_candidate(PendingWrite { base, edit }, &candidate),
             Err(e) => {

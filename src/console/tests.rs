@@ -359,8 +359,86 @@ fn conflict_shows_what_changed_and_reapplies_on_the_current_object() {
     }
     a.update(Action::WriteResult(WriteOutcome::Ok {
         what: "nginx-app".into(),
+        written: None,
     }));
     assert!(a.pending.is_none());
+}
+
+/// The replicas a patch sets for the second target (beijing), if it does.
+fn beijing_replicas(effect: &Effect) -> Option<i64> {
+    match effect {
+        Effect::Patch { patch, .. } => patch
+            .pointer("/spec/workloadScope/targetNodeGroups/1/overriders/replicas")
+            .and_then(serde_json::Value::as_i64),
+        _ => None,
+    }
+}
+
+#[test]
+fn rapid_presses_are_queued_and_sent_as_one_write_on_the_answer_of_the_first() {
+    let mut a = app();
+    command(&mut a, "matrix");
+    let first = key(&mut a, KeyCode::Char('+')); // beijing 3 → 4
+    assert_eq!(
+        first
+            .iter()
+            .filter_map(beijing_replicas)
+            .collect::<Vec<_>>(),
+        [4]
+    );
+    // Two more before the first write returns: nothing is sent on a base
+    // the server no longer holds.
+    assert!(key(&mut a, KeyCode::Char('+')).is_empty());
+    assert!(key(&mut a, KeyCode::Char('+')).is_empty());
+    let flash = format!("{:?}", a.flash);
+    assert!(flash.contains("queued"), "{flash}");
+
+    // The server's answer to the first: replicas 4 at resourceVersion 102.
+    let mut written = a.fleet.applications[0].clone();
+    written.metadata.resource_version = Some("102".into());
+    written.spec.workload_scope.target_node_groups[1]
+        .overriders
+        .replicas = Some(4);
+    let next = a.update(Action::WriteResult(WriteOutcome::Ok {
+        what: "saved EdgeApplication edge-apps/nginx-app".into(),
+        written: Some(Box::new(written.clone())),
+    }));
+    match next.as_slice() {
+        [
+            effect @ Effect::Patch {
+                resource_version, ..
+            },
+        ] => {
+            assert_eq!(resource_version, "102", "based on what the server answered");
+            assert_eq!(beijing_replicas(effect), Some(6), "two presses, two steps");
+        }
+        other => panic!("expected the queued presses as one patch, got {other:?}"),
+    }
+    written.metadata.resource_version = Some("103".into());
+    let done = a.update(Action::WriteResult(WriteOutcome::Ok {
+        what: "saved EdgeApplication edge-apps/nginx-app".into(),
+        written: Some(Box::new(written)),
+    }));
+    assert!(done.is_empty(), "nothing else queued: {done:?}");
+    assert!(a.pending.is_none());
+    let flash = format!("{:?}", a.flash);
+    assert!(!flash.contains("conflict"), "{flash}");
+}
+
+#[test]
+fn a_failed_write_drops_the_queue_and_says_so() {
+    let mut a = app();
+    command(&mut a, "matrix");
+    assert_eq!(key(&mut a, KeyCode::Char('+')).len(), 1);
+    assert!(key(&mut a, KeyCode::Char('-')).is_empty());
+    let next = a.update(Action::WriteResult(WriteOutcome::Failed {
+        error: "connection refused".into(),
+    }));
+    assert!(next.is_empty());
+    let flash = format!("{:?}", a.flash);
+    assert!(flash.contains("1 queued edit(s) not sent"), "{flash}");
+    // The next press is a fresh write again.
+    assert_eq!(key(&mut a, KeyCode::Char('+')).len(), 1);
 }
 
 #[test]
@@ -368,6 +446,7 @@ fn a_finished_delete_is_reported_as_a_delete_not_a_save() {
     let mut a = app();
     a.update(Action::WriteResult(WriteOutcome::Ok {
         what: "deleted NodeGroup chengdu".into(),
+        written: None,
     }));
     let flash = format!("{:?}", a.flash);
     assert!(flash.contains("✓ deleted NodeGroup chengdu"), "{flash}");

@@ -31,6 +31,9 @@ pub enum EditKind {
         group: String,
         delta: i32,
     },
+    /// Several edits in order, written as one (keys pressed while an
+    /// earlier write of the same application was in flight).
+    Steps(Vec<EditKind>),
 }
 
 impl EditKind {
@@ -41,6 +44,37 @@ impl EditKind {
             EditKind::AddTarget(g) => format!("add target {g}"),
             EditKind::RemoveTarget(g) => format!("remove target {g}"),
             EditKind::Scale { group, delta } => format!("scale {group} by {delta:+}"),
+            EditKind::Steps(steps) => {
+                let scales: Option<Vec<(&String, i32)>> = steps
+                    .iter()
+                    .map(|s| match s {
+                        EditKind::Scale { group, delta } => Some((group, *delta)),
+                        _ => None,
+                    })
+                    .collect();
+                match scales.as_deref() {
+                    Some([(group, _), rest @ ..]) if rest.iter().all(|(g, _)| g == group) => {
+                        let sum: i32 = scales.iter().flatten().map(|(_, d)| d).sum();
+                        format!("scale {group} by {sum:+} ({} presses)", steps.len())
+                    }
+                    _ => steps
+                        .iter()
+                        .map(EditKind::describe)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                }
+            }
+        }
+    }
+
+    /// `self`, then `next`, as one edit.
+    pub fn then(self, next: EditKind) -> EditKind {
+        match self {
+            EditKind::Steps(mut steps) => {
+                steps.push(next);
+                EditKind::Steps(steps)
+            }
+            first => EditKind::Steps(vec![first, next]),
         }
     }
 }
@@ -103,6 +137,13 @@ pub fn apply_edit(app: &EdgeApplication, edit: &EditKind) -> Result<EdgeApplicat
                 .find(|t| t.name == *group)
                 .ok_or_else(|| format!("{group} is not a target of this application"))?;
             t.overriders.replicas = Some(i32::try_from(wanted).unwrap_or(i32::MAX));
+        }
+        EditKind::Steps(steps) => {
+            // Each step sees the one before, as if written one at a time:
+            // the floor at 0 replicas applies per press, not to the sum.
+            return steps
+                .iter()
+                .try_fold(app.clone(), |next, step| apply_edit(&next, step));
         }
     }
     Ok(next)

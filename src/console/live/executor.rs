@@ -164,6 +164,7 @@ async fn delete(
             tracing::info!(what = %request.what, "deleted");
             WriteOutcome::Ok {
                 what: format!("deleted {}", request.what),
+                written: None,
             }
         }
         Err(kube::Error::Api(s)) if s.code == 409 => WriteOutcome::Failed {
@@ -174,6 +175,7 @@ async fn delete(
         },
         Err(kube::Error::Api(s)) if s.code == 404 => WriteOutcome::Ok {
             what: format!("{} was already gone", request.what),
+            written: None,
         },
         Err(e) => WriteOutcome::Failed {
             error: format!("delete {}: {}", request.what, short_error(&e)),
@@ -277,10 +279,16 @@ impl Executor {
             }
         };
         match result {
-            Ok(_) => {
+            Ok(object) => {
                 tracing::info!(what = %request.what, "written");
+                let written = (request.resource.kind == "EdgeApplication")
+                    .then(|| serde_json::to_value(&object).ok())
+                    .flatten()
+                    .and_then(|v| serde_json::from_value::<EdgeApplication>(v).ok())
+                    .map(Box::new);
                 WriteOutcome::Ok {
                     what: format!("saved {}", request.what),
+                    written,
                 }
             }
             Err(kube::Error::Api(s))
