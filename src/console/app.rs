@@ -20,7 +20,7 @@ use super::edit::nodegroup::NewGroupForm;
 use super::edit::yaml_editor::YamlEditor;
 use super::edit::{self as edits, EditKind, PendingWrite};
 use super::keymap::{Keymap, Scope};
-use super::model::{Derived, Fleet, UNGROUPED};
+use super::model::{ConnectionState, Derived, Fleet, UNGROUPED};
 use super::theme::{Theme, ThemeSet};
 use super::views::{self, Ctx, ObjRef, Screen, View};
 use crate::api::{API_VERSION, EdgeApplication};
@@ -79,6 +79,8 @@ pub enum Mode {
     },
     Conflict(Box<ConflictView>),
     NewGroup(Box<NewGroupForm>),
+    /// `esc` on a changed editor; `y` discards, anything else keeps editing.
+    ConfirmDiscard(Box<Mode>),
     /// `ctrl-d` asked; `y` deletes, anything else cancels.
     ConfirmDelete {
         key: ObjectKey,
@@ -123,6 +125,8 @@ pub struct App {
     /// when the write before it returns, on the object the server answered,
     /// so the console never conflicts with itself.
     queued: VecDeque<QueuedEdit>,
+    /// The editor a save in flight came from, reopened if the write fails.
+    saving_from: Option<Box<Mode>>,
 }
 
 struct QueuedEdit {
@@ -184,6 +188,7 @@ impl App {
             fallback: Screen::new(View::Regions),
             status_retries: 0,
             queued: VecDeque::new(),
+            saving_from: None,
         };
         app.refresh_tables();
         app
@@ -325,6 +330,7 @@ impl App {
             WriteOutcome::Ok { what, written } => {
                 self.pending = None;
                 self.status_retries = 0;
+                self.saving_from = None;
                 self.info(format!("✓ {what}"));
                 return self.send_queued(written.map(|w| *w));
             }
@@ -332,7 +338,16 @@ impl App {
                 self.pending = None;
                 self.status_retries = 0;
                 let dropped = self.drop_queue();
-                self.error(format!("✗ write failed: {error}{dropped}"));
+                match self.saving_from.take() {
+                    // Only when nothing else took the keyboard meanwhile.
+                    Some(editor) if matches!(self.mode, Mode::Normal) => {
+                        self.mode = *editor;
+                        self.error(format!(
+                            "✗ write failed: {error}{dropped}; your edit is still open (ctrl-s to try again)"
+                        ));
+                    }
+                    _ => self.error(format!("✗ write failed: {error}{dropped}")),
+                }
             }
             WriteOutcome::Done { message } => self.info(format!("✓ {message}")),
             WriteOutcome::Error { message } => self.error(format!("✗ {message}")),
@@ -353,6 +368,8 @@ impl App {
                     // Queued edits were meant for the object this one would
                     // have made; the user decides anew on what is there now.
                     let dropped = self.drop_queue();
+                    // The conflict view carries the edit from here on.
+                    self.saving_from = None;
                     let base = serde_yaml_ng::to_string(&pending.base.spec).unwrap_or_default();
                     let now = serde_yaml_ng::to_string(&current.spec).unwrap_or_default();
                     let mut lines = vec![(
@@ -432,6 +449,18 @@ impl App {
                 self.refresh_top();
                 return Vec::new();
             }
+            Mode::ConfirmDiscard(_) => {
+                let Mode::ConfirmDiscard(editor) = std::mem::replace(&mut self.mode, Mode::Normal)
+                else {
+                    return Vec::new();
+                };
+                if key.code == KeyCode::Char('y') {
+                    self.info("discarded your edit");
+                } else {
+                    self.mode = *editor;
+                }
+                return Vec::new();
+            }
             Mode::ConfirmDelete { .. } => {
                 let Mode::ConfirmDelete {
                     key: target,
@@ -499,6 +528,18 @@ impl App {
             return Vec::new();
         }
         vec![effect]
+    }
+
+    /// Why a write cannot be sent now, if it cannot.
+    fn not_connected(&self) -> Option<String> {
+        match &self.fleet.connection {
+            ConnectionState::Connected | ConnectionState::Partial { .. } => None,
+            ConnectionState::Connecting { step } => Some(format!("still connecting ({step})")),
+            ConnectionState::Reconnecting { error, .. } => {
+                Some(format!("the cluster is unreachable ({error})"))
+            }
+            ConnectionState::Stale => Some("the connection is stale".into()),
+        }
     }
 
     fn refuse_readonly(&mut self) -> bool {
@@ -760,8 +801,22 @@ impl App {
                     self.mode = back.map_or(Mode::Normal, |b| *b);
                     return Vec::new();
                 }
+                if let Some(why) = self.not_connected() {
+                    self.error(format!(
+                        "✗ not saved: {why}; your edit stays open (y again once connected)"
+                    ));
+                    self.mode = Mode::Diff { preview, back };
+                    return Vec::new();
+                }
                 let preview = *preview;
-                return self.save_candidate(preview.pending, &preview.candidate);
+                let effects = self.save_candidate(preview.pending, &preview.candidate);
+                if !effects.is_empty() {
+                    self.saving_from = back;
+                }
+                return effects;
+            }
+            (mode @ (Mode::Form(_) | Mode::YamlEdit(_)), Action::Back) if editor_changed(&mode) => {
+                self.mode = Mode::ConfirmDiscard(Box::new(mode));
             }
             (Mode::Conflict(mut c), action @ (Action::Up | Action::Down)) => {
                 c.scroll = scroll(c.scroll, matches!(action, Action::Down));
@@ -1240,7 +1295,15 @@ impl App {
             frame.render_widget(Paragraph::new(line).style(theme.base()), banner_area);
         }
         let ctx = self.ctx();
-        match &self.mode {
+        self.draw_body(frame, body, &self.mode, &ctx);
+        self.draw_prompt(frame, prompt);
+        self.draw_status(frame, status, &ctx);
+    }
+
+    fn draw_body(&self, frame: &mut Frame, body: Rect, mode: &Mode, ctx: &Ctx) {
+        let theme = &self.theme;
+        match mode {
+            Mode::ConfirmDiscard(editor) => self.draw_body(frame, body, editor, ctx),
             Mode::Form(form) => form.draw(frame, body, theme),
             Mode::YamlEdit(editor) => editor.draw(frame, body, theme),
             Mode::NewGroup(form) => form.draw(frame, body, theme),
@@ -1253,10 +1316,8 @@ impl App {
                 c.scroll,
                 theme,
             ),
-            _ => self.draw_view(frame, body, &ctx),
+            _ => self.draw_view(frame, body, ctx),
         }
-        self.draw_prompt(frame, prompt);
-        self.draw_status(frame, status, &ctx);
     }
 
     fn draw_view(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
@@ -1367,6 +1428,11 @@ impl App {
                 }
                 Line::from(spans)
             }
+            Mode::ConfirmDiscard(_) => Line::from(vec![
+                Span::styled("Discard your changes? ", theme.error()),
+                Span::styled("y", theme.key()),
+                Span::raw(" discards them; any other key keeps editing"),
+            ]),
             Mode::ConfirmDelete { key, .. } => Line::from(vec![
                 Span::styled(format!("Delete {key}? "), theme.error()),
                 Span::styled("y", theme.key()),
@@ -1421,6 +1487,15 @@ impl App {
             }
         }
         frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.base()), area);
+    }
+}
+
+/// An editor whose content differs from what it opened with.
+fn editor_changed(mode: &Mode) -> bool {
+    match mode {
+        Mode::Form(form) => form.changed(),
+        Mode::YamlEdit(editor) => editor.changed(),
+        _ => false,
     }
 }
 

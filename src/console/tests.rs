@@ -275,6 +275,104 @@ fn form_on_hangzhou(a: &mut App) {
     assert!(matches!(a.mode, Mode::Form(_)));
 }
 
+/// Replicas of hangzhou 2 → 4 in the open form, then ctrl-s to the preview.
+fn form_edit_to_preview(a: &mut App) {
+    key(a, KeyCode::End);
+    key(a, KeyCode::Backspace);
+    chars(a, "4");
+    assert!(ctrl(a, 's').is_empty());
+    assert!(matches!(a.mode, Mode::Diff { .. }));
+}
+
+fn form_replicas(a: &App) -> String {
+    match &a.mode {
+        Mode::Form(_) => {
+            // The field's first line, under its titled border.
+            let s = screen(a, W, 30);
+            let mut lines = s.lines().skip_while(|l| !l.contains("Replicas"));
+            lines.nth(1).unwrap_or_default().to_owned()
+        }
+        _ => panic!("the form is not open"),
+    }
+}
+
+#[test]
+fn a_failed_write_reopens_the_form_with_the_edit() {
+    let mut a = app();
+    form_on_hangzhou(&mut a);
+    form_edit_to_preview(&mut a);
+    assert_eq!(key(&mut a, KeyCode::Char('y')).len(), 1);
+    a.update(Action::WriteResult(WriteOutcome::Failed {
+        error: "connection refused".into(),
+    }));
+    assert!(form_replicas(&a).contains('4'), "{}", form_replicas(&a));
+    let flash = format!("{:?}", a.flash);
+    assert!(flash.contains("your edit is still open"), "{flash}");
+    // Saving again is the same write.
+    assert!(ctrl(&mut a, 's').is_empty());
+    let again = key(&mut a, KeyCode::Char('y'));
+    assert!(
+        matches!(again.as_slice(), [Effect::Patch { patch, .. }] if patch.to_string().contains("\"replicas\":4"))
+    );
+}
+
+#[test]
+fn a_save_while_disconnected_is_refused_and_the_edit_kept() {
+    let mut a = app();
+    form_on_hangzhou(&mut a);
+    form_edit_to_preview(&mut a);
+    let mut fleet = (*a.fleet).clone();
+    fleet.connection = crate::console::model::ConnectionState::Reconnecting {
+        since: fixture::now(),
+        error: "connection refused".into(),
+    };
+    a.update(Action::FleetUpdated(Arc::new(fleet)));
+    assert!(
+        key(&mut a, KeyCode::Char('y')).is_empty(),
+        "nothing is sent"
+    );
+    assert!(matches!(a.mode, Mode::Diff { .. }), "the preview stays");
+    let flash = format!("{:?}", a.flash);
+    assert!(
+        flash.contains("not saved: the cluster is unreachable"),
+        "{flash}"
+    );
+    key(&mut a, KeyCode::Esc);
+    assert!(
+        form_replicas(&a).contains('4'),
+        "back in the form, edit intact"
+    );
+}
+
+#[test]
+fn esc_on_a_changed_form_asks_before_discarding() {
+    let mut a = app();
+    form_on_hangzhou(&mut a);
+    key(&mut a, KeyCode::Esc);
+    assert!(
+        matches!(a.mode, Mode::Normal),
+        "an unchanged form just closes"
+    );
+
+    form_on_hangzhou(&mut a);
+    key(&mut a, KeyCode::End);
+    key(&mut a, KeyCode::Backspace);
+    chars(&mut a, "7");
+    key(&mut a, KeyCode::Esc);
+    assert!(matches!(a.mode, Mode::ConfirmDiscard(_)));
+    let s = screen(&a, W, 30);
+    assert!(s.contains("Discard your changes?"), "{s}");
+    assert!(
+        s.contains("Replicas"),
+        "the form stays visible under the question:\n{s}"
+    );
+    key(&mut a, KeyCode::Char('n'));
+    assert!(form_replicas(&a).contains('7'), "kept editing");
+    key(&mut a, KeyCode::Esc);
+    key(&mut a, KeyCode::Char('y'));
+    assert!(matches!(a.mode, Mode::Normal));
+}
+
 #[test]
 fn override_form_validates_with_the_engine_and_previews_a_diff() {
     let mut a = app();

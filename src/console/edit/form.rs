@@ -330,6 +330,23 @@ impl OverrideForm {
         form
     }
 
+    /// Whether any field differs from what the form opened with.
+    pub fn changed(&self) -> bool {
+        let current = self
+            .base
+            .spec
+            .workload_scope
+            .target_node_groups
+            .iter()
+            .find(|t| t.name == self.group)
+            .map(|t| t.overriders.clone())
+            .unwrap_or_default();
+        format_fields(&current)
+            .iter()
+            .enumerate()
+            .any(|(i, initial)| self.text(i).trim_end() != initial.trim_end())
+    }
+
     fn text(&self, i: usize) -> String {
         self.fields
             .get(i)

@@ -42,6 +42,13 @@ impl YamlEditor {
         e
     }
 
+    /// Whether the text differs from what the editor opened with.
+    pub fn changed(&self) -> bool {
+        !editable_yaml(&self.base)
+            .lines()
+            .eq(self.textarea.lines().iter().map(String::as_str))
+    }
+
     /// The spec edit, or `None` (with `error` set) if the text does not parse.
     pub fn edit(&mut self) -> Option<EditKind> {
         let text = self.textarea.lines().join("\n");
