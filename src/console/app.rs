@@ -127,6 +127,8 @@ pub struct App {
     queued: VecDeque<QueuedEdit>,
     /// The editor a save in flight came from, reopened if the write fails.
     saving_from: Option<Box<Mode>>,
+    /// When `flash` was set (see [`INFO_TTL`]).
+    flash_at: SystemTime,
 }
 
 struct QueuedEdit {
@@ -138,6 +140,11 @@ struct QueuedEdit {
 /// How often a write is retried silently when only the object's status or
 /// metadata changed since it was read, before the conflict view is shown.
 const STATUS_RETRIES: u8 = 3;
+
+/// How long a message stays on the prompt line: long enough to read, short
+/// enough that it never describes a state that has since changed.
+const INFO_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+const ERROR_TTL: std::time::Duration = std::time::Duration::from_secs(15);
 
 fn secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
@@ -189,6 +196,7 @@ impl App {
             status_retries: 0,
             queued: VecDeque::new(),
             saving_from: None,
+            flash_at: options.now,
         };
         app.refresh_tables();
         app
@@ -258,16 +266,31 @@ impl App {
     }
 
     fn push(&mut self, view: View) {
+        self.flash = None;
         self.stack.push(Screen::new(view));
         self.refresh_top();
     }
 
     fn info(&mut self, msg: impl Into<String>) {
         self.flash = Some(Flash::Info(msg.into()));
+        self.flash_at = self.now;
     }
 
     fn error(&mut self, msg: impl Into<String>) {
         self.flash = Some(Flash::Error(msg.into()));
+        self.flash_at = self.now;
+    }
+
+    /// Whether the message shown has been read long enough to go.
+    fn flash_expired(&self) -> bool {
+        let ttl = match &self.flash {
+            None => return false,
+            Some(Flash::Info(_)) => INFO_TTL,
+            Some(Flash::Error(_)) => ERROR_TTL,
+        };
+        self.now
+            .duration_since(self.flash_at)
+            .is_ok_and(|shown| shown >= ttl)
     }
 
     /// Shows ages that change with the clock.
@@ -287,6 +310,12 @@ impl App {
                 let changed = secs(now) != secs(self.now);
                 self.now = now;
                 if changed && self.shows_ages() {
+                    self.dirty = true;
+                }
+                // A message still needed is in the editor or the dialog that
+                // stays open; the prompt line's own messages go.
+                if self.flash_expired() && matches!(self.mode, Mode::Normal) {
+                    self.flash = None;
                     self.dirty = true;
                 }
                 return Vec::new();
@@ -561,6 +590,7 @@ impl App {
             }
             Action::Back => {
                 if self.stack.len() > 1 {
+                    self.flash = None;
                     self.stack.pop();
                     self.refresh_top();
                 } else if !self.screen().table.filter.is_empty() {
@@ -1106,6 +1136,7 @@ impl App {
             ViewKind::Engine => View::Engine,
             ViewKind::Nodes => View::Nodes,
         };
+        self.flash = None;
         self.stack = vec![Screen::new(view)];
         self.refresh_top();
     }

@@ -1086,3 +1086,29 @@ fn the_header_shows_the_kubeconfig_and_help_the_log_file() {
     command(&mut a, "engine");
     assert!(screen(&a, W, 16).contains("/state/edgedeck/edgedeck.log"));
 }
+
+#[test]
+fn messages_expire_and_a_new_view_does_not_inherit_an_old_error() {
+    let mut a = app();
+    command(&mut a, "nosuchcommand");
+    let shown = screen(&a, W, 8);
+    let error = format!("{:?}", a.flash);
+    assert!(matches!(a.flash, Some(Flash::Error(_))), "{error}");
+    a.update(Action::Tick(
+        fixture::now() + std::time::Duration::from_secs(3),
+    ));
+    assert_eq!(screen(&a, W, 8), shown, "still there after 3 s");
+    a.update(Action::Tick(
+        fixture::now() + std::time::Duration::from_secs(16),
+    ));
+    assert!(a.flash.is_none(), "an error goes after 15 s");
+    assert_ne!(screen(&a, W, 8), shown);
+
+    command(&mut a, "nosuchcommand");
+    assert!(a.flash.is_some());
+    key(&mut a, KeyCode::Char('2'));
+    assert!(a.flash.is_none(), "switching views clears it");
+    command(&mut a, "nosuchcommand");
+    key(&mut a, KeyCode::Enter);
+    assert!(a.flash.is_none(), "drilling in clears it");
+}
