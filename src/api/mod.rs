@@ -9,6 +9,7 @@ mod edge_application;
 mod names;
 mod node_group;
 mod schema;
+pub mod typed;
 pub mod validation;
 
 pub use edge_application::*;

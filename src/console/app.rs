@@ -795,7 +795,8 @@ impl App {
                     self.preview(base, edit, Some(Box::new(Mode::YamlEdit(editor))));
                 }
                 None => {
-                    self.error("✗ the YAML does not parse");
+                    let why = editor.refusal().unwrap_or("the YAML does not parse");
+                    self.error(format!("✗ not saved: {why}"));
                     self.mode = Mode::YamlEdit(editor);
                 }
             },

@@ -620,6 +620,95 @@ fn yaml_editor_parses_as_you_type() {
     );
 }
 
+/// Rewrites the open YAML editor's text with `f`.
+fn edit_yaml(a: &mut App, f: impl Fn(&str) -> String) {
+    let Mode::YamlEdit(editor) = &mut a.mode else {
+        panic!("the YAML editor is not open");
+    };
+    let text = f(&editor.textarea.lines().join("\n"));
+    editor.textarea = ratatui_textarea::TextArea::new(text.lines().map(str::to_owned).collect());
+    editor.edit();
+}
+
+/// `text` with the value of the first `key:` after the line containing `after` replaced.
+fn replace_after(text: &str, after: &str, key: &str, value: &str) -> String {
+    let mut seen = false;
+    let mut done = false;
+    text.lines()
+        .map(|l| {
+            seen |= l.contains(after);
+            match l.split_once(&format!("{key}:")) {
+                Some((indent, _)) if seen && !done => {
+                    done = true;
+                    format!("{indent}{key}: {value}")
+                }
+                _ => l.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn yaml_editor_refuses_what_the_api_server_would_and_names_the_field() {
+    let mut a = app();
+    command(&mut a, "apps");
+    key(&mut a, KeyCode::Char('E'));
+    edit_yaml(&mut a, |t| {
+        t.replacen(
+            "      spec:\n        selector:",
+            "      spec:\n        replicas: abc\n        selector:",
+            1,
+        )
+    });
+    let s = screen(&a, W, 30);
+    assert!(!s.contains("✓ valid"), "{s}");
+    assert!(
+        s.contains("manifests[0]") && s.contains("spec.replicas"),
+        "{s}"
+    );
+    assert!(ctrl(&mut a, 's').is_empty());
+    assert!(
+        matches!(a.mode, Mode::YamlEdit(_)),
+        "not previewed, not saved"
+    );
+    let flash = format!("{:?}", a.flash);
+    assert!(flash.contains("not saved"), "{flash}");
+
+    edit_yaml(&mut a, |t| {
+        t.replacen(
+            "apiVersion: apps.kubeedge.io",
+            "GapiVersion: apps.kubeedge.io",
+            1,
+        )
+    });
+    let s = screen(&a, W, 30);
+    assert!(s.contains("GapiVersion: unknown field"), "{s}");
+}
+
+#[test]
+fn negative_replicas_preview_says_the_group_is_kept_not_deleted() {
+    let mut a = app();
+    command(&mut a, "apps");
+    key(&mut a, KeyCode::Char('E'));
+    edit_yaml(&mut a, |t| {
+        replace_after(t, "targetNodeGroups:", "replicas", "-1")
+    });
+    let s = screen(&a, W, 30);
+    assert!(
+        s.contains("will not be rendered") && s.contains("it keeps what"),
+        "{s}"
+    );
+    ctrl(&mut a, 's');
+    assert!(
+        matches!(a.mode, Mode::Diff { .. }),
+        "the API server accepts it"
+    );
+    let s = screen(&a, W, 40);
+    assert!(!s.contains("will be deleted"), "{s}");
+    assert!(s.contains("kept as it runs"), "{s}");
+}
+
 #[test]
 fn new_group_previews_selected_nodes() {
     let mut a = app();

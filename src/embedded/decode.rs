@@ -1,51 +1,20 @@
-//! Typed decoding of built-in kinds, as kube-apiserver does before anything
-//! else: a field of the wrong type (`replicas: abc`) is a 400 there, never a
-//! stored object. The embedded server keeps objects as JSON, so without this
-//! check it would accept what no real cluster accepts, and edgedeck could
-//! ship manifests that only work on its own server.
+//! Typed decoding of built-in kinds on every write, as kube-apiserver does
+//! before anything else. The embedded server keeps objects as JSON, so
+//! without this check it would accept what no real cluster accepts, and
+//! edgedeck could ship manifests that only work on its own server.
 
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::resources::ResourceInfo;
 
-fn decodes<T: DeserializeOwned>(info: &ResourceInfo, object: &Value) -> Result<(), String> {
-    // serde_path_to_error names the field, like the Go decoder does.
-    serde_path_to_error::deserialize::<_, T>(object)
-        .map(|_| ())
-        .map_err(|e| {
-            format!(
-                "{kind} in version \"{version}\" cannot be handled as a {kind}: {path}: {inner}",
-                kind = info.kind,
-                version = info.version,
-                path = e.path(),
-                inner = e.inner(),
-            )
-        })
-}
-
-/// Whether `object` decodes as the built-in kind `info` names; kinds not
-/// listed here (custom resources among them) are checked elsewhere or not at all.
+/// Whether `object` decodes as the built-in kind `info` names
+/// ([`crate::api::typed`]); custom resources are checked against their CRD
+/// schema elsewhere.
 pub fn check(info: &ResourceInfo, object: &Value) -> Result<(), String> {
-    use k8s_openapi::api::{apps::v1 as apps, core::v1 as core, discovery::v1 as discovery};
     if info.custom {
         return Ok(());
     }
-    match (info.group.as_str(), info.plural.as_str()) {
-        ("apps", "deployments") => decodes::<apps::Deployment>(info, object),
-        ("apps", "statefulsets") => decodes::<apps::StatefulSet>(info, object),
-        ("apps", "daemonsets") => decodes::<apps::DaemonSet>(info, object),
-        ("apps", "replicasets") => decodes::<apps::ReplicaSet>(info, object),
-        ("", "pods") => decodes::<core::Pod>(info, object),
-        ("", "services") => decodes::<core::Service>(info, object),
-        ("", "configmaps") => decodes::<core::ConfigMap>(info, object),
-        ("", "secrets") => decodes::<core::Secret>(info, object),
-        ("", "nodes") => decodes::<core::Node>(info, object),
-        ("", "namespaces") => decodes::<core::Namespace>(info, object),
-        ("", "endpoints") => decodes::<core::Endpoints>(info, object),
-        ("discovery.k8s.io", "endpointslices") => decodes::<discovery::EndpointSlice>(info, object),
-        _ => Ok(()),
-    }
+    crate::api::typed::check_builtin(&info.group, &info.version, &info.kind, object)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use super::{EditKind, PendingWrite};
 use crate::api::EdgeApplication;
 use crate::console::theme::Theme;
 use crate::console::widgets::text;
-use crate::engine::render;
+use crate::engine::{prune, render};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tag {
@@ -126,10 +126,22 @@ impl DiffPreview {
                 Some(_) => {}
             }
         }
+        // What the engine prunes is decided by its own rule: an object of a
+        // group whose render failed is kept as it runs, not deleted.
+        let before_keys: Vec<_> = before.objects.iter().map(|b| b.key.clone()).collect();
+        let deleted = prune::to_delete(&before_keys, &after);
         for b in &before.objects {
-            if !after.objects.iter().any(|o| o.key == b.key) {
-                any = true;
+            if after.objects.iter().any(|o| o.key == b.key) {
+                continue;
+            }
+            any = true;
+            if deleted.contains(&&b.key) {
                 lines.push((Tag::Del, format!("- {} (will be deleted)", b.key)));
+            } else {
+                lines.push((
+                    Tag::Note,
+                    format!("  {} kept as it runs (its render fails, see below)", b.key),
+                ));
             }
         }
         for e in &after.errors {

@@ -6,6 +6,7 @@
 pub mod diff;
 pub mod form;
 pub mod nodegroup;
+pub mod validate;
 pub mod yaml_editor;
 
 use serde_json::{Map, Value};

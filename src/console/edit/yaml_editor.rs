@@ -1,20 +1,22 @@
-//! `E`: the whole EdgeApplication as YAML in a textarea, parsed as you type.
-//! Only `spec` is taken from the text: metadata and status stay the server's.
+//! `E`: the whole EdgeApplication as YAML in a textarea, checked as you type
+//! the way the API server and the engine would ([`super::validate`]). Only
+//! `spec` is taken from the text: metadata and status stay the server's.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::text::Span;
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui_textarea::TextArea;
 
 use super::EditKind;
+use super::validate::{self, Checked};
 use crate::api::EdgeApplication;
 use crate::console::theme::Theme;
 
 pub struct YamlEditor {
     pub base: EdgeApplication,
     pub textarea: TextArea<'static>,
-    pub error: Option<String>,
+    pub checked: Checked,
 }
 
 /// What the editor starts with: the object without status and managedFields.
@@ -36,7 +38,7 @@ impl YamlEditor {
         let mut e = YamlEditor {
             base,
             textarea,
-            error: None,
+            checked: Checked::default(),
         };
         e.edit();
         e
@@ -49,19 +51,17 @@ impl YamlEditor {
             .eq(self.textarea.lines().iter().map(String::as_str))
     }
 
-    /// The spec edit, or `None` (with `error` set) if the text does not parse.
+    /// The spec edit, or `None` while the API server would refuse the text
+    /// (the reasons are in `checked`).
     pub fn edit(&mut self) -> Option<EditKind> {
-        let text = self.textarea.lines().join("\n");
-        match serde_yaml_ng::from_str::<EdgeApplication>(&text) {
-            Ok(app) => {
-                self.error = None;
-                Some(EditKind::Spec(Box::new(app.spec)))
-            }
-            Err(e) => {
-                self.error = Some(e.to_string());
-                None
-            }
-        }
+        self.checked = validate::check(&self.textarea.lines().join("\n"));
+        let app = self.checked.app.as_ref()?;
+        Some(EditKind::Spec(Box::new(app.spec.clone())))
+    }
+
+    /// The first reason the text cannot be saved, for the prompt line.
+    pub fn refusal(&self) -> Option<&str> {
+        self.checked.errors.first().map(String::as_str)
     }
 
     pub fn input(&mut self, key: crossterm::event::KeyEvent) {
@@ -70,8 +70,27 @@ impl YamlEditor {
     }
 
     pub fn draw(&self, frame: &mut Frame, area: Rect, theme: &Theme) {
+        let mut lines: Vec<Line> = Vec::new();
+        let c = &self.checked;
+        for e in &c.errors {
+            lines.push(Line::from(Span::styled(format!("✗ {e}"), theme.error())));
+        }
+        for w in &c.warnings {
+            lines.push(Line::from(Span::styled(format!("⚠ {w}"), theme.warn())));
+        }
+        if lines.is_empty() {
+            lines.push(Line::from(Span::styled(
+                "✓ valid EdgeApplication (as the API server and the engine check it)",
+                theme.ok(),
+            )));
+        }
+        // Every reason stays readable, up to a third of the editor.
+        let width = usize::from(area.width.max(1));
+        let rows: usize = lines.iter().map(|l| l.width().div_ceil(width).max(1)).sum();
+        let wanted = u16::try_from(rows).unwrap_or(u16::MAX);
+        let height = wanted.min((area.height / 3).max(1));
         let [edit, status] =
-            Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(area);
+            Layout::vertical([Constraint::Fill(1), Constraint::Length(height)]).areas(area);
         let mut ta = self.textarea.clone();
         ta.set_block(
             Block::default()
@@ -87,10 +106,6 @@ impl YamlEditor {
                 )),
         );
         frame.render_widget(&ta, edit);
-        let line = match &self.error {
-            Some(e) => Span::styled(format!("✗ {e}"), theme.error()),
-            None => Span::styled("✓ valid EdgeApplication", theme.ok()),
-        };
-        frame.render_widget(Paragraph::new(line), status);
+        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), status);
     }
 }
