@@ -338,6 +338,7 @@ impl App {
                 if let Mode::NewGroup(form) = &mut self.mode {
                     form.refresh(&self.fleet.nodes, &self.fleet.node_groups);
                 }
+                self.rebase_open_edit();
                 self.dirty = true;
                 return Vec::new();
             }
@@ -557,6 +558,62 @@ impl App {
             return Vec::new();
         }
         vec![effect]
+    }
+
+    /// Keeps an open editor or preview based on the object the server
+    /// holds now. A change of status or metadata only moves the base along
+    /// (so the save does not 409 on the engine's own status writes); a
+    /// change of spec does too, and says so: the preview then shows the
+    /// edit on the current object, their change included.
+    fn rebase_open_edit(&mut self) {
+        let base = match &self.mode {
+            Mode::Form(form) => &form.base,
+            Mode::YamlEdit(editor) => &editor.base,
+            Mode::Diff { preview, .. } => &preview.pending.base,
+            _ => return,
+        };
+        let (namespace, name) = (&base.metadata.namespace, &base.metadata.name);
+        let Some(current) = self
+            .fleet
+            .applications
+            .iter()
+            .find(|a| a.metadata.namespace == *namespace && a.metadata.name == *name)
+        else {
+            let name = name.clone().unwrap_or_default();
+            self.error(format!(
+                "✗ {name} was deleted on the server while you edit it"
+            ));
+            return;
+        };
+        if current.metadata.resource_version == base.metadata.resource_version {
+            return;
+        }
+        let spec_moved = current.spec != base.spec;
+        let words = format!(
+            "⚠ {} changed on the server while you edit it (resourceVersion {} → {}): your edit now applies to the current object",
+            name.as_deref().unwrap_or_default(),
+            base.metadata.resource_version.as_deref().unwrap_or("?"),
+            current.metadata.resource_version.as_deref().unwrap_or("?"),
+        );
+        let current = current.clone();
+        match &mut self.mode {
+            Mode::Form(form) => form.rebase(current),
+            Mode::YamlEdit(editor) => editor.base = current,
+            Mode::Diff { preview, .. } => {
+                let edit = preview.pending.edit.clone();
+                match DiffPreview::new(current, edit) {
+                    Ok(rebased) => **preview = rebased,
+                    Err(e) => {
+                        self.error(format!("✗ your edit no longer applies: {e}"));
+                        return;
+                    }
+                }
+            }
+            _ => return,
+        }
+        if spec_moved {
+            self.error(words);
+        }
     }
 
     /// Why a write cannot be sent now, if it cannot.

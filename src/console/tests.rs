@@ -297,6 +297,53 @@ fn form_replicas(a: &App) -> String {
 }
 
 #[test]
+fn a_server_change_while_the_form_is_open_is_shown_and_the_edit_rebased() {
+    let mut a = app();
+    form_on_hangzhou(&mut a);
+    // The operator changes replicas 2 → 4 …
+    key(&mut a, KeyCode::End);
+    key(&mut a, KeyCode::Backspace);
+    chars(&mut a, "4");
+    // … while someone else changes hangzhou's image registry.
+    let mut fleet = (*a.fleet).clone();
+    let theirs = &mut fleet.applications[0];
+    theirs.metadata.resource_version = Some("101".into());
+    theirs.spec.workload_scope.target_node_groups[0]
+        .overriders
+        .image_overriders[0]
+        .value = "mirror.hangzhou.io".into();
+    fleet.version += 1;
+    a.update(Action::FleetUpdated(Arc::new(fleet)));
+    assert!(matches!(a.mode, Mode::Form(_)), "the form stays open");
+    let s = screen(&a, W, 30);
+    assert!(s.contains("changed on the server while you edit it"), "{s}");
+    assert!(s.contains("100 → 101"), "{s}");
+    assert!(
+        s.contains("mirror.hangzhou.io"),
+        "the untouched field shows theirs:\n{s}"
+    );
+
+    assert!(ctrl(&mut a, 's').is_empty());
+    let effects = key(&mut a, KeyCode::Char('y'));
+    match effects.as_slice() {
+        [
+            Effect::Patch {
+                patch,
+                resource_version,
+                ..
+            },
+        ] => {
+            assert_eq!(resource_version, "101", "based on the current object");
+            let patch = patch.to_string();
+            assert!(patch.contains("\"replicas\":4"), "{patch}");
+            // Their registry stays: nothing of the stale object is written back.
+            assert!(!patch.contains("hangzhou.registry.io"), "{patch}");
+        }
+        other => panic!("expected one patch, got {other:?}"),
+    }
+}
+
+#[test]
 fn a_failed_write_reopens_the_form_with_the_edit() {
     let mut a = app();
     form_on_hangzhou(&mut a);

@@ -293,30 +293,34 @@ pub fn parse_resources(text: &str) -> Result<Vec<ResourcesOverrider>, String> {
         .collect()
 }
 
+fn group_overriders(app: &EdgeApplication, group: &str) -> Overriders {
+    app.spec
+        .workload_scope
+        .target_node_groups
+        .iter()
+        .find(|t| t.name == group)
+        .map(|t| t.overriders.clone())
+        .unwrap_or_default()
+}
+
+fn text_area(text: &str) -> TextArea<'static> {
+    let lines: Vec<String> = if text.is_empty() {
+        vec![String::new()]
+    } else {
+        text.lines().map(str::to_owned).collect()
+    };
+    let mut field = TextArea::new(lines);
+    // Editing starts where the value ends: backspace corrects it, typing extends it.
+    field.move_cursor(CursorMove::Bottom);
+    field.move_cursor(CursorMove::End);
+    field
+}
+
 impl OverrideForm {
     pub fn new(base: EdgeApplication, group: String) -> OverrideForm {
-        let current = base
-            .spec
-            .workload_scope
-            .target_node_groups
+        let fields = format_fields(&group_overriders(&base, &group))
             .iter()
-            .find(|t| t.name == group)
-            .map(|t| t.overriders.clone())
-            .unwrap_or_default();
-        let fields = format_fields(&current)
-            .into_iter()
-            .map(|text| {
-                let lines: Vec<String> = if text.is_empty() {
-                    vec![String::new()]
-                } else {
-                    text.lines().map(str::to_owned).collect()
-                };
-                let mut field = TextArea::new(lines);
-                // Editing starts where the value ends: backspace corrects it, typing extends it.
-                field.move_cursor(CursorMove::Bottom);
-                field.move_cursor(CursorMove::End);
-                field
-            })
+            .map(|text| text_area(text))
             .collect();
         let mut form = OverrideForm {
             base,
@@ -330,21 +334,35 @@ impl OverrideForm {
         form
     }
 
+    /// What the form's fields were filled with, from `base`.
+    fn initial(&self) -> [String; 6] {
+        format_fields(&group_overriders(&self.base, &self.group))
+    }
+
     /// Whether any field differs from what the form opened with.
     pub fn changed(&self) -> bool {
-        let current = self
-            .base
-            .spec
-            .workload_scope
-            .target_node_groups
-            .iter()
-            .find(|t| t.name == self.group)
-            .map(|t| t.overriders.clone())
-            .unwrap_or_default();
-        format_fields(&current)
+        self.initial()
             .iter()
             .enumerate()
             .any(|(i, initial)| self.text(i).trim_end() != initial.trim_end())
+    }
+
+    /// Moves the form onto `current` (the object changed on the server): a
+    /// field the operator has not touched takes the current value; a touched
+    /// one keeps the operator's text, and the preview shows it against theirs.
+    pub fn rebase(&mut self, current: EdgeApplication) {
+        let before = self.initial();
+        let after = format_fields(&group_overriders(&current, &self.group));
+        for (i, (old, new)) in before.iter().zip(after.iter()).enumerate() {
+            if self.text(i).trim_end() == old.trim_end()
+                && old != new
+                && let Some(field) = self.fields.get_mut(i)
+            {
+                *field = text_area(new);
+            }
+        }
+        self.base = current;
+        self.validate();
     }
 
     fn text(&self, i: usize) -> String {
