@@ -129,6 +129,8 @@ pub struct App {
     saving_from: Option<Box<Mode>>,
     /// When `flash` was set (see [`INFO_TTL`]).
     flash_at: SystemTime,
+    /// The top-level screens switched away from, as they were left.
+    left: Vec<Screen>,
 }
 
 struct QueuedEdit {
@@ -197,6 +199,7 @@ impl App {
             queued: VecDeque::new(),
             saving_from: None,
             flash_at: options.now,
+            left: Vec::new(),
         };
         app.refresh_tables();
         app
@@ -1195,7 +1198,16 @@ impl App {
             ViewKind::Nodes => View::Nodes,
         };
         self.flash = None;
-        self.stack = vec![Screen::new(view)];
+        // Coming back to a view finds it as it was left: selection, filter, column.
+        if let Some(left) = self.stack.first().cloned() {
+            self.left.retain(|s| s.view != left.view);
+            self.left.push(left);
+        }
+        let screen = match self.left.iter().position(|s| s.view == view) {
+            Some(i) => self.left.remove(i),
+            None => Screen::new(view),
+        };
+        self.stack = vec![screen];
         self.refresh_top();
     }
 
@@ -1205,6 +1217,12 @@ impl App {
             return Vec::new();
         };
         let arg = words.next().map(str::to_owned);
+        if let Some(extra) = words.next() {
+            self.error(format!(
+                "✗ :{cmd} takes at most one argument; {extra:?} and after are not understood"
+            ));
+            return Vec::new();
+        }
         let action = match cmd {
             "regions" | "region" | "ng" | "nodegroups" => Action::Goto(ViewKind::Regions),
             "apps" | "app" | "eapp" | "edgeapplications" => Action::Goto(ViewKind::Apps),

@@ -401,7 +401,8 @@ fn esc_on_a_changed_form_asks_before_discarding() {
         "an unchanged form just closes"
     );
 
-    form_on_hangzhou(&mut a);
+    key(&mut a, KeyCode::Char('e')); // the matrix still has hangzhou selected
+    assert!(matches!(a.mode, Mode::Form(_)));
     key(&mut a, KeyCode::End);
     key(&mut a, KeyCode::Backspace);
     chars(&mut a, "7");
@@ -1247,4 +1248,44 @@ fn messages_expire_and_a_new_view_does_not_inherit_an_old_error() {
     command(&mut a, "nosuchcommand");
     key(&mut a, KeyCode::Enter);
     assert!(a.flash.is_none(), "drilling in clears it");
+}
+
+#[test]
+fn tab_twice_on_a_command_completes_it_then_lists_its_arguments() {
+    let mut a = app();
+    key(&mut a, KeyCode::Char(':'));
+    chars(&mut a, "th");
+    key(&mut a, KeyCode::Tab);
+    key(&mut a, KeyCode::Tab);
+    match &a.mode {
+        Mode::Command { input } => assert_eq!(input, "theme "),
+        _ => panic!("the command line is open"),
+    }
+    let s = screen(&a, W, 6);
+    assert!(s.contains("dark") && s.contains("light"), "{s}");
+}
+
+#[test]
+fn switching_views_and_back_keeps_the_selection_and_filter() {
+    let mut a = app();
+    command(&mut a, "nodes");
+    key(&mut a, KeyCode::Char('j'));
+    key(&mut a, KeyCode::Char('j'));
+    let selected = a.screen().table.selected_row();
+    assert!(selected.is_some_and(|r| r > 0), "{selected:?}");
+    command(&mut a, "apps");
+    command(&mut a, "nodes");
+    assert_eq!(a.screen().table.selected_row(), selected);
+}
+
+#[test]
+fn a_command_with_extra_words_is_refused_not_half_done() {
+    let mut a = app();
+    let effects = command(&mut a, "ctx embedded foo");
+    assert!(effects.is_empty(), "{effects:?}");
+    let flash = format!("{:?}", a.flash);
+    assert!(
+        flash.contains(":ctx takes at most one argument") && flash.contains("foo"),
+        "{flash}"
+    );
 }
