@@ -452,7 +452,8 @@ impl App {
 
     fn scopes(&self) -> Vec<Scope> {
         match &self.mode {
-            Mode::Form(_) | Mode::YamlEdit(_) | Mode::NewGroup(_) => vec![Scope::Editor],
+            Mode::Form(_) | Mode::YamlEdit(_) => vec![Scope::Editor],
+            Mode::NewGroup(_) => vec![Scope::GroupForm],
             Mode::Diff { .. } => vec![Scope::Diff],
             Mode::Conflict(_) => vec![Scope::Conflict],
             _ => Keymap::scopes(&self.screen().view),
@@ -462,6 +463,13 @@ impl App {
     fn handle_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
             return self.update(Action::Quit);
+        }
+        // A terminal sends Alt-x as ESC x, so `esc` quickly followed by `1`
+        // arrives as Alt-1. Nothing is bound to Alt: it is the two keys.
+        if key.modifiers == KeyModifiers::ALT && matches!(key.code, KeyCode::Char(_)) {
+            let mut effects = self.handle_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+            effects.extend(self.handle_key(KeyEvent::new(key.code, KeyModifiers::NONE)));
+            return effects;
         }
         match &mut self.mode {
             Mode::Filter => {

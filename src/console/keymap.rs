@@ -20,8 +20,10 @@ pub enum Scope {
     AppDetail,
     /// YAML, describe and help.
     Text,
-    /// Override form, YAML editor and new-group form.
+    /// Override form and YAML editor.
     Editor,
+    /// The new-NodeGroup form: it shows what it would select and creates at once.
+    GroupForm,
     Diff,
     Conflict,
 }
@@ -39,6 +41,7 @@ impl Scope {
             Scope::AppDetail => "Application detail",
             Scope::Text => "YAML / describe / help",
             Scope::Editor => "Editors",
+            Scope::GroupForm => "New NodeGroup",
             Scope::Diff => "Diff preview",
             Scope::Conflict => "Conflict (409)",
         }
@@ -532,6 +535,26 @@ impl Keymap {
             )
             .hint(),
             b(Editor, KeyCode::Esc, NONE, "esc", Action::Back, "cancel").hint(),
+            b(
+                GroupForm,
+                KeyCode::Tab,
+                NONE,
+                "tab",
+                Action::Down,
+                "next field",
+            )
+            .hint(),
+            b(
+                GroupForm,
+                Char('s'),
+                CTRL,
+                "ctrl-s",
+                Action::Enter,
+                "create the NodeGroup (the nodes it selects are listed as you type)",
+            )
+            .writes()
+            .hint(),
+            b(GroupForm, KeyCode::Esc, NONE, "esc", Action::Back, "cancel").hint(),
             b(
                 Diff,
                 Char('y'),

@@ -1289,3 +1289,32 @@ fn a_command_with_extra_words_is_refused_not_half_done() {
         "{flash}"
     );
 }
+
+#[test]
+fn esc_then_a_key_read_by_the_terminal_as_alt_is_both_keys() {
+    let mut a = app();
+    command(&mut a, "apps");
+    key(&mut a, KeyCode::Enter);
+    assert!(matches!(a.screen().view, View::AppDetail { .. }));
+    a.update(Action::Key(KeyEvent::new(
+        KeyCode::Char('3'),
+        KeyModifiers::ALT,
+    )));
+    assert_eq!(a.screen().view, View::Matrix, "esc, then 3");
+}
+
+#[test]
+fn a_new_group_that_selects_no_node_says_so_and_the_footer_says_create() {
+    let mut a = app();
+    key(&mut a, KeyCode::Char('c'));
+    chars(&mut a, "west");
+    key(&mut a, KeyCode::Tab);
+    chars(&mut a, "zone=nowhere");
+    let s = screen(&a, W, 16);
+    assert!(s.contains("⚠ selects no node"), "{s}");
+    assert!(!s.contains("ready to create"), "{s}");
+    assert!(
+        s.contains("ctrl-s create") && !s.contains("ctrl-s preview"),
+        "{s}"
+    );
+}

@@ -168,16 +168,23 @@ impl NewGroupForm {
             );
             frame.render_widget(&ta, a);
         }
-        let status = match &self.error {
-            Some(err) => Span::styled(format!("✗ {err}"), theme.error()),
-            None => Span::styled("✓ ready to create", theme.ok()),
-        };
-        frame.render_widget(Paragraph::new(status), e);
         let selected = self
             .preview
             .iter()
             .filter(|s| s.selection_status == SelectionStatus::Succeeded)
             .count();
+        let status = match &self.error {
+            Some(err) => Span::styled(format!("✗ {err}"), theme.error()),
+            None if selected == 0 => Span::styled(
+                "⚠ selects no node: ctrl-s would create an empty group",
+                theme.warn(),
+            ),
+            None => Span::styled(
+                format!("✓ ctrl-s creates it with {selected} node(s)"),
+                theme.ok(),
+            ),
+        };
+        frame.render_widget(Paragraph::new(status), e);
         let mut lines = vec![Line::from(Span::styled(
             format!("Would select {selected} node(s):"),
             theme.header(),

@@ -21,6 +21,7 @@ pub fn lines(keymap: &Keymap, ctx: &Ctx, log_path: Option<&str>) -> Vec<Line<'st
         Scope::AppDetail,
         Scope::Text,
         Scope::Editor,
+        Scope::GroupForm,
         Scope::Diff,
         Scope::Conflict,
     ];
