@@ -113,6 +113,7 @@ fn event(secs_ago: u64, source: Source, object: &str, outcome: Outcome) -> Engin
         source,
         object: object.into(),
         outcome,
+        repeats: 0,
     }
 }
 

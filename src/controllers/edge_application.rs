@@ -272,7 +272,7 @@ async fn reconcile(app: Arc<EdgeApplication>, state: Arc<State>) -> Result<Actio
     if app.status.as_ref() != Some(&new_status) {
         state.reported.record_new(client, &app, &full_status).await;
         status::write(client, &state.schemas, &app, &namespace, &new_status).await?;
-        pass.changes.push("status updated".into());
+        pass.changes.push(status::words(&new_status));
     }
     if !pass.changes.is_empty() || !pass.failures.is_empty() || !rendered.errors.is_empty() {
         let outcome = match failure_summary(&rendered, &pass) {

@@ -57,15 +57,24 @@ pub struct EngineEvent {
     /// `namespace/name` or `name` of the object concerned; empty for engine-wide events.
     pub object: String,
     pub outcome: Outcome,
+    /// How many identical events directly before this one it stands for
+    /// (the console collapses repeats; `at` is the latest).
+    pub repeats: u32,
 }
 
 impl EngineEvent {
+    /// Whether `other` says the same thing of the same object (time aside).
+    pub fn repeats(&self, other: &EngineEvent) -> bool {
+        self.source == other.source && self.object == other.object && self.outcome == other.outcome
+    }
+
     pub fn new(source: Source, object: impl Into<String>, outcome: Outcome) -> Self {
         EngineEvent {
             at: SystemTime::now(),
             source,
             object: object.into(),
             outcome,
+            repeats: 0,
         }
     }
 
@@ -93,6 +102,10 @@ impl fmt::Display for EngineEvent {
             }
             Outcome::Leadership { holder: None, .. } => f.write_str("no leader"),
             Outcome::Lifecycle { message } => f.write_str(message),
+        }?;
+        if self.repeats > 0 {
+            write!(f, " (×{})", self.repeats + 1)?;
         }
+        Ok(())
     }
 }

@@ -51,18 +51,69 @@ pub fn init_file_logging(path: Option<PathBuf>) -> Result<PathBuf, String> {
     let file = open_log(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    file_logger(Mutex::new(file))
         .with_env_filter(filter)
-        .with_ansi(false)
-        .with_writer(Mutex::new(file))
         .try_init()
         .map_err(|e| format!("cannot install the logger: {e}"))?;
     Ok(path)
 }
 
+/// Every console appends to the same file: each line says which process wrote it.
+fn file_logger<W>(
+    writer: W,
+) -> tracing_subscriber::fmt::SubscriberBuilder<
+    tracing_subscriber::fmt::format::DefaultFields,
+    tracing_subscriber::fmt::format::Format<tracing_subscriber::fmt::format::Full, TimeAndPid>,
+    tracing_subscriber::filter::LevelFilter,
+    W,
+>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_timer(TimeAndPid)
+        .with_writer(writer)
+}
+
+/// The usual timestamp, then `pid=N`.
+struct TimeAndPid;
+
+impl tracing_subscriber::fmt::time::FormatTime for TimeAndPid {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        tracing_subscriber::fmt::time::SystemTime.format_time(w)?;
+        write!(w, " pid={}", std::process::id())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_log_line_names_the_process_that_wrote_it() {
+        let buffer = std::sync::Arc::new(Mutex::new(Vec::<u8>::new()));
+        let sink = buffer.clone();
+        let subscriber = file_logger(move || SharedBuffer(sink.clone())).finish();
+        tracing::subscriber::with_default(subscriber, || tracing::info!("hello"));
+        let text = String::from_utf8(buffer.lock().expect("lock").clone()).expect("utf-8");
+        assert!(
+            text.contains(&format!(" pid={} ", std::process::id())) && text.contains("hello"),
+            "{text}"
+        );
+    }
+
+    struct SharedBuffer(std::sync::Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for SharedBuffer {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
 
     #[test]
     fn logs_are_appended_under_a_private_directory() {

@@ -554,6 +554,15 @@ fn apply_input(meta: &mut Meta, input: StoreInput) {
             if let crate::controllers::Outcome::Leadership { holder, .. } = &event.outcome {
                 meta.lease_holder = holder.clone();
             }
+            // The same outcome again (a status that keeps moving, a retried
+            // failure) is one line with a count, not a screenful.
+            if let Some(last) = meta.events.back_mut()
+                && last.repeats(&event)
+            {
+                last.repeats += 1;
+                last.at = event.at;
+                return;
+            }
             if meta.events.len() >= EVENT_CAPACITY {
                 meta.events.pop_front();
             }
@@ -715,6 +724,46 @@ mod tests {
         assert_eq!(classify(&gone).0, Failure::Expired);
         let gone = watcher::Error::WatchStartFailed(kube::Error::Api(status(410)));
         assert_eq!(classify(&gone).0, Failure::Expired);
+    }
+
+    #[test]
+    fn a_repeated_event_is_counted_on_one_line() {
+        let mut meta = Meta {
+            context: String::new(),
+            namespace: None,
+            events: VecDeque::new(),
+            lease_holder: None,
+            engine: String::new(),
+            engine_stats: None,
+            lags: LagTracker::default(),
+        };
+        let failed = || {
+            EngineEvent::new(
+                crate::controllers::Source::EdgeApplication,
+                "default/web",
+                crate::controllers::Outcome::Failed {
+                    reason: "409".into(),
+                },
+            )
+        };
+        for _ in 0..3 {
+            apply_input(&mut meta, StoreInput::EngineEvent(failed()));
+        }
+        assert_eq!(meta.events.len(), 1);
+        assert_eq!(meta.events[0].repeats, 2);
+        assert!(
+            meta.events[0].to_string().ends_with("failed: 409 (×3)"),
+            "{}",
+            meta.events[0]
+        );
+        let other = EngineEvent::new(
+            crate::controllers::Source::EdgeApplication,
+            "default/web",
+            crate::controllers::Outcome::Reconciled { changes: vec![] },
+        );
+        apply_input(&mut meta, StoreInput::EngineEvent(other));
+        apply_input(&mut meta, StoreInput::EngineEvent(failed()));
+        assert_eq!(meta.events.len(), 3, "only consecutive repeats collapse");
     }
 
     #[test]

@@ -123,3 +123,53 @@ fn messages(entry: &crate::api::ManifestStatus) -> impl Iterator<Item = (&'stati
             .map(|warning| ("OverriderSkipped", warning.as_str())),
     )
 }
+
+/// What a status write said, for the engine's event: each group's
+/// ready/desired, so the Engine view shows progress rather than "updated".
+pub(super) fn words(status: &crate::api::EdgeApplicationStatus) -> String {
+    const SHOWN: usize = 4;
+    let groups: Vec<String> = status
+        .groups
+        .iter()
+        .take(SHOWN)
+        .map(|g| format!("{} {}/{}", g.name, g.ready_replicas, g.desired_replicas))
+        .collect();
+    if groups.is_empty() {
+        return "status updated".into();
+    }
+    let more = status.groups.len().saturating_sub(SHOWN);
+    let tail = if more > 0 {
+        format!(" … and {more} more")
+    } else {
+        String::new()
+    };
+    format!("status: {} ready{tail}", groups.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{EdgeApplicationStatus, GroupSummary};
+
+    #[test]
+    fn status_words_give_each_groups_ready_over_desired() {
+        let group = |name: &str, ready, desired| GroupSummary {
+            name: name.into(),
+            ready_replicas: ready,
+            desired_replicas: desired,
+            ..GroupSummary::default()
+        };
+        let mut status = EdgeApplicationStatus {
+            groups: vec![group("hangzhou", 2, 3), group("beijing", 3, 3)],
+            ..EdgeApplicationStatus::default()
+        };
+        assert_eq!(words(&status), "status: hangzhou 2/3, beijing 3/3 ready");
+        status.groups = (0..6).map(|i| group(&format!("g{i}"), 1, 1)).collect();
+        assert_eq!(
+            words(&status),
+            "status: g0 1/1, g1 1/1, g2 1/1, g3 1/1 ready … and 2 more"
+        );
+        status.groups.clear();
+        assert_eq!(words(&status), "status updated");
+    }
+}
