@@ -1601,7 +1601,8 @@ impl App {
                 spans.push(Span::raw(format!(" {}", b.hint_word())));
             }
         }
-        frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.base()), area);
+        let line = super::widgets::table::ellipsize(Line::from(spans), area.width);
+        frame.render_widget(Paragraph::new(line).style(theme.base()), area);
     }
 }
 

@@ -233,3 +233,57 @@ fn an_app_the_engine_is_behind_on_is_shown_lagging_never_with_a_check_mark() {
     assert!(detail.contains("⧗ engine behind: generation"), "{detail}");
     assert!(!line(&detail, &["hangzhou"]).contains('✓'), "{detail}");
 }
+
+/// `text` appears in `line` whole, or cut and followed by `…`.
+fn whole_or_ellipsis(line: &str, text: &str) -> bool {
+    if line.contains(text) {
+        return true;
+    }
+    let mut cut = text.to_owned();
+    while cut.chars().count() > 1 {
+        cut.pop();
+        if let Some(at) = line.find(&cut) {
+            return line[at + cut.len()..].starts_with('…');
+        }
+    }
+    false
+}
+
+#[test]
+fn long_names_fit_when_there_is_room_and_are_cut_with_an_ellipsis_when_not() {
+    let mut fleet = fixture::demo_fleet();
+    let app = &mut fleet.applications[1];
+    app.metadata.name = Some("video-analytics-pipeline".into());
+    let targets = &mut app.spec.workload_scope.target_node_groups;
+    let mut hangzhou = targets[0].clone();
+    hangzhou.name = "hangzhou".into();
+    targets.push(hangzhou);
+    let names = "beijing,shanghai,hangzhou";
+
+    let mut a = app_on(fleet);
+    command(&mut a, "apps");
+    let wide = screen(&a, 160, 8);
+    let row = line(&wide, &["video-analytics-pipeline"]);
+    assert!(
+        row.contains(names),
+        "at 160 columns the targets fit whole:\n{wide}"
+    );
+
+    let narrow = screen(&a, 80, 8);
+    let row = line(&narrow, &["video-analyt"]);
+    assert!(whole_or_ellipsis(row, "video-analytics-pipeline"), "{row}");
+    assert!(whole_or_ellipsis(row, names), "{row}");
+
+    command(&mut a, "matrix");
+    let matrix = screen(&a, 80, 8);
+    let row = line(&matrix, &["video-anal"]);
+    assert!(
+        whole_or_ellipsis(row, "edge/video-analytics-pipeline"),
+        "{row}"
+    );
+    let footer = matrix.lines().last().unwrap_or_default();
+    assert!(
+        footer.trim_end().ends_with('…'),
+        "the footer says it is cut: {footer}"
+    );
+}

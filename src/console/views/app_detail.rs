@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph};
+use ratatui::widgets::{Block, Borders, Paragraph};
 use serde_json::Value;
 
 use super::{Ctx, Screen, app_standing_text, condition_text, lag_text, standing_cell, styled};
@@ -102,7 +102,7 @@ impl TableSource for TargetsTable<'_> {
             _ => text(&self.filter_text(row)),
         }
     }
-    fn cells(&self, row: usize, theme: &Theme) -> Vec<Cell<'static>> {
+    fn cells(&self, row: usize, theme: &Theme) -> Vec<Line<'static>> {
         let Some(t) = self
             .object
             .and_then(|o| o.spec.workload_scope.target_node_groups.get(row))
@@ -114,7 +114,7 @@ impl TableSource for TargetsTable<'_> {
             .and_then(|a| a.status.groups.iter().find(|g| g.name == t.name));
         let standing = self.app.and_then(|a| a.replicas_in(&t.name));
         vec![
-            Cell::from(t.name.clone()),
+            Line::from(t.name.clone()),
             match (self.app, standing) {
                 (Some(app), Some(s)) => {
                     let (text, style) = app_standing_text(app, s, theme);
@@ -133,7 +133,7 @@ impl TableSource for TargetsTable<'_> {
                 }
                 (None, _) => styled("-", theme.muted()),
             },
-            Cell::from(overrides_summary(&t.overriders)),
+            Line::from(overrides_summary(&t.overriders)),
         ]
     }
 }
@@ -167,32 +167,32 @@ impl TableSource for ObjectsTable<'_> {
     fn sort_key(&self, row: usize, _: usize) -> SortKey {
         text(&self.filter_text(row))
     }
-    fn cells(&self, row: usize, theme: &Theme) -> Vec<Cell<'static>> {
+    fn cells(&self, row: usize, theme: &Theme) -> Vec<Line<'static>> {
         let Some(o) = self.app.objects.get(row) else {
             return Vec::new();
         };
         let (cond, st) = condition_text(o.condition, theme);
         vec![
-            Cell::from(
+            Line::from(
                 o.key
                     .as_ref()
                     .map(|k| k.kind.clone())
                     .unwrap_or_else(|| "?".into()),
             ),
-            Cell::from(
+            Line::from(
                 o.key
                     .as_ref()
                     .map(|k| k.name.clone())
                     .unwrap_or_else(|| format!("manifest {}", o.ordinal)),
             ),
-            Cell::from(o.target.clone().unwrap_or_else(|| "-".into())),
+            Line::from(o.target.clone().unwrap_or_else(|| "-".into())),
             standing_cell(o.replicas.as_ref(), theme),
             styled(cond, st),
             match (&o.reason, o.warnings.first()) {
-                (Some(reason), _) => Cell::from(reason.clone()),
+                (Some(reason), _) => Line::from(reason.clone()),
                 // A skipped overrider is worth a look even on an Available object.
                 (None, Some(warning)) => styled(format!("⚠ {warning}"), theme.warn()),
-                (None, None) => Cell::from(""),
+                (None, None) => Line::from(""),
             },
         ]
     }

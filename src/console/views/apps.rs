@@ -3,7 +3,6 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Cell;
 
 use super::{Ctx, Screen, age, app_standing_text, styled};
 use crate::console::theme::Theme;
@@ -47,7 +46,7 @@ impl TableSource for AppsTable<'_> {
             _ => text(&a.name),
         }
     }
-    fn cells(&self, row: usize, theme: &Theme) -> Vec<Cell<'static>> {
+    fn cells(&self, row: usize, theme: &Theme) -> Vec<Line<'static>> {
         let Some(a) = self.ctx.derived.apps.get(row) else {
             return Vec::new();
         };
@@ -63,9 +62,9 @@ impl TableSource for AppsTable<'_> {
             per_group.push(Span::styled(t, s));
         }
         vec![
-            Cell::from(a.namespace.clone()),
-            Cell::from(a.name.clone()),
-            Cell::from(a.targets.join(",")),
+            Line::from(a.namespace.clone()),
+            Line::from(a.name.clone()),
+            Line::from(a.targets.join(",")),
             if let Some(lag) = &a.lag {
                 styled(
                     format!("⧗ lag {}", age(self.ctx.now, lag.since)),
@@ -78,8 +77,8 @@ impl TableSource for AppsTable<'_> {
             } else {
                 styled(format!("▲ {available}/{total}"), theme.warn())
             },
-            Cell::from(a.processing().to_string()),
-            Cell::from(Line::from(per_group)),
+            Line::from(a.processing().to_string()),
+            Line::from(per_group),
         ]
     }
 }

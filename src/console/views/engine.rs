@@ -3,7 +3,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph};
+use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::{Ctx, Screen, age, styled};
 use crate::console::engine_stats::{EngineReading, EngineStats, Origin};
@@ -53,20 +53,20 @@ impl TableSource for EventsTable<'_> {
             _ => num(row),
         }
     }
-    fn cells(&self, row: usize, theme: &Theme) -> Vec<Cell<'static>> {
+    fn cells(&self, row: usize, theme: &Theme) -> Vec<Line<'static>> {
         let Some(e) = self.event(row) else {
             return Vec::new();
         };
         vec![
-            Cell::from(age(self.ctx.now, e.at)),
-            Cell::from(e.source.to_string()),
-            Cell::from(e.object.clone()),
+            Line::from(age(self.ctx.now, e.at)),
+            Line::from(e.source.to_string()),
+            Line::from(e.object.clone()),
             event_message(e, theme),
         ]
     }
 }
 
-pub fn event_message(e: &crate::controllers::events::EngineEvent, theme: &Theme) -> Cell<'static> {
+pub fn event_message(e: &crate::controllers::events::EngineEvent, theme: &Theme) -> Line<'static> {
     let full = e.to_string();
     let message = full
         .split_once(": ")
@@ -77,7 +77,7 @@ pub fn event_message(e: &crate::controllers::events::EngineEvent, theme: &Theme)
         Outcome::Reconciled { changes } if changes.is_empty() => {
             styled(format!("✓ {message}"), theme.muted())
         }
-        _ => Cell::from(format!("● {message}")),
+        _ => Line::from(format!("● {message}")),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::widgets::Cell;
+use ratatui::text::Line;
 
 use super::{Ctx, Screen, condition_text, local_service_text, ready_text, standing_cell, styled};
 use crate::api::{ReadyStatus, SelectionStatus};
@@ -103,20 +103,20 @@ impl TableSource for NodesTable {
             _ => text(&r.name),
         }
     }
-    fn cells(&self, row: usize, theme: &Theme) -> Vec<Cell<'static>> {
+    fn cells(&self, row: usize, theme: &Theme) -> Vec<Line<'static>> {
         let Some(r) = self.rows.get(row) else {
             return Vec::new();
         };
         let (ready, ready_style) = ready_text(r.ready, theme);
         vec![
-            Cell::from(r.name.clone()),
+            Line::from(r.name.clone()),
             styled(ready, ready_style),
             match r.selection {
                 Some(SelectionStatus::Succeeded) => styled("✓ Succeeded", theme.ok()),
                 Some(SelectionStatus::Failed) => styled("✗ Failed", theme.error()),
                 None => styled("-", theme.muted()),
             },
-            Cell::from(r.reason.clone()),
+            Line::from(r.reason.clone()),
             styled(r.labels.clone(), theme.muted()),
         ]
     }
@@ -166,7 +166,7 @@ impl TableSource for WorkloadsTable<'_> {
     fn sort_key(&self, row: usize, _: usize) -> SortKey {
         text(&self.filter_text(row))
     }
-    fn cells(&self, row: usize, theme: &Theme) -> Vec<Cell<'static>> {
+    fn cells(&self, row: usize, theme: &Theme) -> Vec<Line<'static>> {
         let Some((app, o)) = self.rows.get(row) else {
             return Vec::new();
         };
@@ -177,11 +177,11 @@ impl TableSource for WorkloadsTable<'_> {
             .map(|k| format!("{}/{}", k.kind, k.name))
             .unwrap_or_else(|| format!("manifest {}", o.ordinal));
         vec![
-            Cell::from((*app).to_owned()),
-            Cell::from(name),
+            Line::from((*app).to_owned()),
+            Line::from(name),
             standing_cell(o.replicas.as_ref(), theme),
             styled(cond, cond_style),
-            Cell::from(o.reason.clone().unwrap_or_default()),
+            Line::from(o.reason.clone().unwrap_or_default()),
         ]
     }
 }
@@ -222,15 +222,15 @@ impl TableSource for ServicesTable<'_> {
     fn sort_key(&self, row: usize, _: usize) -> SortKey {
         text(&self.filter_text(row))
     }
-    fn cells(&self, row: usize, theme: &Theme) -> Vec<Cell<'static>> {
+    fn cells(&self, row: usize, theme: &Theme) -> Vec<Line<'static>> {
         let Some(s) = self.services().nth(row) else {
             return Vec::new();
         };
         let local = s.local_in(&self.group);
         let (ready, total) = local.map_or((0, 0), |(t, _)| (t.ready_endpoints, t.endpoints));
         vec![
-            Cell::from(format!("{}/{}", s.namespace, s.name)),
-            Cell::from(format!("{ready} ready / {total}")),
+            Line::from(format!("{}/{}", s.namespace, s.name)),
+            Line::from(format!("{ready} ready / {total}")),
             match local {
                 _ if self.group == UNGROUPED => styled("● own node only", theme.muted()),
                 Some((_, l)) => {

@@ -5,10 +5,11 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Row, Table};
+use ratatui::widgets::{Block, Borders, Row, Table};
 
 use super::{Ctx, Screen, app_standing_text, styled};
 use crate::console::theme::Theme;
+use crate::console::widgets::table::ellipsize;
 use crate::console::widgets::table::{Column, SortKey, TableSource, col, text};
 
 /// Width of one group column.
@@ -39,8 +40,8 @@ impl TableSource for MatrixRows<'_> {
     fn sort_key(&self, row: usize, _: usize) -> SortKey {
         text(&self.filter_text(row))
     }
-    fn cells(&self, row: usize, _: &Theme) -> Vec<Cell<'static>> {
-        vec![Cell::from(self.filter_text(row))]
+    fn cells(&self, row: usize, _: &Theme) -> Vec<Line<'static>> {
+        vec![Line::from(self.filter_text(row))]
     }
 }
 
@@ -93,8 +94,11 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx) {
     state.offset.set(offset);
 
     let header = Row::new(
-        std::iter::once(Cell::from("APPLICATION"))
-            .chain(shown.iter().map(|g| Cell::from((*g).to_owned()))),
+        std::iter::once(Line::from("APPLICATION")).chain(
+            shown
+                .iter()
+                .map(|g| ellipsize(Line::from((*g).to_owned()), CELL)),
+        ),
     )
     .style(theme.header());
     let src = MatrixRows { ctx };
@@ -111,15 +115,18 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx) {
             } else {
                 theme.base()
             };
-            let mut cells = vec![styled(src.filter_text(app), name_style)];
+            let mut cells = vec![ellipsize(styled(src.filter_text(app), name_style), APP_COL)];
             for (ci, g) in shown.iter().enumerate() {
                 let (t, s) = cell_text(ctx, app, g, theme);
                 let selected = is_row && first_col + ci == selected_col;
-                cells.push(if selected {
-                    styled(format!("[{t}]"), theme.selected())
-                } else {
-                    styled(format!(" {t}"), s)
-                });
+                cells.push(ellipsize(
+                    if selected {
+                        styled(format!("[{t}]"), theme.selected())
+                    } else {
+                        styled(format!(" {t}"), s)
+                    },
+                    CELL,
+                ));
             }
             Row::new(cells)
         })

@@ -16,8 +16,8 @@ pub mod yaml;
 use std::time::SystemTime;
 
 use ratatui::style::Style;
+use ratatui::text::Line;
 use ratatui::text::Span;
-use ratatui::widgets::Cell;
 use serde_json::Value;
 
 use super::model::{AppInfo, AppLag, Derived, Fleet};
@@ -190,9 +190,9 @@ pub fn source<'a>(view: &View, ctx: &'a Ctx<'a>) -> Option<Box<dyn TableSource +
 }
 
 /// `✓ Ready` / `✗ NotReady` / `? Unknown`.
-pub fn ready_cell(status: ReadyStatus, theme: &Theme) -> Cell<'static> {
+pub fn ready_cell(status: ReadyStatus, theme: &Theme) -> Line<'static> {
     let (text, style) = ready_text(status, theme);
-    Cell::from(Span::styled(text, style))
+    Line::from(Span::styled(text, style))
 }
 
 pub fn ready_text(status: ReadyStatus, theme: &Theme) -> (&'static str, Style) {
@@ -251,7 +251,7 @@ pub fn lag_text(lag: &AppLag, now: SystemTime) -> String {
 }
 
 /// [`standing_text`] as a cell; `-` when there is nothing to count.
-pub fn standing_cell(s: Option<&Standing>, theme: &Theme) -> Cell<'static> {
+pub fn standing_cell(s: Option<&Standing>, theme: &Theme) -> Line<'static> {
     match s {
         Some(s) => {
             let (t, style) = standing_text(s, theme);
@@ -274,8 +274,8 @@ pub fn local_service_text(l: LocalService, theme: &Theme) -> (String, Style) {
     }
 }
 
-pub fn styled(text: impl Into<String>, style: Style) -> Cell<'static> {
-    Cell::from(Span::styled(text.into(), style))
+pub fn styled(text: impl Into<String>, style: Style) -> Line<'static> {
+    Line::from(Span::styled(text.into(), style))
 }
 
 /// `4s`, `3m`, `2h`, `5d`.

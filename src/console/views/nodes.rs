@@ -2,7 +2,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::widgets::Cell;
+use ratatui::text::Line;
 
 use super::{Ctx, Screen, ready_cell, styled};
 use crate::console::model::UNGROUPED;
@@ -51,14 +51,14 @@ impl TableSource for NodesTable<'_> {
             _ => text(&n.name),
         }
     }
-    fn cells(&self, row: usize, theme: &Theme) -> Vec<Cell<'static>> {
+    fn cells(&self, row: usize, theme: &Theme) -> Vec<Line<'static>> {
         let Some(n) = self.ctx.derived.nodes.get(row) else {
             return Vec::new();
         };
         vec![
-            Cell::from(n.name.clone()),
+            Line::from(n.name.clone()),
             match &n.group {
-                Some(g) => Cell::from(g.clone()),
+                Some(g) => Line::from(g.clone()),
                 None => styled(UNGROUPED, theme.muted()),
             },
             ready_cell(n.ready, theme),

@@ -3,7 +3,6 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Cell;
 
 use super::{Ctx, Screen, styled};
 use crate::console::model::GroupInfo;
@@ -134,7 +133,7 @@ impl TableSource for RegionsTable<'_> {
             _ => text(&g.name),
         }
     }
-    fn cells(&self, row: usize, theme: &crate::console::theme::Theme) -> Vec<Cell<'static>> {
+    fn cells(&self, row: usize, theme: &crate::console::theme::Theme) -> Vec<Line<'static>> {
         let Some(g) = self.group(row) else {
             return Vec::new();
         };
@@ -151,29 +150,29 @@ impl TableSource for RegionsTable<'_> {
         };
         vec![
             styled(g.name.clone(), name_style),
-            Cell::from(g.members.len().to_string()),
+            Line::from(g.members.len().to_string()),
             styled(g.ready.to_string(), theme.ok()),
             if g.not_ready > 0 {
                 styled(format!("✗ {}", g.not_ready), theme.error())
             } else {
-                Cell::from("0")
+                Line::from("0")
             },
             if g.unknown > 0 {
                 styled(format!("? {}", g.unknown), theme.warn())
             } else {
-                Cell::from("0")
+                Line::from("0")
             },
-            Cell::from(if apps.is_empty() {
+            Line::from(if apps.is_empty() {
                 "-".to_owned()
             } else {
                 apps.join(",")
             }),
             if g.workloads == 0 {
-                Cell::from("-")
+                Line::from("-")
             } else {
                 super::standing_cell(g.replicas.as_ref(), theme)
             },
-            Cell::from(health(g, theme)),
+            health(g, theme),
         ]
     }
 }

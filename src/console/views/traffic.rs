@@ -2,7 +2,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::widgets::Cell;
+use ratatui::text::Line;
 
 use super::{Ctx, Screen, local_service_text, styled};
 use crate::console::model::UNGROUPED;
@@ -103,7 +103,7 @@ impl TableSource for TrafficTable<'_> {
             _ => text(&s),
         }
     }
-    fn cells(&self, row: usize, theme: &Theme) -> Vec<Cell<'static>> {
+    fn cells(&self, row: usize, theme: &Theme) -> Vec<Line<'static>> {
         let Some((s, g, e, r, local)) = self.parts(row) else {
             return Vec::new();
         };
@@ -115,10 +115,10 @@ impl TableSource for TrafficTable<'_> {
             None => styled("● visible only on their own node", theme.muted()),
         };
         vec![
-            Cell::from(s),
-            Cell::from(g),
-            Cell::from(e.to_string()),
-            Cell::from(r.to_string()),
+            Line::from(s),
+            Line::from(g),
+            Line::from(e.to_string()),
+            Line::from(r.to_string()),
             visibility,
         ]
     }

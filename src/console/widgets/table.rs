@@ -41,7 +41,7 @@ pub trait TableSource {
     fn filter_text(&self, row: usize) -> String;
     fn sort_key(&self, row: usize, column: usize) -> SortKey;
     /// The cells of one row (called only for visible rows).
-    fn cells(&self, row: usize, theme: &Theme) -> Vec<Cell<'static>>;
+    fn cells(&self, row: usize, theme: &Theme) -> Vec<Line<'static>>;
 }
 
 #[derive(Debug, Clone, Default)]
@@ -57,6 +57,9 @@ pub struct TableState {
     pub offset: StdCell<usize>,
     /// Rows that fit in the last drawn frame (for page up/down).
     pub page: StdCell<usize>,
+    /// The widest content seen per column since the view opened: columns
+    /// grow to fit what scrolls by but do not shrink back, so they hold still.
+    pub seen: std::cell::RefCell<Vec<u16>>,
 }
 
 impl TableState {
@@ -158,28 +161,58 @@ pub fn draw(
     offset = offset.min(total.saturating_sub(inner_height.max(1)));
     state.offset.set(offset);
 
-    let header = Row::new(columns.iter().enumerate().map(|(i, c)| {
-        let arrow = match state.sort {
-            Some((s, true)) if s == i => "↑",
-            Some((s, false)) if s == i => "↓",
-            _ => "",
-        };
-        Cell::from(format!("{}{arrow}", c.title))
-    }))
-    .style(theme.header());
-
+    let titles: Vec<Line<'static>> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let arrow = match state.sort {
+                Some((s, true)) if s == i => "↑",
+                Some((s, false)) if s == i => "↓",
+                _ => "",
+            };
+            Line::from(format!("{}{arrow}", c.title))
+        })
+        .collect();
     let selection_theme = theme.on_selection();
-    let rows: Vec<Row> = state
+    let visible: Vec<(bool, Vec<Line<'static>>)> = state
         .order
         .iter()
         .enumerate()
         .skip(offset)
         .take(inner_height)
         .map(|(pos, &i)| {
-            if focused && pos == state.selected {
-                Row::new(source.cells(i, &selection_theme)).style(theme.selected())
+            let selected = focused && pos == state.selected;
+            let t = if selected { &selection_theme } else { theme };
+            (selected, source.cells(i, t))
+        })
+        .collect();
+    let widths = fit_columns(
+        &columns,
+        &titles,
+        visible.iter().map(|(_, cells)| cells.as_slice()),
+        &mut state.seen.borrow_mut(),
+        area.width.saturating_sub(2),
+    );
+    let header = Row::new(
+        titles
+            .into_iter()
+            .zip(&widths)
+            .map(|(t, &w)| Cell::from(ellipsize(t, w))),
+    )
+    .style(theme.header());
+    let rows: Vec<Row> = visible
+        .into_iter()
+        .map(|(selected, cells)| {
+            let row = Row::new(
+                cells
+                    .into_iter()
+                    .zip(&widths)
+                    .map(|(c, &w)| Cell::from(ellipsize(c, w))),
+            );
+            if selected {
+                row.style(theme.selected())
             } else {
-                Row::new(source.cells(i, theme))
+                row
             }
         })
         .collect();
@@ -202,8 +235,7 @@ pub fn draw(
             theme.border()
         })
         .title(Line::from(title_spans));
-    let widths: Vec<Constraint> = columns.iter().map(|c| c.width).collect();
-    let table = Table::new(rows, widths)
+    let table = Table::new(rows, widths.iter().map(|&w| Constraint::Length(w)))
         .header(header)
         .block(block)
         .style(theme.base())
@@ -223,6 +255,106 @@ pub fn draw(
         };
         frame.render_widget(Span::styled(msg, theme.muted()), r);
     }
+}
+
+/// The width of each column: when everything shown fits, fixed columns
+/// take exactly their widest content (header included) and the fill
+/// columns share the rest; when it does not, the declared widths hold and
+/// cut text ends in `…` ([`ellipsize`]).
+fn fit_columns<'a>(
+    columns: &[Column],
+    titles: &[Line<'_>],
+    rows: impl Iterator<Item = &'a [Line<'static>]>,
+    seen: &mut Vec<u16>,
+    width: u16,
+) -> Vec<u16> {
+    let mut content: Vec<u16> = titles.iter().map(line_width).collect();
+    if seen.len() == content.len() {
+        for (c, s) in content.iter_mut().zip(seen.iter()) {
+            *c = (*c).max(*s);
+        }
+    }
+    for cells in rows {
+        for (i, cell) in cells.iter().enumerate() {
+            if let Some(w) = content.get_mut(i) {
+                *w = (*w).max(line_width(cell));
+            }
+        }
+    }
+    seen.clone_from(&content);
+    let spacing = u16::try_from(columns.len().saturating_sub(1)).unwrap_or(u16::MAX);
+    let needed = columns
+        .iter()
+        .zip(&content)
+        .map(|(c, &w)| match c.width {
+            Constraint::Length(_) => w,
+            // A fill column needs at least its title.
+            _ => w.min(titles_width(c)),
+        })
+        .fold(spacing, u16::saturating_add);
+    let constraints: Vec<Constraint> = columns
+        .iter()
+        .zip(&content)
+        .map(|(c, &w)| match c.width {
+            Constraint::Length(_) if needed <= width => Constraint::Length(w),
+            other => other,
+        })
+        .collect();
+    let area = Rect::new(0, 0, width, 1);
+    ratatui::layout::Layout::horizontal(constraints)
+        .spacing(1)
+        .split(area)
+        .iter()
+        .map(|r| r.width)
+        .collect()
+}
+
+fn titles_width(c: &Column) -> u16 {
+    u16::try_from(unicode_width::UnicodeWidthStr::width(c.title)).unwrap_or(u16::MAX)
+}
+
+fn line_width(line: &Line<'_>) -> u16 {
+    u16::try_from(line.width()).unwrap_or(u16::MAX)
+}
+
+/// `line` cut to `width` columns, its last one `…` when anything was cut.
+pub fn ellipsize(line: Line<'static>, width: u16) -> Line<'static> {
+    let width = usize::from(width);
+    if line.width() <= width {
+        return line;
+    }
+    let Line {
+        spans,
+        style,
+        alignment,
+        ..
+    } = line;
+    let mut room = width.saturating_sub(1);
+    let mut kept: Vec<Span<'static>> = Vec::new();
+    let mut last_style = ratatui::style::Style::default();
+    for span in spans {
+        if room == 0 {
+            break;
+        }
+        last_style = span.style;
+        let mut text = String::new();
+        for g in unicode_segmentation::UnicodeSegmentation::graphemes(span.content.as_ref(), true) {
+            let w = unicode_width::UnicodeWidthStr::width(g);
+            if w > room {
+                room = 0;
+                break;
+            }
+            room -= w;
+            text.push_str(g);
+        }
+        kept.push(Span::styled(text, span.style));
+    }
+    if width > 0 {
+        kept.push(Span::styled("…", last_style));
+    }
+    let mut cut = Line::from(kept).style(style);
+    cut.alignment = alignment;
+    cut
 }
 
 /// Case-insensitive text comparison helper for sort keys.
@@ -252,9 +384,73 @@ mod tests {
         fn sort_key(&self, row: usize, _: usize) -> SortKey {
             num(self.0.get(row).copied().unwrap_or(0))
         }
-        fn cells(&self, row: usize, _: &Theme) -> Vec<Cell<'static>> {
-            vec![Cell::from(self.filter_text(row))]
+        fn cells(&self, row: usize, _: &Theme) -> Vec<Line<'static>> {
+            vec![Line::from(self.filter_text(row))]
         }
+    }
+
+    #[test]
+    fn a_cut_cell_ends_in_an_ellipsis_and_keeps_its_styles() {
+        let red = ratatui::style::Style::default().fg(ratatui::style::Color::Red);
+        let line = Line::from(vec![
+            Span::raw("edge-apps/"),
+            Span::styled("video-analytics", red),
+        ]);
+        let cut = ellipsize(line.clone(), 14);
+        assert_eq!(cut.to_string(), "edge-apps/vid…");
+        assert_eq!(cut.width(), 14);
+        assert_eq!(cut.spans.last().map(|s| s.style), Some(red));
+        assert_eq!(ellipsize(line.clone(), 25), line, "what fits is untouched");
+        assert_eq!(
+            ellipsize(Line::from("中文字"), 4).to_string(),
+            "中…",
+            "wide characters count twice"
+        );
+    }
+
+    #[test]
+    fn columns_take_their_content_when_it_fits_and_their_declared_width_otherwise() {
+        let columns = [
+            col("NAME", Constraint::Length(6)),
+            col("TARGETS", Constraint::Length(4)),
+            col("MESSAGE", Constraint::Fill(1)),
+        ];
+        let titles: Vec<Line> = columns.iter().map(|c| Line::from(c.title)).collect();
+        let row = vec![
+            Line::from("web"),
+            Line::from("hangzhou,shanghai"),
+            Line::from("ok"),
+        ];
+        let rows = [row.as_slice()];
+        let wide = fit_columns(&columns, &titles, rows.iter().copied(), &mut Vec::new(), 80);
+        assert_eq!(
+            wide[..2],
+            [4, 17],
+            "NAME shrinks to its title, TARGETS grows to its content"
+        );
+        assert_eq!(
+            wide.iter().sum::<u16>() + 2,
+            80,
+            "the fill column takes the rest"
+        );
+        let narrow = fit_columns(&columns, &titles, rows.iter().copied(), &mut Vec::new(), 20);
+        assert_eq!(
+            narrow[..2],
+            [6, 4],
+            "too narrow: the declared widths, cut with …"
+        );
+        // Scrolled to a row of short names, TARGETS keeps the width it had.
+        let mut seen = Vec::new();
+        fit_columns(&columns, &titles, rows.iter().copied(), &mut seen, 80);
+        let short = vec![Line::from("a"), Line::from("b"), Line::from("c")];
+        let still = fit_columns(
+            &columns,
+            &titles,
+            [short.as_slice()].into_iter(),
+            &mut seen,
+            80,
+        );
+        assert_eq!(still[..2], [4, 17]);
     }
 
     #[test]
