@@ -1516,13 +1516,28 @@ impl App {
                 ""
             }
         );
-        let [l, r] = Layout::horizontal([
+        // The breadcrumb keeps at least half the line; both end in … when cut.
+        let crumbs = Line::from(spans);
+        let wanted = u16::try_from(right.chars().count()).unwrap_or(u16::MAX);
+        let crumb_room = u16::try_from(crumbs.width())
+            .unwrap_or(u16::MAX)
+            .min(area.width / 2);
+        let right_width = wanted.min(area.width.saturating_sub(crumb_room + 1));
+        let [l, _, r] = Layout::horizontal([
             Constraint::Fill(1),
-            Constraint::Length(u16::try_from(right.chars().count()).unwrap_or(40)),
+            Constraint::Length(1),
+            Constraint::Length(right_width),
         ])
         .areas(area);
-        frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.base()), l);
-        frame.render_widget(Paragraph::new(Span::styled(right, theme.accent())), r);
+        let ellipsize = super::widgets::table::ellipsize;
+        frame.render_widget(
+            Paragraph::new(ellipsize(crumbs, l.width)).style(theme.base()),
+            l,
+        );
+        frame.render_widget(
+            Paragraph::new(ellipsize(Line::styled(right, theme.accent()), r.width)),
+            r,
+        );
     }
 
     fn draw_prompt(&self, frame: &mut Frame, area: Rect) {

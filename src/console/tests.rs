@@ -71,7 +71,7 @@ pub(super) fn command(app: &mut App, s: &str) -> Vec<Effect> {
     key(app, KeyCode::Enter)
 }
 
-fn ctrl(app: &mut App, c: char) -> Vec<Effect> {
+pub(super) fn ctrl(app: &mut App, c: char) -> Vec<Effect> {
     app.update(Action::Key(KeyEvent::new(
         KeyCode::Char(c),
         KeyModifiers::CONTROL,

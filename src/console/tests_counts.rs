@@ -9,7 +9,7 @@ use crossterm::event::KeyCode;
 use super::app::App;
 use super::fixture;
 use super::model::{Derived, Fleet};
-use super::tests::{W, command, key, options, screen};
+use super::tests::{W, chars, command, key, options, screen};
 use super::views::View;
 
 fn app_on(fleet: Fleet) -> App {
@@ -286,4 +286,121 @@ fn long_names_fit_when_there_is_room_and_are_cut_with_an_ellipsis_when_not() {
         footer.trim_end().ends_with('…'),
         "the footer says it is cut: {footer}"
     );
+}
+
+#[test]
+fn everything_stays_usable_at_80_by_24() {
+    let mut a = app_on(fixture::demo_fleet());
+    command(&mut a, "apps");
+    let apps = screen(&a, 80, 24);
+    assert!(
+        line(&apps, &["nginx-app"]).contains("beijing ▲ 2/3"),
+        "per-group counts stay:\n{apps}"
+    );
+
+    key(&mut a, KeyCode::Enter);
+    let detail = screen(&a, 80, 24);
+    let events = detail
+        .lines()
+        .skip_while(|l| !l.contains("Recent engine events"))
+        .skip(1)
+        .take_while(|l| !l.starts_with('└'))
+        .filter(|l| l.contains("edgeapplication"))
+        .count();
+    assert!(events >= 2, "the events pane has rows:\n{detail}");
+
+    // A long breadcrumb and a long kubeconfig path share the header, cut with …
+    let mut long = app_on(fixture::demo_fleet());
+    long.kubeconfig_out = Some("/home/operator/.local/state/edgedeck/embedded.kubeconfig".into());
+    command(&mut long, "apps");
+    key(&mut long, KeyCode::Enter);
+    let header = screen(&long, 80, 24)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(header.contains("› App "), "{header}");
+    assert!(header.contains('…'), "{header}");
+
+    // The override form shows a field's error, not its syntax, in the title.
+    command(&mut a, "matrix");
+    key(&mut a, KeyCode::Char('e'));
+    key(&mut a, KeyCode::End);
+    chars(&mut a, "x");
+    let form = screen(&a, 80, 24);
+    assert!(form.contains("is not a whole number"), "{form}");
+}
+
+/// Every view and mode at the two sizes operators use most: 80×24 (a
+/// laptop split) and 160×45 (a full screen).
+#[test]
+fn snapshots_of_every_view_at_80x24_and_160x45() {
+    fn open(a: &mut App, what: &str) {
+        match what {
+            "app_detail" => {
+                command(a, "apps");
+                key(a, KeyCode::Enter);
+            }
+            "group" => {
+                command(a, "regions");
+                key(a, KeyCode::Enter);
+            }
+            "yaml" => {
+                command(a, "apps");
+                key(a, KeyCode::Char('y'));
+            }
+            "describe" => {
+                command(a, "apps");
+                key(a, KeyCode::Char('d'));
+            }
+            "help" => {
+                key(a, KeyCode::Char('?'));
+            }
+            "override_form" => {
+                command(a, "matrix");
+                key(a, KeyCode::Char('e'));
+            }
+            "yaml_editor" => {
+                command(a, "apps");
+                key(a, KeyCode::Char('E'));
+            }
+            "diff" => {
+                command(a, "matrix");
+                key(a, KeyCode::Char('e'));
+                key(a, KeyCode::End);
+                chars(a, "0");
+                super::tests::ctrl(a, 's');
+            }
+            "new_group" => {
+                key(a, KeyCode::Char('c'));
+                chars(a, "west");
+            }
+            view => {
+                command(a, view);
+            }
+        }
+    }
+    for what in [
+        "regions",
+        "apps",
+        "matrix",
+        "traffic",
+        "engine",
+        "nodes",
+        "app_detail",
+        "group",
+        "yaml",
+        "describe",
+        "help",
+        "override_form",
+        "yaml_editor",
+        "diff",
+        "new_group",
+    ] {
+        for (w, h) in [(80, 24), (160, 45)] {
+            let mut a = app_on(fixture::demo_fleet());
+            open(&mut a, what);
+            insta::assert_snapshot!(format!("{what}_{w}x{h}"), screen(&a, w, h));
+        }
+    }
 }

@@ -486,10 +486,12 @@ impl OverrideForm {
                         theme.header()
                     },
                 ),
-                Span::styled(format!("({syntax}) "), theme.muted()),
             ];
-            if let Some(e) = &self.errors[i] {
-                title.push(Span::styled(format!("{e} "), theme.error()));
+            // The error takes the syntax hint's place: on a narrow terminal
+            // the title is cut, and what is wrong matters more than the syntax.
+            match &self.errors[i] {
+                Some(e) => title.push(Span::styled(format!("{e} "), theme.error())),
+                None => title.push(Span::styled(format!("({syntax}) "), theme.muted())),
             }
             let mut ta = field.clone();
             ta.set_block(

@@ -218,11 +218,12 @@ pub fn draw(
         return;
     };
     let manifests = &object.spec.workload_template.manifests;
+    // Every pane keeps rows to show on 80×24: the events get at least three.
     let [m_area, t_area, o_area, e_area] = Layout::vertical([
         Constraint::Length(u16::try_from(manifests.len().min(6)).unwrap_or(6) + 2),
-        Constraint::Percentage(30),
-        Constraint::Percentage(40),
-        Constraint::Fill(1),
+        Constraint::Fill(3),
+        Constraint::Fill(4),
+        Constraint::Min(5),
     ])
     .areas(area);
 
@@ -298,13 +299,14 @@ pub fn draw(
             } else {
                 theme.base()
             };
-            Line::from(vec![
+            let line = Line::from(vec![
                 Span::styled(format!("{:>4} ", super::age(ctx.now, e.at)), theme.muted()),
                 Span::styled(
                     format!("{}{}", if e.is_failure() { "✗ " } else { "● " }, e),
                     cell_style,
                 ),
-            ])
+            ]);
+            crate::console::widgets::table::ellipsize(line, e_area.width.saturating_sub(2))
         })
         .collect();
     frame.render_widget(

@@ -292,14 +292,40 @@ fn fit_columns<'a>(
             _ => w.min(titles_width(c)),
         })
         .fold(spacing, u16::saturating_add);
-    let constraints: Vec<Constraint> = columns
+    let mut constraints: Vec<Constraint> = columns
         .iter()
         .zip(&content)
         .map(|(c, &w)| match c.width {
             Constraint::Length(_) if needed <= width => Constraint::Length(w),
+            // Too narrow: no fixed column takes more than it needs, so the
+            // fill columns keep what is left rather than nothing.
+            Constraint::Length(declared) => Constraint::Length(w.min(declared)),
             other => other,
         })
         .collect();
+    // Fill columns share what is left, but one whose content needs less
+    // than its share takes only that, leaving the rest to those that need it.
+    let fixed: u16 = constraints
+        .iter()
+        .map(|c| match c {
+            Constraint::Length(w) => *w,
+            _ => 0,
+        })
+        .fold(spacing, u16::saturating_add);
+    let mut left = width.saturating_sub(fixed);
+    let mut fills: Vec<usize> = (0..columns.len())
+        .filter(|&i| !matches!(constraints[i], Constraint::Length(_)))
+        .collect();
+    fills.sort_by_key(|&i| content[i]);
+    let mut count = u16::try_from(fills.len()).unwrap_or(u16::MAX);
+    for i in fills {
+        let share = left / count.max(1);
+        if content[i] <= share && count > 1 {
+            constraints[i] = Constraint::Length(content[i]);
+            left -= content[i];
+        }
+        count -= 1;
+    }
     let area = Rect::new(0, 0, width, 1);
     ratatui::layout::Layout::horizontal(constraints)
         .spacing(1)
@@ -436,9 +462,10 @@ mod tests {
         let narrow = fit_columns(&columns, &titles, rows.iter().copied(), &mut Vec::new(), 20);
         assert_eq!(
             narrow[..2],
-            [6, 4],
-            "too narrow: the declared widths, cut with …"
+            [4, 4],
+            "too narrow: at most the declared widths, cut with …"
         );
+        assert!(narrow[2] > 0, "the fill column keeps what is left");
         // Scrolled to a row of short names, TARGETS keeps the width it had.
         let mut seen = Vec::new();
         fit_columns(&columns, &titles, rows.iter().copied(), &mut seen, 80);
