@@ -45,6 +45,9 @@ pub enum Action {
     Bottom,
     Enter,
     StartFilter,
+    /// Text views: the next / previous line matching the `/` search.
+    NextMatch,
+    PrevMatch,
     StartCommand,
     Help,
     Yaml,

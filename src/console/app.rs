@@ -62,6 +62,7 @@ pub struct ConflictView {
     pub current: EdgeApplication,
     pub lines: Vec<(Tag, String)>,
     pub scroll: usize,
+    pub text: super::widgets::text::TextState,
 }
 
 /// What has the keyboard.
@@ -442,6 +443,7 @@ impl App {
                         current: *current,
                         lines,
                         scroll: 0,
+                        text: Default::default(),
                     }));
                 }
                 None => self.error("✗ conflict on a write that is no longer pending"),
@@ -486,6 +488,17 @@ impl App {
                     }
                     KeyCode::Char(c) => screen.table.filter.push(c),
                     _ => return Vec::new(),
+                }
+                if self.is_text_view() {
+                    // Search as you type: to the first match from where the view is.
+                    let screen = self.screen_mut();
+                    let from = screen.scroll.min(screen.text.max_scroll());
+                    let found = screen.text.find(&screen.table.filter, from, false);
+                    screen.text.current.set(found);
+                    if let Some(line) = found {
+                        screen.scroll = line.min(screen.text.max_scroll());
+                    }
+                    return Vec::new();
                 }
                 self.refresh_top();
                 return Vec::new();
@@ -627,6 +640,13 @@ impl App {
         }
     }
 
+    fn is_text_view(&self) -> bool {
+        matches!(
+            self.screen().view,
+            View::Yaml(_) | View::Describe(_) | View::Help
+        )
+    }
+
     /// Why a write cannot be sent now, if it cannot.
     fn not_connected(&self) -> Option<String> {
         match &self.fleet.connection {
@@ -685,19 +705,19 @@ impl App {
                     _ => i64::MAX / 2,
                 };
                 if is_text {
-                    let cur = i64::try_from(screen.scroll).unwrap_or(0);
-                    let page = if matches!(action, Action::PageUp | Action::PageDown) {
-                        20
-                    } else {
-                        1
+                    // n/N go on from what is in view after a scroll.
+                    screen.text.current.set(None);
+                    let max = screen.text.max_scroll();
+                    let height = screen.text.extent.get().1.max(1);
+                    let now = screen.scroll.min(max);
+                    screen.scroll = match action {
+                        Action::Up => now.saturating_sub(1),
+                        Action::Down => (now + 1).min(max),
+                        Action::PageUp => now.saturating_sub(height),
+                        Action::PageDown => (now + height).min(max),
+                        Action::Top => 0,
+                        _ => max,
                     };
-                    let d = delta.signum()
-                        * if matches!(action, Action::Top | Action::Bottom) {
-                            1_000_000
-                        } else {
-                            page
-                        };
-                    screen.scroll = usize::try_from((cur + d).max(0)).unwrap_or(0);
                 } else if !screen.table.move_by(delta) {
                     self.dirty = false;
                 }
@@ -711,6 +731,38 @@ impl App {
                 };
             }
             Action::StartFilter => self.mode = Mode::Filter,
+            Action::NextMatch | Action::PrevMatch => {
+                let back = matches!(action, Action::PrevMatch);
+                let screen = self.screen_mut();
+                let (total, _) = screen.text.extent.get();
+                // From the match last gone to (it may sit below the top on
+                // the last page), else from the top line shown.
+                let here = screen
+                    .text
+                    .current
+                    .get()
+                    .unwrap_or_else(|| screen.scroll.min(screen.text.max_scroll()));
+                let from = if back {
+                    here.checked_sub(1).unwrap_or(total.saturating_sub(1))
+                } else {
+                    here + 1
+                };
+                match screen
+                    .text
+                    .find(&screen.table.filter, from % total.max(1), back)
+                {
+                    // The match on the top line; the last page stays full.
+                    Some(line) => {
+                        screen.text.current.set(Some(line));
+                        screen.scroll = line.min(screen.text.max_scroll());
+                    }
+                    None if screen.table.filter.is_empty() => self.info("/ to search first"),
+                    None => {
+                        let needle = screen.table.filter.clone();
+                        self.info(format!("no line contains {needle:?}"));
+                    }
+                }
+            }
             Action::StartCommand => {
                 self.mode = Mode::Command {
                     input: String::new(),
@@ -891,7 +943,8 @@ impl App {
                 self.mode = back.map_or(Mode::Normal, |b| *b);
             }
             (Mode::Diff { mut preview, back }, action @ (Action::Up | Action::Down)) => {
-                preview.scroll = scroll(preview.scroll, matches!(action, Action::Down));
+                preview.scroll = scroll(preview.scroll, matches!(action, Action::Down))
+                    .min(preview.text.max_scroll());
                 self.mode = Mode::Diff { preview, back };
             }
             (Mode::Diff { preview, back }, Action::Enter) => {
@@ -918,7 +971,8 @@ impl App {
                 self.mode = Mode::ConfirmDiscard(Box::new(mode));
             }
             (Mode::Conflict(mut c), action @ (Action::Up | Action::Down)) => {
-                c.scroll = scroll(c.scroll, matches!(action, Action::Down));
+                c.scroll =
+                    scroll(c.scroll, matches!(action, Action::Down)).min(c.text.max_scroll());
                 self.mode = Mode::Conflict(c);
             }
             (Mode::Conflict(c), Action::Enter) => {
@@ -1429,6 +1483,8 @@ impl App {
                 "Conflict (409) — r re-apply · esc discard",
                 diff::styled_lines(&c.lines, theme),
                 c.scroll,
+                &c.text,
+                "",
                 theme,
             ),
             _ => self.draw_view(frame, body, ctx),

@@ -132,7 +132,8 @@ use KeyCode::Char;
 impl Keymap {
     pub fn new() -> Keymap {
         use Scope::*;
-        let bindings = vec![
+        let bindings =
+            vec![
             b(
                 Table,
                 Char('d'),
@@ -492,6 +493,18 @@ impl Keymap {
             b(Text, KeyCode::Up, NONE, "↑", Action::Up, "scroll up"),
             b(Text, Char('g'), NONE, "g", Action::Top, "top"),
             b(Text, Char('G'), NONE, "G", Action::Bottom, "bottom"),
+            b(Text, KeyCode::Home, CTRL, "ctrl-home", Action::Top, "top"),
+            b(Text, KeyCode::End, CTRL, "ctrl-end", Action::Bottom, "bottom"),
+            b(Text, Char('/'), NONE, "/", Action::StartFilter, "search").hint(),
+            b(Text, Char('n'), NONE, "n", Action::NextMatch, "next match").hint(),
+            b(
+                Text,
+                Char('N'),
+                NONE,
+                "N",
+                Action::PrevMatch,
+                "previous match",
+            ),
             b(
                 Text,
                 KeyCode::PageDown,

@@ -1318,3 +1318,93 @@ fn a_new_group_that_selects_no_node_says_so_and_the_footer_says_create() {
         "{s}"
     );
 }
+
+/// The lines inside the body's border, without it.
+fn body_lines(s: &str) -> Vec<String> {
+    s.lines()
+        .skip(2)
+        .take_while(|l| !l.starts_with('└'))
+        .map(|l| {
+            l.trim_start_matches('│')
+                .trim_end_matches('│')
+                .trim_end()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn describe_keeps_keys_as_they_are_lists_as_items_and_ends_with_events() {
+    let mut a = app();
+    command(&mut a, "apps");
+    key(&mut a, KeyCode::Char('d'));
+    let top = screen(&a, W, 40);
+    assert!(
+        top.contains("app:  nginx"),
+        "a label key stays as it is:\n{top}"
+    );
+    assert!(!top.contains("App:"), "{top}");
+    assert!(
+        top.contains("- apiVersion:  apps/v1"),
+        "list items are items:\n{top}"
+    );
+    assert!(!top.contains("-:"), "{top}");
+
+    key(&mut a, KeyCode::Char('G'));
+    let bottom = screen(&a, W, 40);
+    let lines = body_lines(&bottom);
+    assert!(
+        lines.iter().all(|l| !l.is_empty()),
+        "G shows a full last page:\n{bottom}"
+    );
+    assert!(bottom.contains("Events:"), "{bottom}");
+    assert!(
+        bottom.contains("Normal") && bottom.contains("edgeapplication"),
+        "{bottom}"
+    );
+    // Up from the bottom moves at once (the scroll is bounded, not a million).
+    key(&mut a, KeyCode::Char('k'));
+    assert_ne!(screen(&a, W, 40), bottom);
+}
+
+#[test]
+fn yaml_view_search_finds_highlights_and_steps_through_matches() {
+    let mut a = app();
+    command(&mut a, "apps");
+    key(&mut a, KeyCode::Char('y'));
+    screen(&a, W, 12);
+    key(&mut a, KeyCode::Char('/'));
+    chars(&mut a, "replicas");
+    key(&mut a, KeyCode::Enter);
+    let first = screen(&a, W, 12);
+    let lines = body_lines(&first);
+    assert!(
+        lines[0].contains("replicas"),
+        "the first match on top:\n{first}"
+    );
+    assert!(
+        first.contains("/replicas:") && first.contains("n/N"),
+        "{first}"
+    );
+    key(&mut a, KeyCode::Char('n'));
+    let second = screen(&a, W, 12);
+    assert_ne!(second, first, "n goes to the next match");
+    assert!(
+        body_lines(&second).iter().any(|l| l.contains("replicas")),
+        "{second}"
+    );
+    key(&mut a, KeyCode::Char('N'));
+    assert_eq!(screen(&a, W, 12), first, "N comes back");
+}
+
+#[test]
+fn the_yaml_editor_numbers_its_lines() {
+    let mut a = app();
+    command(&mut a, "apps");
+    key(&mut a, KeyCode::Char('E'));
+    let s = screen(&a, W, 20);
+    assert!(
+        s.contains(" 1 apiVersion: apps.kubeedge.io/v1alpha1"),
+        "{s}"
+    );
+}

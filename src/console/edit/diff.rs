@@ -94,6 +94,7 @@ pub struct DiffPreview {
     pub candidate: EdgeApplication,
     pub lines: Vec<(Tag, String)>,
     pub scroll: usize,
+    pub text: crate::console::widgets::text::TextState,
     /// Whether anything changes at all.
     pub changes: bool,
 }
@@ -156,6 +157,7 @@ impl DiffPreview {
             candidate,
             lines,
             scroll: 0,
+            text: Default::default(),
             changes,
         })
     }
@@ -185,6 +187,8 @@ pub fn draw(frame: &mut Frame, area: Rect, preview: &DiffPreview, theme: &Theme)
         &title,
         styled_lines(&preview.lines, theme),
         preview.scroll,
+        &preview.text,
+        "",
         theme,
     );
 }

@@ -92,6 +92,8 @@ impl YamlEditor {
         let [edit, status] =
             Layout::vertical([Constraint::Fill(1), Constraint::Length(height)]).areas(area);
         let mut ta = self.textarea.clone();
+        // Errors cite "line N column M": the numbers are where to look.
+        ta.set_line_number_style(theme.muted());
         ta.set_block(
             Block::default()
                 .borders(Borders::ALL)

@@ -17,7 +17,8 @@ fn scalar(v: &Value) -> String {
     }
 }
 
-/// `Key:  value` lines, nested maps indented, lists as `-` items.
+/// `key:  value` lines with the object's own keys as they are (a label
+/// `app` stays `app`), nested maps indented, list items as `- ` entries.
 fn flatten(key: &str, v: &Value, indent: usize, out: &mut Vec<String>) {
     let pad = "  ".repeat(indent);
     match v {
@@ -25,23 +26,48 @@ fn flatten(key: &str, v: &Value, indent: usize, out: &mut Vec<String>) {
         Value::Object(map) => {
             out.push(format!("{pad}{key}:"));
             for (k, v) in map {
-                flatten(&title(k), v, indent + 1, out);
+                flatten(k, v, indent + 1, out);
             }
         }
         Value::Array(items) if items.is_empty() => out.push(format!("{pad}{key}:  <none>")),
         Value::Array(items) => {
             out.push(format!("{pad}{key}:"));
             for item in items {
-                match item {
-                    Value::Object(_) | Value::Array(_) => flatten("-", item, indent + 1, out),
-                    other => out.push(format!("{pad}  - {}", scalar(other))),
-                }
+                item_lines(item, indent + 1, out);
             }
         }
         other => out.push(format!("{pad}{key}:  {}", scalar(other))),
     }
 }
 
+/// One list item: `- ` before its first line, the rest aligned under it.
+fn item_lines(item: &Value, indent: usize, out: &mut Vec<String>) {
+    let pad = "  ".repeat(indent);
+    let mut lines = Vec::new();
+    match item {
+        Value::Object(map) if !map.is_empty() => {
+            for (k, v) in map {
+                flatten(k, v, 0, &mut lines);
+            }
+        }
+        Value::Array(_) => item_lines_nested(item, &mut lines),
+        other => lines.push(scalar(other)),
+    }
+    for (i, line) in lines.iter().enumerate() {
+        let mark = if i == 0 { "- " } else { "  " };
+        out.push(format!("{pad}{mark}{line}"));
+    }
+}
+
+fn item_lines_nested(item: &Value, out: &mut Vec<String>) {
+    if let Value::Array(items) = item {
+        for inner in items {
+            item_lines(inner, 0, out);
+        }
+    }
+}
+
+/// A top-level section heading, as kubectl prints them (`Spec:`, `Status:`).
 fn title(k: &str) -> String {
     let mut c = k.chars();
     match c.next() {
@@ -84,7 +110,15 @@ pub fn describe(obj: &ObjRef, ctx: &Ctx) -> Option<String> {
     }
     for section in ["spec", "data", "stringData", "status"] {
         if let Some(s) = v.get(section) {
-            flatten(&title(section), s, 0, &mut out);
+            match s {
+                Value::Object(map) if !map.is_empty() => {
+                    out.push(format!("{}:", title(section)));
+                    for (k, v) in map {
+                        flatten(k, v, 1, &mut out);
+                    }
+                }
+                other => flatten(&title(section), other, 0, &mut out),
+            }
         }
     }
     // What the engine says.
@@ -167,7 +201,49 @@ pub fn describe(obj: &ObjRef, ctx: &Ctx) -> Option<String> {
             out.push(format!("Engine:       {status:?}"));
         }
     }
+    events(obj, ctx, &mut out);
     Some(out.join("\n"))
+}
+
+/// `Events:` last, as kubectl ends a describe: the engine's events of this
+/// object, oldest first.
+fn events(obj: &ObjRef, ctx: &Ctx, out: &mut Vec<String>) {
+    let key = match obj {
+        ObjRef::App { namespace, name } | ObjRef::Service { namespace, name } => {
+            format!("{namespace}/{name}")
+        }
+        ObjRef::Node(n) | ObjRef::NodeGroup(n) => n.clone(),
+        ObjRef::Workload(_) => String::new(),
+    };
+    let mine: Vec<_> = ctx
+        .fleet
+        .events
+        .iter()
+        .filter(|e| !key.is_empty() && e.object == key)
+        .collect();
+    if mine.is_empty() {
+        out.push("Events:       <none>".into());
+        return;
+    }
+    out.push("Events:".into());
+    out.push(format!(
+        "  {:<8} {:<6} {:<16} Message",
+        "Type", "Age", "From"
+    ));
+    out.push(format!(
+        "  {:<8} {:<6} {:<16} -------",
+        "----", "---", "----"
+    ));
+    for e in mine {
+        let kind = if e.is_failure() { "Warning" } else { "Normal" };
+        let full = e.to_string();
+        let message = full.split_once(": ").map_or(full.as_str(), |(_, m)| m);
+        out.push(format!(
+            "  {kind:<8} {:<6} {:<16} {message}",
+            super::age(ctx.now, e.at),
+            e.source.to_string()
+        ));
+    }
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx, obj: &ObjRef) {
@@ -193,6 +269,8 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx, obj: &Obj
         &format!("Describe {}", obj.label()),
         lines,
         screen.scroll,
+        &screen.text,
+        &screen.table.filter,
         ctx.theme,
     );
 }

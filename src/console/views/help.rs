@@ -88,6 +88,8 @@ pub fn draw(
         "Help",
         lines(keymap, ctx, log_path),
         screen.scroll,
+        &screen.text,
+        &screen.table.filter,
         ctx.theme,
     );
 }

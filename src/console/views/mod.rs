@@ -23,6 +23,7 @@ use serde_json::Value;
 use super::model::{AppInfo, AppLag, Derived, Fleet};
 use super::theme::Theme;
 use super::widgets::table::{TableSource, TableState};
+use super::widgets::text::TextState;
 use crate::api::{ManifestCondition, ReadyStatus};
 use crate::engine::ObjectKey;
 use crate::engine::status::{Standing, Verdict};
@@ -159,6 +160,8 @@ pub struct Screen {
     pub column: usize,
     /// Text views: first line shown.
     pub scroll: usize,
+    /// Text views: what the last frame showed (for scrolling and search).
+    pub text: TextState,
 }
 
 impl Screen {
@@ -168,6 +171,7 @@ impl Screen {
             table: TableState::default(),
             column: 0,
             scroll: 0,
+            text: TextState::default(),
         }
     }
 }

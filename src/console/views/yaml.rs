@@ -54,6 +54,8 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx, obj: &Obj
         &format!("YAML {}", obj.label()),
         lines,
         screen.scroll,
+        &screen.text,
+        &screen.table.filter,
         ctx.theme,
     );
 }
