@@ -1,0 +1,135 @@
+//! The `:` command line: commands, their arguments and tab completion.
+
+use super::*;
+
+pub const COMMANDS: [&str; 12] = [
+    "regions", "apps", "matrix", "traffic", "engine", "nodes", "ctx", "ns", "theme", "help",
+    "newgroup", "q",
+];
+
+impl App {
+    pub(super) fn goto(&mut self, kind: ViewKind) {
+        let view = match kind {
+            ViewKind::Regions => View::Regions,
+            ViewKind::Apps => View::Apps,
+            ViewKind::Matrix => View::Matrix,
+            ViewKind::Traffic => View::Traffic,
+            ViewKind::Engine => View::Engine,
+            ViewKind::Nodes => View::Nodes,
+        };
+        self.flash = None;
+        // Coming back to a view finds it as it was left: selection, filter, column.
+        if let Some(left) = self.stack.first().cloned() {
+            self.left.retain(|s| s.view != left.view);
+            self.left.push(left);
+        }
+        let screen = match self.left.iter().position(|s| s.view == view) {
+            Some(i) => self.left.remove(i),
+            None => Screen::new(view),
+        };
+        self.stack = vec![screen];
+        self.refresh_top();
+    }
+
+    pub(super) fn run_command(&mut self, line: &str) -> Vec<Effect> {
+        let mut words = line.split_whitespace();
+        let Some(cmd) = words.next() else {
+            return Vec::new();
+        };
+        let arg = words.next().map(str::to_owned);
+        if let Some(extra) = words.next() {
+            self.error(format!(
+                "✗ :{cmd} takes at most one argument; {extra:?} and after are not understood"
+            ));
+            return Vec::new();
+        }
+        let action = match cmd {
+            "regions" | "region" | "ng" | "nodegroups" => Action::Goto(ViewKind::Regions),
+            "apps" | "app" | "eapp" | "edgeapplications" => Action::Goto(ViewKind::Apps),
+            "matrix" => Action::Goto(ViewKind::Matrix),
+            "traffic" | "svc" => Action::Goto(ViewKind::Traffic),
+            "engine" => Action::Goto(ViewKind::Engine),
+            "nodes" | "node" | "no" => Action::Goto(ViewKind::Nodes),
+            "ctx" | "context" => Action::SetContext(arg),
+            "ns" | "namespace" => Action::SetNamespace(arg.filter(|a| a != "all" && a != "-A")),
+            "theme" => match arg {
+                Some(name) => Action::SetTheme(name),
+                None => {
+                    self.info(format!("themes: {}", self.themes.names().join(", ")));
+                    return Vec::new();
+                }
+            },
+            "help" => Action::Help,
+            "newgroup" => Action::NewGroup,
+            "q" | "quit" | "q!" => Action::Quit,
+            other => {
+                self.error(format!("unknown command :{other} (try tab)"));
+                return Vec::new();
+            }
+        };
+        self.update(action)
+    }
+
+    /// Candidates for the word being typed on the command line.
+    pub fn completions(&self, input: &str) -> Vec<String> {
+        match input.split_once(' ') {
+            None => COMMANDS
+                .iter()
+                .filter(|c| c.starts_with(input))
+                .map(|c| (*c).to_owned())
+                .collect(),
+            Some((cmd, arg)) => {
+                let pool: Vec<String> = match cmd {
+                    "theme" => self.themes.names(),
+                    "ctx" | "context" => self.contexts.clone(),
+                    "ns" | "namespace" => {
+                        let mut ns: Vec<String> = self
+                            .fleet
+                            .applications
+                            .iter()
+                            .filter_map(|a| a.metadata.namespace.clone())
+                            .chain(
+                                self.fleet
+                                    .services
+                                    .iter()
+                                    .filter_map(|s| s.metadata.namespace.clone()),
+                            )
+                            .chain(["all".to_owned()])
+                            .collect();
+                        ns.sort();
+                        ns.dedup();
+                        ns
+                    }
+                    _ => Vec::new(),
+                };
+                pool.into_iter()
+                    .filter(|p| p.starts_with(arg.trim_start()))
+                    .map(|p| format!("{cmd} {p}"))
+                    .collect()
+            }
+        }
+    }
+}
+
+/// Longest common prefix completion.
+pub(super) fn complete(input: &str, candidates: &[String]) -> String {
+    match candidates {
+        [] => input.to_owned(),
+        [one] => format!("{one} "),
+        many => {
+            let first = &many[0];
+            let mut len = first.len();
+            for c in &many[1..] {
+                len = len.min(
+                    first
+                        .chars()
+                        .zip(c.chars())
+                        .take_while(|(a, b)| a == b)
+                        .map(|(a, _)| a.len_utf8())
+                        .sum(),
+                );
+            }
+            first[..len].to_owned()
+        }
+    }
+}
