@@ -3,10 +3,10 @@
 //! live loop drives it.
 //!
 //! This module holds the state and routes; each concern has its file:
-//! [`keys`] (where a key goes, the prompt-line modes), [`normal`] (actions
-//! on the views), [`editors`] (form, YAML editor, diff, conflict),
-//! [`command`] (the `:` line), [`writes`] (the write funnel, queue and
-//! outcomes) and [`chrome`] (drawing).
+//! `keys` (where a key goes, the prompt-line modes), `normal` (actions
+//! on the views), `editors` (form, YAML editor, diff, conflict),
+//! `command` (the `:` line), `writes` (the write funnel, queue and
+//! outcomes) and `chrome` (drawing).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
