@@ -43,7 +43,7 @@ async fn start(cluster: TestCluster, args: &[&str]) -> Run {
         (console, Some(demo), "ctx real")
     } else {
         drop(cluster);
-        (Console::embedded(args), None, "ctx embedded")
+        (Console::embedded(args), None, "ctx edgedeck-embedded")
     };
     let kubectl = Kubectl::with_kubeconfig(console.kubeconfig().await);
     // Five regions and (ungrouped) with control-01 on both: the real

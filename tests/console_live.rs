@@ -456,3 +456,74 @@ async fn a_lost_real_apiserver_keeps_the_data_and_recovers_by_itself() {
     fleet_where(&mut rx, "connected again", synced).await;
     session.shutdown().await;
 }
+
+/// The cluster comes back elsewhere (another port, another CA) and the
+/// kubeconfig is rewritten to say so, as `edgedeck cluster` or a cloud CLI
+/// would: the console follows it without a restart.
+#[tokio::test]
+async fn a_cluster_that_comes_back_elsewhere_is_followed_through_the_kubeconfig() {
+    use edgedeck::console::live::backend::{self, BackendConfig, Command, Start};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    let first = start(ClusterOptions {
+        initial_objects: demo::objects(),
+        ..ClusterOptions::default()
+    })
+    .await
+    .expect("starts");
+    first.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let client = edgedeck::connect::client(Some(&kubeconfig), None)
+        .await
+        .expect("client");
+    let (fleet_tx, mut rx) = watch::channel(Arc::new(Fleet::default()));
+    let (results_tx, _results) = tokio::sync::mpsc::unbounded_channel();
+    let (commands, commands_rx) = tokio::sync::mpsc::unbounded_channel();
+    let context = edgedeck::embedded::KUBECONFIG_CONTEXT.to_owned();
+    let running = tokio::spawn(backend::run(
+        BackendConfig {
+            start: Start::Client { client, context },
+            kubeconfig: Some(kubeconfig.clone()),
+            readonly: true,
+            engine: EngineConfig::new(EngineMode::Off, true, false),
+            versions: Arc::new(std::sync::atomic::AtomicU64::new(1)),
+        },
+        commands_rx,
+        fleet_tx,
+        results_tx,
+    ));
+    let before = fleet_where(&mut rx, "the demo fleet", |f| {
+        synced(f) && !f.nodes.is_empty()
+    })
+    .await;
+    assert_eq!(before.nodes.len(), demo::count("Node"));
+    first.shutdown().await;
+
+    let moved = json!({"apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": "moved-node", "labels": {"kubernetes.io/hostname": "moved-node"}}});
+    let mut objects =
+        edgedeck::console::live::embedded::initial_objects(edgedeck::simulation::seed::Seed::Empty)
+            .expect("crds");
+    objects.push(moved);
+    let second = start(ClusterOptions {
+        initial_objects: objects,
+        ..ClusterOptions::default()
+    })
+    .await
+    .expect("starts elsewhere");
+    second
+        .write_kubeconfig(&kubeconfig)
+        .expect("kubeconfig rewritten");
+    fleet_where(&mut rx, "the cluster followed to its new address", |f| {
+        synced(f)
+            && f.nodes
+                .iter()
+                .any(|n| n.metadata.name.as_deref() == Some("moved-node"))
+    })
+    .await;
+    let _ = commands.send(Command::Shutdown);
+    running
+        .await
+        .expect("backend")
+        .expect("backend ends cleanly");
+    second.shutdown().await;
+}

@@ -60,6 +60,11 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use error::ApiError;
+
+/// The context (and cluster and user) name of the kubeconfig the embedded
+/// cluster writes; the console's header says the same for `--embedded`.
+pub const KUBECONFIG_CONTEXT: &str = "edgedeck-embedded";
+
 pub use error::ClusterError;
 pub use persist::{DEFAULT_COMPACT_BYTES, PersistError};
 
@@ -386,18 +391,19 @@ impl RunningCluster {
         &self.token
     }
 
-    /// A kubeconfig (context `edgedeck`, namespace `default`) with the token.
+    /// A kubeconfig (context [`KUBECONFIG_CONTEXT`], namespace `default`) with the token.
     pub fn kubeconfig_yaml(&self) -> Result<String, ClusterError> {
+        let name = KUBECONFIG_CONTEXT;
         let config = json!({
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "edgedeck", "cluster": {
+            "clusters": [{"name": name, "cluster": {
                 "server": self.url(),
                 "certificate-authority-data": base64::engine::general_purpose::STANDARD.encode(&self.ca_pem),
             }}],
-            "users": [{"name": "edgedeck", "user": {"token": self.token}}],
-            "contexts": [{"name": "edgedeck", "context": {"cluster": "edgedeck", "user": "edgedeck", "namespace": "default"}}],
-            "current-context": "edgedeck",
+            "users": [{"name": name, "user": {"token": self.token}}],
+            "contexts": [{"name": name, "context": {"cluster": name, "user": name, "namespace": "default"}}],
+            "current-context": name,
             "preferences": {},
         });
         Ok(serde_yaml_ng::to_string(&config)?)

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use kube::Client;
 use tokio::sync::{mpsc, watch};
@@ -22,7 +23,8 @@ use crate::embedded::{ClusterOptions, RunningCluster};
 use crate::simulation::seed::Seed;
 
 /// Name of the embedded cluster's context in the console.
-pub const EMBEDDED_CONTEXT: &str = "embedded";
+/// The same name the embedded cluster's kubeconfig gives its context.
+pub const EMBEDDED_CONTEXT: &str = crate::embedded::KUBECONFIG_CONTEXT;
 
 /// Where the backend gets its cluster.
 pub enum Start {
@@ -61,7 +63,15 @@ struct Backend {
     context: String,
     namespace: Option<String>,
     session: Option<Session>,
+    /// What the session's client connects to, from the kubeconfig (None for
+    /// the embedded cluster, or when it could not be read).
+    endpoint: Option<crate::connect::Endpoint>,
 }
+
+/// How often, while the connection is lost, the kubeconfig is read again:
+/// a cluster that comes back at another address or with another CA is
+/// picked up without restarting the console.
+const KUBECONFIG_RECHECK: Duration = Duration::from_secs(5);
 
 /// Runs until [`Command::Shutdown`] (or the command channel closes).
 /// Returns an error only when the cluster could not be started at all.
@@ -84,6 +94,7 @@ pub async fn run(
         context: String::new(),
         namespace: None,
         session: None,
+        endpoint: None,
     };
     let started = match config.start {
         Start::Client { client, context } => {
@@ -96,16 +107,26 @@ pub async fn run(
         } => backend.start_embedded(&kubeconfig_out, seed).await,
     };
     match started {
-        Ok(client) => backend.start_session(client),
+        Ok(client) => {
+            if backend.embedded.is_none() {
+                backend.endpoint = backend.kubeconfig_endpoint().await;
+            }
+            backend.start_session(client);
+        }
         Err(e) => {
             backend.stop().await;
             return Err(e);
         }
     }
-    while let Some(command) = commands.recv().await {
-        match command {
-            Command::Effect(effect) => backend.perform(effect).await,
-            Command::Shutdown => break,
+    let mut recheck = tokio::time::interval(KUBECONFIG_RECHECK);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            command = commands.recv() => match command {
+                Some(Command::Effect(effect)) => backend.perform(effect).await,
+                Some(Command::Shutdown) | None => break,
+            },
+            _ = recheck.tick() => backend.follow_kubeconfig().await,
         }
     }
     backend.stop().await;
@@ -225,10 +246,68 @@ impl Backend {
         }
     }
 
+    /// What the kubeconfig says the current context connects to.
+    async fn kubeconfig_endpoint(&self) -> Option<crate::connect::Endpoint> {
+        crate::connect::config(self.kubeconfig.as_deref(), Some(&self.context))
+            .await
+            .ok()
+            .map(|c| crate::connect::Endpoint::from(&c))
+    }
+
+    /// While the connection is lost, reads the kubeconfig again; when it now
+    /// names another address or CA, reconnects there.
+    async fn follow_kubeconfig(&mut self) {
+        if self.embedded.is_some() || self.endpoint.is_none() {
+            return;
+        }
+        let lost = matches!(
+            self.fleet.borrow().connection,
+            ConnectionState::Reconnecting { .. } | ConnectionState::Stale
+        );
+        if !lost {
+            return;
+        }
+        let Ok(config) =
+            crate::connect::config(self.kubeconfig.as_deref(), Some(&self.context)).await
+        else {
+            return;
+        };
+        let now = crate::connect::Endpoint::from(&config);
+        if self.endpoint.as_ref() == Some(&now) {
+            return;
+        }
+        let client = match Client::try_from(config) {
+            Ok(client) => client,
+            Err(e) => {
+                tracing::warn!(error = %e, "the kubeconfig changed but gives no client");
+                return;
+            }
+        };
+        tracing::info!(url = %now.url, "the kubeconfig names another endpoint; reconnecting there");
+        if let Some(session) = self.session.take() {
+            session.shutdown().await;
+        }
+        self.progress(format!(
+            "the kubeconfig now names {}: reconnecting…",
+            now.url
+        ));
+        self.endpoint = Some(now);
+        self.start_session(client);
+    }
+
     async fn switch_context(&mut self, name: String) {
         if name == self.context && self.session.is_some() {
             let _ = self.results.send(WriteOutcome::Done {
                 message: format!("already on context {name}"),
+            });
+            return;
+        }
+        let embedded = self.embedded.is_some() && name == EMBEDDED_CONTEXT;
+        if !embedded
+            && let Some(why) = crate::connect::missing_context(self.kubeconfig.as_deref(), &name)
+        {
+            let _ = self.results.send(WriteOutcome::Error {
+                message: format!("cannot switch to context {name}: {why}"),
             });
             return;
         }
@@ -245,6 +324,11 @@ impl Backend {
         match client {
             Ok(client) => {
                 self.context = name;
+                self.endpoint = if embedded {
+                    None
+                } else {
+                    self.kubeconfig_endpoint().await
+                };
                 self.start_session(client);
             }
             Err(error) => {

@@ -401,6 +401,9 @@ async fn watch_resource<K>(
         let _ = signals.send(Signal { index, event });
     };
     let mut failing = false;
+    // Between Init and InitDone the store still holds the old list: it is
+    // not fresh again until the new one is complete, whatever else answers.
+    let mut relisting = false;
     let mut probe = tokio::time::interval(PROBE_EVERY);
     probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
@@ -408,13 +411,15 @@ async fn watch_resource<K>(
             () = cancel.cancelled() => break,
             next = stream.next() => match next {
                 None => break,
-                Some(Ok(watcher::Event::Init | watcher::Event::InitApply(_))) => {}
+                Some(Ok(watcher::Event::Init)) => relisting = true,
+                Some(Ok(watcher::Event::InitApply(_))) => {}
                 Some(Ok(watcher::Event::InitDone)) => {
+                    relisting = false;
                     failing = false;
                     send(SignalEvent::Ready);
                 }
                 Some(Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_))) => {
-                    if failing {
+                    if failing && !relisting {
                         failing = false;
                         send(SignalEvent::Ready);
                     } else {
@@ -443,7 +448,7 @@ async fn watch_resource<K>(
                 }
             },
             // A watch that resumes quietly emits nothing: ask the server directly.
-            _ = probe.tick(), if failing => {
+            _ = probe.tick(), if failing && !relisting => {
                 if api.list_metadata(&probe_params).await.is_ok() && failing {
                     failing = false;
                     send(SignalEvent::Ready);
