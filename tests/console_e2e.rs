@@ -114,7 +114,7 @@ async fn open_app_detail(console: &Console, settled: bool) {
     if settled {
         console
             .wait_until("shanghai rolled out (✓ 2/2)", |s| {
-                row(s, "shanghai  ").is_some_and(|r| r.contains("✓ 2/2"))
+                row(s, "│shanghai ").is_some_and(|r| r.contains("✓ 2/2"))
                     && row(s, "nginx-shanghai").is_some_and(|r| r.contains("✓ Available"))
             })
             .await;
@@ -176,7 +176,7 @@ async fn form_edit_changes_the_generated_deployment(cluster) {
     // The console shows the new desired count.
     console
         .wait_until("shanghai wanting 5 replicas", |s| {
-            row(s, "shanghai  ").is_some_and(|r| r.contains("/5") && r.contains("replicas=5"))
+            row(s, "│shanghai ").is_some_and(|r| r.contains("/5") && r.contains("replicas=5"))
         })
         .await;
 }
@@ -212,9 +212,9 @@ async fn readonly_refuses_the_same_keys_and_writes_nothing(cluster) {
 }
 
 /// Opens the form, lets another writer change beijing's replicas with
-/// kubectl, then saves: the console shows the conflict. Returns the
-/// EdgeApplication as the other writer left it.
-async fn conflicting_save(console: &Console, kubectl: &Kubectl) -> Value {
+/// kubectl, and waits until the console says the object changed underneath
+/// the open form. Returns the EdgeApplication as the other writer left it.
+async fn changed_underneath(console: &Console, kubectl: &Kubectl) -> Value {
     open_app_detail(console, true).await;
     form_with_five_replicas(console).await;
 
@@ -235,66 +235,24 @@ async fn conflicting_save(console: &Console, kubectl: &Kubectl) -> Value {
         .await;
     let theirs = app_json(kubectl).await;
     assert_eq!(overriders(&theirs, "beijing")["replicas"], 3);
-
-    preview(console).await;
-    console.keys(&["y"]);
-    let conflict = console
+    console
         .wait_for(&[
-            "Conflict (409) — r re-apply · esc discard",
-            "✗ 409 Conflict: the object changed meanwhile",
-            "Your change: overrides of shanghai",
+            "nginx-app changed on the server while you edit it",
+            "Overrides of shanghai in edge-apps/nginx-app",
         ])
         .await;
-    // It shows what the other writer changed.
-    assert!(conflict.contains("- name: beijing"), "{conflict}");
-    assert!(conflict.contains("-       replicas: 2"), "{conflict}");
-    assert!(conflict.contains("+       replicas: 3"), "{conflict}");
-
-    // Nothing was overwritten: the object is the other writer's.
-    let now = app_json(kubectl).await;
-    assert_eq!(now["spec"], theirs["spec"]);
-    assert_eq!(
-        now["metadata"]["generation"],
-        theirs["metadata"]["generation"]
-    );
     theirs
 }
 
 on_both_clusters! {
-async fn conflict_shows_the_other_change_and_discard_writes_nothing(cluster) {
+async fn a_change_underneath_the_form_is_shown_and_the_save_keeps_both(cluster) {
     let run = start(cluster, &[]).await;
     let (console, kubectl) = (&run.console, &run.kubectl);
-    let theirs = conflicting_save(console, kubectl).await;
+    let theirs = changed_underneath(console, kubectl).await;
 
-    console.keys(&["Escape"]);
-    let screen = console.wait_for(&["discarded your change"]).await;
-    assert!(!screen.contains("Conflict (409)"), "{screen}");
-
-    let now = app_json(kubectl).await;
-    assert_eq!(now["spec"], theirs["spec"]);
-    assert_eq!(
-        now["metadata"]["generation"],
-        theirs["metadata"]["generation"]
-    );
-    assert!(overriders(&now, "shanghai").get("replicas").is_none());
-    // The other writer's change is what the engine rolls out.
-    deployment_has(kubectl, "nginx-beijing", 3).await;
-    assert_eq!(
-        deployment_replicas(kubectl, "nginx-shanghai").await,
-        Some(2)
-    );
-}
-
-async fn conflict_reapply_keeps_both_changes(cluster) {
-    let run = start(cluster, &[]).await;
-    let (console, kubectl) = (&run.console, &run.kubectl);
-    let theirs = conflicting_save(console, kubectl).await;
-
-    // `r`: my change on top of theirs, previewed again, then `y`.
-    console.keys(&["r"]);
-    let diff = console
-        .wait_for(&["Diff: overrides of shanghai", "+       replicas: 5"])
-        .await;
+    // The preview is against their object: only my change shows.
+    preview(console).await;
+    let diff = console.wait_for(&["Diff: overrides of shanghai"]).await;
     assert!(!diff.contains("nginx-beijing"), "only my change: {diff}");
     console.keys(&["y"]);
     console
@@ -310,5 +268,31 @@ async fn conflict_reapply_keeps_both_changes(cluster) {
     );
     deployment_has(kubectl, "nginx-shanghai", 5).await;
     deployment_has(kubectl, "nginx-beijing", 3).await;
+}
+
+async fn a_changed_form_asks_before_discarding_and_discard_writes_nothing(cluster) {
+    let run = start(cluster, &[]).await;
+    let (console, kubectl) = (&run.console, &run.kubectl);
+    let theirs = changed_underneath(console, kubectl).await;
+
+    console.keys(&["Escape"]);
+    console.wait_for(&["Discard your changes?"]).await;
+    console.keys(&["y"]);
+    let screen = console.wait_for(&["discarded your edit"]).await;
+    assert!(!screen.contains("Overrides of shanghai"), "{screen}");
+
+    let now = app_json(kubectl).await;
+    assert_eq!(now["spec"], theirs["spec"]);
+    assert_eq!(
+        now["metadata"]["generation"],
+        theirs["metadata"]["generation"]
+    );
+    assert!(overriders(&now, "shanghai").get("replicas").is_none());
+    // The other writer's change is what the engine rolls out.
+    deployment_has(kubectl, "nginx-beijing", 3).await;
+    assert_eq!(
+        deployment_replicas(kubectl, "nginx-shanghai").await,
+        Some(2)
+    );
 }
 }
