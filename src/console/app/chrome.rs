@@ -35,16 +35,7 @@ impl App {
             Mode::YamlEdit(editor) => editor.draw(frame, body, theme),
             Mode::NewGroup(form) => form.draw(frame, body, theme),
             Mode::Diff { preview, .. } => diff::draw(frame, body, preview, theme),
-            Mode::Conflict(c) => crate::console::widgets::text::draw(
-                frame,
-                body,
-                "Conflict (409) — r re-apply · esc discard",
-                diff::styled_lines(&c.lines, theme),
-                c.scroll,
-                &c.text,
-                "",
-                theme,
-            ),
+            Mode::Conflict(c) => c.draw(frame, body, theme),
             _ => self.draw_view(frame, body, ctx),
         }
     }
@@ -157,37 +148,11 @@ impl App {
     pub(super) fn draw_prompt(&self, frame: &mut Frame, area: Rect) {
         let theme = &self.theme;
         let line = match &self.mode {
-            Mode::Command { input } => {
-                let candidates = self.completions(input);
-                let mut spans = vec![
-                    Span::styled(":", theme.key()),
-                    Span::raw(input.clone()),
-                    Span::styled("█", theme.key()),
-                ];
-                if !candidates.is_empty() {
-                    spans.push(Span::styled(
-                        format!("   tab: {}", candidates.join(" ")),
-                        theme.muted(),
-                    ));
-                }
-                Line::from(spans)
+            Mode::Command { input } => self.command_prompt(input),
+            Mode::Filter => self.filter_prompt(),
+            Mode::ConfirmDiscard(_) | Mode::ConfirmDelete { .. } => {
+                self.confirm_prompt().unwrap_or_default()
             }
-            Mode::ConfirmDiscard(_) => Line::from(vec![
-                Span::styled("Discard your changes? ", theme.error()),
-                Span::styled("y", theme.key()),
-                Span::raw(" discards them; any other key keeps editing"),
-            ]),
-            Mode::ConfirmDelete { key, .. } => Line::from(vec![
-                Span::styled(format!("Delete {key}? "), theme.error()),
-                Span::styled("y", theme.key()),
-                Span::raw(" deletes it (only if unchanged since shown); any other key cancels"),
-            ]),
-            Mode::Filter => Line::from(vec![
-                Span::styled("/", theme.key()),
-                Span::raw(self.screen().table.filter.clone()),
-                Span::styled("█", theme.key()),
-                Span::styled("   enter keep · esc clear", theme.muted()),
-            ]),
             _ => match &self.flash {
                 Some(Flash::Info(m)) => Line::from(Span::raw(m.clone())),
                 Some(Flash::Error(m)) => Line::from(Span::styled(m.clone(), theme.error())),

@@ -1,4 +1,4 @@
-//! The `:` command line: commands, their arguments and tab completion.
+//! The `:` command line: typing, commands, their arguments and tab completion.
 
 use super::*;
 
@@ -8,6 +8,52 @@ pub const COMMANDS: [&str; 12] = [
 ];
 
 impl App {
+    pub(super) fn on_command_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        self.dirty = true;
+        let Mode::Command { input } = &mut self.mode else {
+            return Vec::new();
+        };
+        match key.code {
+            KeyCode::Esc => self.mode = Mode::Normal,
+            KeyCode::Enter => {
+                let line = input.clone();
+                self.mode = Mode::Normal;
+                return self.run_command(&line);
+            }
+            KeyCode::Tab => {
+                let typed = input.clone();
+                let completed = complete(&typed, &self.completions(&typed));
+                if let Mode::Command { input } = &mut self.mode {
+                    *input = completed;
+                }
+            }
+            KeyCode::Backspace => {
+                input.pop();
+            }
+            KeyCode::Char(c) => input.push(c),
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// The line being typed, with what tab would complete.
+    pub(super) fn command_prompt(&self, input: &str) -> Line<'static> {
+        let theme = &self.theme;
+        let candidates = self.completions(input);
+        let mut spans = vec![
+            Span::styled(":", theme.key()),
+            Span::raw(input.to_owned()),
+            Span::styled("█", theme.key()),
+        ];
+        if !candidates.is_empty() {
+            spans.push(Span::styled(
+                format!("   tab: {}", candidates.join(" ")),
+                theme.muted(),
+            ));
+        }
+        Line::from(spans)
+    }
+
     pub(super) fn goto(&mut self, kind: ViewKind) {
         let view = match kind {
             ViewKind::Regions => View::Regions,

@@ -26,90 +26,12 @@ impl App {
             effects.extend(self.handle_key(KeyEvent::new(key.code, KeyModifiers::NONE)));
             return effects;
         }
-        match &mut self.mode {
-            Mode::Filter => {
-                self.dirty = true;
-                let screen = self.screen_mut();
-                match key.code {
-                    KeyCode::Enter => self.mode = Mode::Normal,
-                    KeyCode::Esc => {
-                        screen.table.filter.clear();
-                        self.mode = Mode::Normal;
-                    }
-                    KeyCode::Backspace => {
-                        screen.table.filter.pop();
-                    }
-                    KeyCode::Char(c) => screen.table.filter.push(c),
-                    _ => return Vec::new(),
-                }
-                if self.is_text_view() {
-                    // Search as you type: to the first match from where the view is.
-                    let screen = self.screen_mut();
-                    let from = screen.scroll.min(screen.text.max_scroll());
-                    let found = screen.text.find(&screen.table.filter, from, false);
-                    screen.text.current.set(found);
-                    if let Some(line) = found {
-                        screen.scroll = line.min(screen.text.max_scroll());
-                    }
-                    return Vec::new();
-                }
-                self.refresh_top();
-                return Vec::new();
+        match &self.mode {
+            Mode::Filter => return self.on_filter_key(key),
+            Mode::ConfirmDiscard(_) | Mode::ConfirmDelete { .. } => {
+                return self.on_confirm_key(key);
             }
-            Mode::ConfirmDiscard(_) => {
-                let Mode::ConfirmDiscard(editor) = std::mem::replace(&mut self.mode, Mode::Normal)
-                else {
-                    return Vec::new();
-                };
-                if key.code == KeyCode::Char('y') {
-                    self.info("discarded your edit");
-                } else {
-                    self.mode = *editor;
-                }
-                return Vec::new();
-            }
-            Mode::ConfirmDelete { .. } => {
-                let Mode::ConfirmDelete {
-                    key: target,
-                    resource_version,
-                } = std::mem::replace(&mut self.mode, Mode::Normal)
-                else {
-                    return Vec::new();
-                };
-                if key.code == KeyCode::Char('y') {
-                    self.info(format!("deleting {target}…"));
-                    return self.write(Effect::Delete {
-                        key: target,
-                        resource_version,
-                    });
-                }
-                self.info("delete cancelled");
-                return Vec::new();
-            }
-            Mode::Command { input } => {
-                self.dirty = true;
-                match key.code {
-                    KeyCode::Esc => self.mode = Mode::Normal,
-                    KeyCode::Enter => {
-                        let line = input.clone();
-                        self.mode = Mode::Normal;
-                        return self.run_command(&line);
-                    }
-                    KeyCode::Tab => {
-                        let typed = input.clone();
-                        let completed = complete(&typed, &self.completions(&typed));
-                        if let Mode::Command { input } = &mut self.mode {
-                            *input = completed;
-                        }
-                    }
-                    KeyCode::Backspace => {
-                        input.pop();
-                    }
-                    KeyCode::Char(c) => input.push(c),
-                    _ => {}
-                }
-                return Vec::new();
-            }
+            Mode::Command { .. } => return self.on_command_key(key),
             _ => {}
         }
         let scopes = self.scopes();
@@ -126,5 +48,38 @@ impl App {
         }
         self.dirty = true;
         Vec::new()
+    }
+
+    /// An action while an editor, the preview or the conflict view is open:
+    /// each mode's own handler decides (and puts its state back to stay).
+    pub(super) fn modal(&mut self, action: Action) -> Vec<Effect> {
+        match std::mem::replace(&mut self.mode, Mode::Normal) {
+            Mode::Form(form) => self.on_form(form, action),
+            Mode::YamlEdit(editor) => self.on_yaml(editor, action),
+            Mode::NewGroup(form) => self.on_new_group(form, action),
+            Mode::Diff { preview, back } => self.on_diff(preview, back, action),
+            Mode::Conflict(c) => self.on_conflict(c, action),
+            other => self.stay(other, action),
+        }
+    }
+
+    /// What every mode does with an action it has no use for: stays open;
+    /// `quit` still quits.
+    pub(super) fn stay(&mut self, mode: Mode, action: Action) -> Vec<Effect> {
+        self.mode = mode;
+        if matches!(action, Action::Quit) {
+            self.quit = true;
+            return vec![Effect::Quit];
+        }
+        self.dirty = false;
+        Vec::new()
+    }
+}
+
+pub(super) fn scroll(current: usize, down: bool) -> usize {
+    if down {
+        current + 1
+    } else {
+        current.saturating_sub(1)
     }
 }

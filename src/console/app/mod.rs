@@ -2,11 +2,15 @@
 //! `draw(&self, frame)`. No I/O happens here; see [`super::run`] for how a
 //! live loop drives it.
 //!
-//! This module holds the state and routes; each concern has its file:
-//! `keys` (where a key goes, the prompt-line modes), `normal` (actions
-//! on the views), `editors` (form, YAML editor, diff, conflict),
-//! `command` (the `:` line), `writes` (the write funnel, queue and
-//! outcomes) and `chrome` (drawing).
+//! This module holds the state and routes (`keys`: a key goes to the
+//! prompt-line mode that has it, else through the keymap to the view or to
+//! the open mode's handler). Each mode has its own file with its keys and,
+//! where the state lives here, its drawing: `form` (override form and new
+//! NodeGroup), `yaml` (YAML editor), `preview` (diff), `conflict` (409),
+//! `confirm` (delete / discard questions), `command` (the `:` line),
+//! `filter` (`/`). Beside them: `normal` (actions on the views), `writes`
+//! (the write funnel, queue and outcomes) and `chrome` (header, prompt,
+//! status bar).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -34,13 +38,19 @@ use crate::engine::ObjectKey;
 
 mod chrome;
 mod command;
-mod editors;
+mod confirm;
+mod conflict;
+mod filter;
+mod form;
 mod keys;
 mod normal;
+mod preview;
 mod writes;
+mod yaml;
 
 pub use command::COMMANDS;
-use command::complete;
+pub use conflict::ConflictView;
+use keys::scroll;
 
 /// Startup options.
 #[derive(Debug, Clone)]
@@ -70,15 +80,6 @@ impl Default for Options {
             kubeconfig_out: None,
         }
     }
-}
-
-/// A 409 waiting for the user's decision.
-pub struct ConflictView {
-    pub pending: PendingWrite,
-    pub current: EdgeApplication,
-    pub lines: Vec<(Tag, String)>,
-    pub scroll: usize,
-    pub text: super::widgets::text::TextState,
 }
 
 /// What has the keyboard.

@@ -50,47 +50,10 @@ impl App {
                     let dropped = self.drop_queue();
                     // The conflict view carries the edit from here on.
                     self.saving_from = None;
-                    let base = serde_yaml_ng::to_string(&pending.base.spec).unwrap_or_default();
-                    let now = serde_yaml_ng::to_string(&current.spec).unwrap_or_default();
-                    let mut lines = vec![(
-                        Tag::Heading,
-                        format!(
-                            "The application changed since you read it (resourceVersion {} → {}). Changed meanwhile:",
-                            pending
-                                .base
-                                .metadata
-                                .resource_version
-                                .as_deref()
-                                .unwrap_or("?"),
-                            current.metadata.resource_version.as_deref().unwrap_or("?")
-                        ),
-                    )];
-                    let changes = diff::hunks(diff::line_diff(&base, &now), 2);
-                    if changes.is_empty() {
-                        lines.push((
-                            Tag::Note,
-                            "  (spec unchanged; only metadata or status)".into(),
-                        ));
-                    }
-                    lines.extend(changes);
-                    lines.push((
-                        Tag::Heading,
-                        format!("Your change: {}", pending.edit.describe()),
-                    ));
-                    lines.push((
-                        Tag::Note,
-                        "r re-apply your change on top of this · esc discard".into(),
-                    ));
                     self.flash = Some(Flash::Error(format!(
                         "✗ 409 Conflict: the object changed meanwhile{dropped}"
                     )));
-                    self.mode = Mode::Conflict(Box::new(ConflictView {
-                        pending,
-                        current: *current,
-                        lines,
-                        scroll: 0,
-                        text: Default::default(),
-                    }));
+                    self.mode = Mode::Conflict(Box::new(ConflictView::new(pending, *current)));
                 }
                 None => self.error("✗ conflict on a write that is no longer pending"),
             },
