@@ -21,6 +21,7 @@ pub mod kubectl;
 pub mod metrics;
 pub mod netns;
 pub mod proxy;
+pub mod raw_http;
 pub mod real;
 pub mod tmux;
 
