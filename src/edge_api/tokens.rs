@@ -18,12 +18,31 @@
 //! - A file without any pair is refused: nobody could use the API.
 //!
 //! Errors name the line (1-based) but never echo a token.
+//!
+//! # Rotation and revocation
+//!
+//! [`Tokens::watch_file`] rereads the file whenever it changes (size,
+//! modification time or inode: an edit in place, a rename over it, or the
+//! symlink swap of a Kubernetes Secret volume), without a restart. Every
+//! request looks at the file first, so a token removed from it is refused
+//! from the next request on; a watcher checks every second as well, and open
+//! watches of a token that no longer maps to their node end then. A file
+//! that cannot be read or parsed on a reload keeps the tokens last loaded
+//! (an error is logged): a typo while editing must not lock every node out.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use super::route::is_dns_subdomain;
+
+/// How often the token file is checked for open watches to notice a revocation.
+const RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Why a token file cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +116,144 @@ impl TokenMap {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+/// Where the current tokens come from: fixed, or a file reread on change.
+#[derive(Clone)]
+pub struct Tokens {
+    current: watch::Sender<Arc<TokenMap>>,
+    file: Option<Arc<TokenFile>>,
+}
+
+impl fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tokens")
+            .field("map", &*self.current.borrow())
+            .field("file", &self.file.as_ref().map(|f| &f.path))
+            .finish()
+    }
+}
+
+struct TokenFile {
+    path: PathBuf,
+    /// What the file looked like when last read (loaded or not).
+    seen: Mutex<Option<FileStamp>>,
+}
+
+/// Enough of a file's metadata to tell that it changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    modified: Option<SystemTime>,
+    inode: u64,
+}
+
+fn stamp(path: &Path) -> Option<FileStamp> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::metadata(path).ok()?;
+    Some(FileStamp {
+        len: meta.len(),
+        modified: meta.modified().ok(),
+        inode: meta.ino(),
+    })
+}
+
+impl From<TokenMap> for Tokens {
+    fn from(map: TokenMap) -> Tokens {
+        Tokens {
+            current: watch::Sender::new(Arc::new(map)),
+            file: None,
+        }
+    }
+}
+
+impl Tokens {
+    /// Loads `path` (an invalid file is an error here, before anything is
+    /// served) and rereads it whenever it changes.
+    pub fn watch_file(path: &Path) -> Result<Tokens, TokenFileError> {
+        let seen = stamp(path);
+        let map = TokenMap::load(path)?;
+        Ok(Tokens {
+            current: watch::Sender::new(Arc::new(map)),
+            file: Some(Arc::new(TokenFile {
+                path: path.to_path_buf(),
+                seen: Mutex::new(seen),
+            })),
+        })
+    }
+
+    /// The tokens as of now: the file is reread first if it changed.
+    pub fn current(&self) -> Arc<TokenMap> {
+        self.refresh();
+        self.current.borrow().clone()
+    }
+
+    /// Rereads the file if it changed since it was last read.
+    fn refresh(&self) {
+        let Some(file) = &self.file else { return };
+        let now = stamp(&file.path);
+        {
+            let Ok(mut seen) = file.seen.lock() else {
+                return;
+            };
+            if *seen == now {
+                return;
+            }
+            *seen = now;
+        }
+        match TokenMap::load(&file.path) {
+            Ok(map) => {
+                tracing::info!(tokens = map.len(), path = %file.path.display(), "edge API tokens reloaded");
+                self.current.send_replace(Arc::new(map));
+            }
+            Err(error) => {
+                tracing::error!(%error, "edge API tokens not reloaded; the tokens last loaded stay in use");
+            }
+        }
+    }
+
+    /// Rereads a changed file every second until `cancel`, so open watches
+    /// learn of a revocation even when no request comes in.
+    pub(crate) fn spawn_reloader(&self, cancel: CancellationToken) {
+        if self.file.is_none() {
+            return;
+        }
+        let tokens = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(RELOAD_INTERVAL);
+            loop {
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    _ = ticks.tick() => tokens.refresh(),
+                }
+            }
+        });
+    }
+
+    /// Resolves once `token` no longer belongs to `node` (never, while it does).
+    pub(crate) fn revoked(
+        &self,
+        token: String,
+        node: String,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.current.subscribe();
+        async move {
+            let still = |map: &TokenMap| map.node_for(&token) == Some(node.as_str());
+            if rx.wait_for(|map| !still(map)).await.is_err() {
+                // the tokens are gone with the server; the watch ends with it
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Number of tokens now.
+    pub fn len(&self) -> usize {
+        self.current().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.current().is_empty()
     }
 }
 
@@ -259,6 +416,57 @@ mod tests {
             TokenMap::load(&dir.path().join("missing")),
             Err(TokenFileError::Read { .. })
         ));
+    }
+
+    #[test]
+    fn a_watched_file_is_reread_when_it_changes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tokens");
+        std::fs::write(&path, "old n1\n").expect("write");
+        let tokens = Tokens::watch_file(&path).expect("valid");
+        assert_eq!(tokens.current().node_for("old"), Some("n1"));
+        std::fs::write(&path, "new n1\n").expect("rotate");
+        assert_eq!(tokens.current().node_for("old"), None, "revoked at once");
+        assert_eq!(tokens.current().node_for("new"), Some("n1"));
+        // replaced by a rename, as editors and Secret volumes do
+        let next = dir.path().join("tokens.next");
+        std::fs::write(&next, "newer n2\n").expect("write");
+        std::fs::rename(&next, &path).expect("rename");
+        assert_eq!(tokens.current().node_for("newer"), Some("n2"));
+        assert_eq!(tokens.current().node_for("new"), None);
+    }
+
+    #[test]
+    fn a_broken_file_keeps_the_tokens_last_loaded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tokens");
+        std::fs::write(&path, "good n1\n").expect("write");
+        let tokens = Tokens::watch_file(&path).expect("valid");
+        std::fs::write(&path, "good n1 stray words\n").expect("typo");
+        assert_eq!(tokens.current().node_for("good"), Some("n1"));
+        std::fs::remove_file(&path).expect("remove");
+        assert_eq!(tokens.current().node_for("good"), Some("n1"));
+        std::fs::write(&path, "fixed n1\n").expect("fix");
+        assert_eq!(tokens.current().node_for("fixed"), Some("n1"));
+        assert_eq!(tokens.current().node_for("good"), None);
+        assert!(Tokens::watch_file(&dir.path().join("missing")).is_err());
+    }
+
+    #[tokio::test]
+    async fn revoked_resolves_once_the_token_leaves_its_node() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tokens");
+        std::fs::write(&path, "t n1\nu n2\n").expect("write");
+        let tokens = Tokens::watch_file(&path).expect("valid");
+        let revoked = tokio::spawn(tokens.revoked("t".into(), "n1".into()));
+        std::fs::write(&path, "t n1\nu n2\nv n1\n").expect("unrelated change first");
+        tokens.current();
+        std::fs::write(&path, "u n2\n").expect("revoke");
+        tokens.current();
+        tokio::time::timeout(Duration::from_secs(10), revoked)
+            .await
+            .expect("resolves")
+            .expect("join");
     }
 
     #[test]

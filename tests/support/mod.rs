@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 pub mod cluster;
 pub mod demo;
+pub mod edge;
 pub mod kubectl;
 pub mod metrics;
 pub mod netns;
