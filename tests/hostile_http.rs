@@ -273,6 +273,18 @@ async fn invalid_selectors_are_400_and_unknown_parameters_are_ignored() {
         "{}",
         String::from_utf8_lossy(&response.body)
     );
+    // the longest timeout there is opens a watch like any other
+    let mut watch = connect(&target).await;
+    let path = format!("{CONFIGMAPS}?watch=true&timeoutSeconds={}", u64::MAX);
+    assert!(
+        watch
+            .write(&encode(&target, "GET", path.as_bytes(), &[], b""))
+            .await
+    );
+    assert_eq!(watch.head().await.expect("watch head").status, 200);
+    request(&target, "POST", CONFIGMAPS, &[JSON], &configmap("seen")).await;
+    assert!(watch.read_until("\"seen\"").await, "the watch streams");
+    still_serves(&target).await;
 }
 
 #[tokio::test]
@@ -401,6 +413,16 @@ async fn watches_beyond_the_cap_get_429_with_retry_after() {
     assert!(retry >= 1);
     // lists and gets are not watches: still served
     still_serves(&target).await;
+    // an idle watch outlives the header timeout: a streaming answer is not a
+    // request being read
+    tokio::time::sleep(LIMITS.header_timeout * 3).await;
+    request(&target, "POST", CONFIGMAPS, &[JSON], &configmap("late")).await;
+    for connection in &mut open {
+        assert!(
+            connection.read_until("\"late\"").await,
+            "the watch is still open"
+        );
+    }
     // a closed watch frees its place
     drop(open.pop());
     support::eventually("a watch place frees up", || {

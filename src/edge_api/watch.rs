@@ -30,6 +30,17 @@ use crate::telemetry::Telemetry;
 const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
 /// How often an idle watch that asked for bookmarks is told the current version.
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(15);
+/// Longer than any watch lives; what a timeout past the clock's range becomes.
+const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// `timeout` from now; `timeoutSeconds=18446744073709551615` must not
+/// overflow the clock (a panic in the handler).
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(NEVER))
+        .unwrap_or(now)
+}
 
 /// Where a watch starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,7 +113,7 @@ pub(crate) fn start_watch<T: EdgeObject>(
                 scope,
                 bookmarks: params.bookmarks,
                 initial_events_end: params.send_initial_events,
-                deadline: Instant::now() + timeout,
+                deadline: deadline_after(timeout),
                 sent,
                 sent_rv,
                 sent_from,

@@ -182,6 +182,28 @@ impl Connection {
         Some(response)
     }
 
+    /// Reads what follows the head until `needle` appears (true) or the
+    /// connection ends (false).
+    pub async fn read_until(&mut self, needle: &str) -> bool {
+        let needle = needle.as_bytes();
+        let mut seen = std::mem::take(&mut self.buffered);
+        let search = async {
+            loop {
+                if seen.windows(needle.len()).any(|w| w == needle) {
+                    return true;
+                }
+                let mut chunk = [0u8; 4096];
+                match self.stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return false,
+                    Ok(n) => seen.extend_from_slice(&chunk[..n]),
+                }
+            }
+        };
+        tokio::time::timeout(PATIENCE, search)
+            .await
+            .unwrap_or(false)
+    }
+
     /// Whether the server closes the connection (EOF or reset) before the
     /// hang guard runs out, discarding whatever it sends first.
     pub async fn closed_by_server(&mut self) -> bool {
