@@ -21,6 +21,11 @@
 //!   `401`; a token for node A asking for `/edge/B`: `403`; a node name that
 //!   is not a DNS-1123 subdomain: `400`; any other path: `403`/`404`. All as
 //!   Kubernetes `Status` objects.
+//! - **Limited** — per token, a request rate and a number of open watches
+//!   (`429` with `Retry-After` beyond, see `limits`); per connection, the
+//!   time for the TLS handshake and for each request's headers (see
+//!   `listen`). The token file is reread when it changes, and a revoked
+//!   token's open watches end (see [`Tokens`]).
 //!
 //! Serve it over https ([`EdgeTls`], [`serve_tls_on`]): client-go's
 //! clientcmd (kube-proxy, kubectl) attaches a kubeconfig's bearer token only
