@@ -231,6 +231,9 @@ async fn odd_paths_get_a_status_and_never_a_crash() {
     assert_eq!(request_bytes(&hz, "GET", &raw, &[], b"").await.status, 400);
     let huge = format!("{ns}/{}", "a".repeat(128 * 1024));
     assert_eq!(request(&hz, "GET", &huge, &[], b"").await.status, 414);
+    let big = "b".repeat(1024 * 1024);
+    let response = request(&hz, "GET", SLICES, &[("X-Big", &big)], b"").await;
+    assert_eq!(response.status, 431);
     // a token header that is not visible ASCII is no token
     let response = request(
         &Target {

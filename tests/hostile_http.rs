@@ -320,6 +320,10 @@ async fn paths_cannot_traverse_and_bad_names_are_refused() {
     let huge = format!("{CONFIGMAPS}/{}", "a".repeat(128 * 1024));
     let response = request(&target, "GET", &huge, &[], b"").await;
     assert_eq!(response.status, 414);
+    // and so are headers past it (431)
+    let big = "b".repeat(1024 * 1024);
+    let response = request(&target, "GET", CONFIGMAPS, &[("X-Big", &big)], b"").await;
+    assert_eq!(response.status, 431);
     let response = request(&target, "GET", &format!("{CONFIGMAPS}/%ff%fe"), &[], b"").await;
     assert_eq!(response.status_failure(404), "NotFound");
     // raw bytes that are not UTF-8 never reach a handler

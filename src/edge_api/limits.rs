@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::tokens::TokenMap;
+
 /// The edge API's limits per token, and its connection timeouts.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EdgeLimits {
@@ -58,6 +60,8 @@ struct Bucket {
 struct PerToken {
     buckets: HashMap<String, Bucket>,
     watches: HashMap<String, usize>,
+    /// The token map the buckets were last pruned against (its address).
+    pruned_for: usize,
 }
 
 /// Buckets and watch counts of every token that made a request.
@@ -83,9 +87,25 @@ impl Limiter {
     }
 
     /// Takes one request from `token`'s bucket, or says how long until one
-    /// is there.
-    pub(crate) fn request(&self, token: &str) -> Result<(), Duration> {
+    /// is there. `tokens` is the map `token` was found in: once it is a new
+    /// one (the file was reloaded), buckets of tokens no longer in it go, so
+    /// rotating tokens does not grow the table forever.
+    pub(crate) fn request(&self, token: &str, tokens: &Arc<TokenMap>) -> Result<(), Duration> {
+        self.prune(tokens);
         self.request_at(token, Instant::now())
+    }
+
+    fn prune(&self, tokens: &Arc<TokenMap>) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        let current = Arc::as_ptr(tokens) as usize;
+        if state.pruned_for != current {
+            state.pruned_for = current;
+            state
+                .buckets
+                .retain(|token, _| tokens.node_for(token).is_some());
+        }
     }
 
     fn request_at(&self, token: &str, now: Instant) -> Result<(), Duration> {
@@ -203,6 +223,23 @@ mod tests {
         assert!(limiter.watch("other").is_some());
         drop(a);
         assert!(limiter.watch("a").is_some());
+    }
+
+    #[test]
+    fn buckets_of_tokens_gone_from_a_reloaded_map_are_dropped() {
+        let limiter = limiter(0.001, 1, 1);
+        let before = Arc::new(TokenMap::parse("old n1\nkept n2\n").expect("valid"));
+        assert_eq!(limiter.request("old", &before), Ok(()));
+        assert_eq!(limiter.request("kept", &before), Ok(()));
+        let after = Arc::new(TokenMap::parse("kept n2\nnew n1\n").expect("valid"));
+        assert_eq!(limiter.request("new", &after), Ok(()));
+        let state = limiter.state.lock().expect("lock");
+        let mut tokens: Vec<&str> = state.buckets.keys().map(String::as_str).collect();
+        tokens.sort();
+        assert_eq!(tokens, ["kept", "new"]);
+        drop(state);
+        // a kept token keeps its (empty) bucket across the reload
+        assert!(limiter.request("kept", &after).is_err());
     }
 
     #[test]

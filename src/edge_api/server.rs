@@ -86,7 +86,7 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
 async fn serve(state: &Arc<AppState>, parts: &Parts) -> Result<Response, ApiStatus> {
     let tokens = state.tokens.current();
     let (token, token_node) = authenticate(&tokens, &parts.headers)?;
-    if let Err(wait) = state.limiter.request(token) {
+    if let Err(wait) = state.limiter.request(token, &tokens) {
         return Err(ApiStatus::too_many_requests(
             format!(
                 "the token of node {token_node:?} is over its limit of {} requests per second",

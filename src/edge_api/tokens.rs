@@ -192,16 +192,16 @@ impl Tokens {
     /// Rereads the file if it changed since it was last read.
     fn refresh(&self) {
         let Some(file) = &self.file else { return };
+        // Held across the reload: a request racing it must not go ahead
+        // with the tokens from before the change.
+        let Ok(mut seen) = file.seen.lock() else {
+            return;
+        };
         let now = stamp(&file.path);
-        {
-            let Ok(mut seen) = file.seen.lock() else {
-                return;
-            };
-            if *seen == now {
-                return;
-            }
-            *seen = now;
+        if *seen == now {
+            return;
         }
+        *seen = now;
         match TokenMap::load(&file.path) {
             Ok(map) => {
                 tracing::info!(tokens = map.len(), path = %file.path.display(), "edge API tokens reloaded");
