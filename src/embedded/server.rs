@@ -17,7 +17,7 @@ use super::limits::WatchSlot;
 use super::openapi;
 use super::operations::{self, Deleted, Subresource};
 use super::patch::PatchKind;
-use super::request::{Query, ResourcePath, Route, decode_body, route};
+use super::request::{Query, ResourcePath, Route, check_path_segment, decode_body, route};
 use super::resources::ResourceInfo;
 use super::resources::crd_key;
 use super::table::{self, IncludeObject};
@@ -175,6 +175,12 @@ async fn dispatch(state: &ServerState, request: Request) -> ApiResult<Response> 
         // OpenAPI v2 (protobuf) is not served; kubectl uses v3 when present.
         Route::OpenApiV2 | Route::Unknown => Err(ApiError::NoSuchResource),
         Route::Resource(path) => {
+            if let Some(name) = &path.name {
+                check_path_segment("resource name", name)?;
+            }
+            if let Some(namespace) = &path.namespace {
+                check_path_segment("namespace", namespace)?;
+            }
             let info = registry
                 .find(&path.group, &path.version, &path.plural)
                 .ok_or(ApiError::NoSuchResource)?;
