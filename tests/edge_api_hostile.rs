@@ -72,6 +72,15 @@ async fn slow_clients_are_cut_off_and_block_nobody(tls: bool) {
     let mut silent = tokio::net::TcpStream::connect(f.addr)
         .await
         .expect("connect");
+    // and a crowd of them
+    let mut crowd = Vec::new();
+    for _ in 0..100 {
+        crowd.push(
+            tokio::net::TcpStream::connect(f.addr)
+                .await
+                .expect("connect"),
+        );
+    }
     for _ in 0..3 {
         still_serves(&hz).await;
     }

@@ -391,7 +391,16 @@ async fn a_slow_client_is_cut_off_and_blocks_nobody() {
         }
         trickle.response().await
     });
-    // while both hold their connections, others are served
+    // and a crowd that connects and sends nothing at all
+    let mut crowd = Vec::new();
+    for _ in 0..100 {
+        crowd.push(
+            tokio::net::TcpStream::connect(target.addr)
+                .await
+                .expect("connect"),
+        );
+    }
+    // while they all hold their connections, others are served
     for _ in 0..3 {
         still_serves(&target).await;
     }
