@@ -24,9 +24,11 @@
 //! [`Tokens::watch_file`] rereads the file whenever it changes (size,
 //! modification time or inode: an edit in place, a rename over it, or the
 //! symlink swap of a Kubernetes Secret volume), without a restart. Every
-//! request looks at the file first, so a token removed from it is refused
-//! from the next request on; a watcher checks every second as well, and open
-//! watches of a token that no longer maps to their node end then. A file
+//! request looks at the file's metadata first, so a token removed from it is
+//! refused from the next request on. Once a second its content is compared
+//! too (an edit in place that keeps the size within one tick of the file
+//! system's clock leaves the metadata alone), and open watches of a token
+//! that no longer maps to their node end then. A file
 //! that cannot be read or parsed on a reload keeps the tokens last loaded
 //! (an error is logged): a typo while editing must not lock every node out.
 
@@ -92,11 +94,7 @@ impl fmt::Debug for TokenMap {
 impl TokenMap {
     /// Reads and parses a token file (format in the module docs).
     pub fn load(path: &Path) -> Result<TokenMap, TokenFileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| TokenFileError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        parse(&text, &path.display().to_string())
+        parse(&read(path)?, &path.display().to_string())
     }
 
     /// Parses the contents of a token file (format in the module docs).
@@ -144,7 +142,14 @@ impl fmt::Debug for Tokens {
 struct TokenFile {
     path: PathBuf,
     /// What the file looked like when last read (loaded or not).
-    seen: Mutex<Option<FileStamp>>,
+    seen: Mutex<Seen>,
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    stamp: Option<FileStamp>,
+    /// Digest of the text last read; None when it could not be read.
+    text: Option<Digest>,
 }
 
 /// Enough of a file's metadata to tell that it changed.
@@ -178,13 +183,17 @@ impl Tokens {
     /// Loads `path` (an invalid file is an error here, before anything is
     /// served) and rereads it whenever it changes.
     pub fn watch_file(path: &Path) -> Result<Tokens, TokenFileError> {
-        let seen = stamp(path);
-        let map = TokenMap::load(path)?;
+        let stamp = stamp(path);
+        let text = read(path)?;
+        let map = parse(&text, &path.display().to_string())?;
         Ok(Tokens {
             current: watch::Sender::new(Arc::new(map)),
             file: Some(Arc::new(TokenFile {
                 path: path.to_path_buf(),
-                seen: Mutex::new(seen),
+                seen: Mutex::new(Seen {
+                    stamp,
+                    text: Some(digest(&text)),
+                }),
             })),
         })
     }
@@ -195,8 +204,16 @@ impl Tokens {
         self.current.borrow().clone()
     }
 
-    /// Rereads the file if it changed since it was last read.
+    /// Rereads the file if its metadata changed since it was last read.
     fn refresh(&self) {
+        self.reread(false);
+    }
+
+    /// Rereads the file if it changed: by its metadata (cheap, on every
+    /// request) or, with `by_content`, by what it holds (every second: an
+    /// edit in place of the same size within one tick of the file system's
+    /// clock leaves the metadata as it was).
+    fn reread(&self, by_content: bool) {
         let Some(file) = &self.file else { return };
         // Held across the reload: a request racing it must not go ahead
         // with the tokens from before the change.
@@ -204,11 +221,25 @@ impl Tokens {
             return;
         };
         let now = stamp(&file.path);
-        if *seen == now {
+        if seen.stamp == now && !by_content {
             return;
         }
-        *seen = now;
-        match TokenMap::load(&file.path) {
+        seen.stamp = now;
+        let text = match read(&file.path) {
+            Ok(text) => text,
+            Err(error) => {
+                if seen.text.take().is_some() {
+                    tracing::error!(%error, "edge API tokens not reloaded; the tokens last loaded stay in use");
+                }
+                return;
+            }
+        };
+        let text_digest = digest(&text);
+        if seen.text == Some(text_digest) {
+            return;
+        }
+        seen.text = Some(text_digest);
+        match parse(&text, &file.path.display().to_string()) {
             Ok(map) => {
                 tracing::info!(tokens = map.len(), path = %file.path.display(), "edge API tokens reloaded");
                 self.current.send_replace(Arc::new(map));
@@ -231,7 +262,7 @@ impl Tokens {
             loop {
                 tokio::select! {
                     () = cancel.cancelled() => return,
-                    _ = ticks.tick() => tokens.refresh(),
+                    _ = ticks.tick() => tokens.reread(true),
                 }
             }
         });
@@ -261,6 +292,13 @@ impl Tokens {
     pub fn is_empty(&self) -> bool {
         self.current().is_empty()
     }
+}
+
+fn read(path: &Path) -> Result<String, TokenFileError> {
+    std::fs::read_to_string(path).map_err(|source| TokenFileError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn parse(text: &str, origin: &str) -> Result<TokenMap, TokenFileError> {
@@ -432,6 +470,31 @@ mod tests {
         std::fs::rename(&next, &path).expect("rename");
         assert_eq!(tokens.current().node_for("newer"), Some("n2"));
         assert_eq!(tokens.current().node_for("new"), None);
+    }
+
+    #[test]
+    fn the_periodic_check_sees_an_edit_that_left_the_metadata_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tokens");
+        std::fs::write(&path, "tok-a n1\n").expect("write");
+        let tokens = Tokens::watch_file(&path).expect("valid");
+        let modified = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .expect("mtime");
+        std::fs::write(&path, "tok-b n1\n").expect("same size, in place");
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(modified))
+            .expect("mtime put back");
+        assert_eq!(
+            tokens.current().node_for("tok-a"),
+            Some("n1"),
+            "a request sees the same metadata"
+        );
+        tokens.reread(true);
+        assert_eq!(tokens.current().node_for("tok-a"), None);
+        assert_eq!(tokens.current().node_for("tok-b"), Some("n1"));
     }
 
     #[test]
