@@ -105,12 +105,8 @@ async fn read_body(
         return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
     }
     let timeout = state.limits.body_timeout;
-    match tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(error)) if over_limit(&error) => Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES)),
-        Ok(Err(error)) => Err(ApiError::BadRequest(format!(
-            "the request body could not be read: {error}"
-        ))),
+    match tokio::time::timeout(timeout, collect_limited(body, MAX_BODY_BYTES)).await {
+        Ok(result) => result,
         Err(_) => Err(ApiError::RequestTimeout(format!(
             "the request body did not arrive within {} s",
             timeout.as_secs_f64()
@@ -118,17 +114,22 @@ async fn read_body(
     }
 }
 
-/// Whether reading a body failed on the size limit (rather than on a
-/// connection that broke off), somewhere in the error's chain.
-fn over_limit(error: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(error) = source {
-        if error.is::<http_body_util::LengthLimitError>() {
-            return true;
+/// The body's bytes, refused once they pass `limit` (413), or when the
+/// connection breaks off before the end (400).
+async fn collect_limited(body: Body, limit: usize) -> ApiResult<axum::body::Bytes> {
+    use futures::StreamExt as _;
+    let mut stream = body.into_data_stream();
+    let mut bytes = bytes::BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|error| {
+            ApiError::BadRequest(format!("the request body could not be read: {error}"))
+        })?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge(limit));
         }
-        source = error.source();
+        bytes.extend_from_slice(&chunk);
     }
-    false
+    Ok(bytes.freeze())
 }
 
 async fn dispatch(state: &ServerState, request: Request) -> ApiResult<Response> {
