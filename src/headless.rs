@@ -12,7 +12,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::connect::{self, ConnectError};
 use crate::controllers::{Engine, EngineOptions, LeaseOptions};
-use crate::edge_api::{self, EdgeApiError, EdgeApiOptions, EdgeTls, TokenMap};
+use crate::edge_api::{
+    self, EdgeApiError, EdgeApiOptions, EdgeLimits, EdgeTls, ServeOptions, Tokens,
+};
 use crate::telemetry::http::{self as metrics_http, MetricsError};
 use crate::telemetry::{DEFAULT_PROGRESS_DEADLINE, Telemetry};
 
@@ -40,6 +42,8 @@ pub struct EdgeApiConfig {
     pub tokens: PathBuf,
     /// Certificate chain and key; `None` serves plain http (behind a TLS-terminating proxy).
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Per-token rate and watch limits.
+    pub limits: EdgeLimits,
 }
 
 #[derive(Debug, Error)]
@@ -58,10 +62,11 @@ pub enum HeadlessError {
     Signal(std::io::Error),
 }
 
-/// Reads the token file and certificates before anything starts, so a typo fails at once.
+/// Reads the token file and certificates before anything starts, so a typo
+/// fails at once; the token file is reread whenever it changes after that.
 fn edge_api_options(config: &EdgeApiConfig) -> Result<EdgeApiOptions, HeadlessError> {
     let tokens =
-        TokenMap::load(&config.tokens).map_err(|e| HeadlessError::Tokens(e.to_string()))?;
+        Tokens::watch_file(&config.tokens).map_err(|e| HeadlessError::Tokens(e.to_string()))?;
     let tls = match &config.tls {
         Some((cert, key)) => {
             Some(EdgeTls::load(cert, key).map_err(|e| HeadlessError::Tls(e.to_string()))?)
@@ -75,9 +80,12 @@ fn edge_api_options(config: &EdgeApiConfig) -> Result<EdgeApiOptions, HeadlessEr
     };
     Ok(EdgeApiOptions {
         listen: config.listen,
-        tokens,
-        tls,
-        telemetry: None,
+        serve: ServeOptions {
+            tokens,
+            tls,
+            limits: config.limits,
+            telemetry: None,
+        },
     })
 }
 
@@ -95,7 +103,7 @@ pub async fn run(options: HeadlessOptions) -> Result<(), HeadlessError> {
         .map(edge_api_options)
         .transpose()?;
     if let Some(edge) = edge.as_mut() {
-        edge.telemetry = Some(telemetry.clone());
+        edge.serve.telemetry = Some(telemetry.clone());
     }
     let metrics_listener = match options.metrics_listen {
         Some(addr) => Some(metrics_http::bind(addr).await?),

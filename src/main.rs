@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use edgedeck::edge_api::EdgeLimits;
 use edgedeck::headless::{self, EdgeApiConfig, HeadlessOptions};
 use edgedeck::{api, dry_run, manifests};
 
@@ -122,6 +123,15 @@ enum Command {
             conflicts_with = "edge_api_tls_cert"
         )]
         edge_api_plain_http: bool,
+        /// Requests per second each edge API token may make, sustained (429 with Retry-After beyond).
+        #[arg(long, value_name = "QPS", default_value_t = EdgeLimits::DEFAULT.requests_per_second, value_parser = parse_positive_rate)]
+        edge_api_qps: f64,
+        /// Requests each edge API token may make at once after a quiet spell.
+        #[arg(long, value_name = "N", default_value_t = EdgeLimits::DEFAULT.burst, value_parser = clap::value_parser!(u32).range(1..))]
+        edge_api_burst: u32,
+        /// Watches each edge API token may have open at once (429 with Retry-After beyond).
+        #[arg(long, value_name = "N", default_value_t = EdgeLimits::DEFAULT.watches_per_token)]
+        edge_api_max_watches: usize,
         /// How long a silent leader keeps the Lease (e.g. 15s); renewals come every third of it.
         #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "15s")]
         lease_duration: Duration,
@@ -232,6 +242,16 @@ enum LogFormat {
     Json,
 }
 
+/// A rate above zero (a limit of 0 would refuse every request forever).
+fn parse_positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!(
+            "{text:?} is not a number of requests per second above 0"
+        )),
+    }
+}
+
 /// `15s`, `2m`, `1m30s`, `500ms` (jiff's friendly format, or ISO 8601).
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let parsed: jiff::SignedDuration = text
@@ -273,6 +293,9 @@ fn main() -> ExitCode {
             edge_api_tls_cert,
             edge_api_tls_key,
             edge_api_plain_http,
+            edge_api_qps,
+            edge_api_burst,
+            edge_api_max_watches,
             lease_duration,
             metrics_listen,
             progress_deadline,
@@ -292,6 +315,12 @@ fn main() -> ExitCode {
                         listen,
                         tokens,
                         tls,
+                        limits: EdgeLimits {
+                            requests_per_second: edge_api_qps,
+                            burst: edge_api_burst,
+                            watches_per_token: edge_api_max_watches,
+                            ..EdgeLimits::DEFAULT
+                        },
                     })
                 }
                 _ => None,

@@ -108,6 +108,8 @@ pub enum Body {
     Json(Value),
     Merge(Value),
     Apply(Value),
+    /// Bytes as they are, with this Content-Type.
+    Raw(&'static str, Vec<u8>),
 }
 
 /// One HTTP exchange: status code and JSON body (a string if not JSON).
@@ -125,6 +127,7 @@ pub async fn call(client: &Client, method: &str, path: &str, body: Body) -> Repl
         Body::Json(v) => ("application/json", v.to_string().into_bytes()),
         Body::Merge(v) => ("application/merge-patch+json", v.to_string().into_bytes()),
         Body::Apply(v) => ("application/apply-patch+yaml", v.to_string().into_bytes()),
+        Body::Raw(content_type, bytes) => (content_type, bytes),
     };
     let request = axum::http::Request::builder()
         .method(method)

@@ -79,22 +79,41 @@ async fn engine_reconciles_serves_the_edge_api_and_stops_on_sigterm(cluster) {
 
     // An edge node reads its filtered view with its token, over TLS.
     let ca = base64::engine::general_purpose::STANDARD.encode(cert.cert.pem());
-    let edge_kubeconfig = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: edge\n  cluster: {{server: \"https://{listen}/edge/node-a\", certificate-authority-data: {ca}}}\n\
-         users:\n- name: node-a\n  user: {{token: secret-a}}\ncontexts:\n- name: edge\n  context: {{cluster: edge, user: node-a}}\ncurrent-context: edge\n"
-    );
-    let config = kube::Config::from_custom_kubeconfig(
-        kube::config::Kubeconfig::from_yaml(&edge_kubeconfig).expect("edge kubeconfig"),
-        &Default::default(),
-    )
-    .await
-    .expect("edge config");
-    let edge = kube::Client::try_from(config).expect("edge client");
-    let slices: Api<EndpointSlice> = Api::all(edge);
+    let edge_slices = |token: &str| {
+        let edge_kubeconfig = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: edge\n  cluster: {{server: \"https://{listen}/edge/node-a\", certificate-authority-data: {ca}}}\n\
+             users:\n- name: node-a\n  user: {{token: {token}}}\ncontexts:\n- name: edge\n  context: {{cluster: edge, user: node-a}}\ncurrent-context: edge\n"
+        );
+        async move {
+            let config = kube::Config::from_custom_kubeconfig(
+                kube::config::Kubeconfig::from_yaml(&edge_kubeconfig).expect("edge kubeconfig"),
+                &Default::default(),
+            )
+            .await
+            .expect("edge config");
+            Api::<EndpointSlice>::all(kube::Client::try_from(config).expect("edge client"))
+        }
+    };
+    let slices = edge_slices("secret-a").await;
     eventually("edge API answers node-a", || async {
         slices.list(&ListParams::default()).await.ok()
     })
     .await;
+
+    // The token is rotated in the file, as a Secret volume update does it:
+    // the running engine refuses the old one and accepts the new one.
+    let next = dir.path().join("tokens.next");
+    std::fs::write(&next, "secret-b node-a\n").expect("write tokens");
+    std::fs::rename(&next, &tokens_file).expect("rotate tokens");
+    match slices.list(&ListParams::default()).await {
+        Err(kube::Error::Api(status)) => assert_eq!(status.code, 401),
+        other => panic!("the revoked token must get 401, got {other:?}"),
+    }
+    edge_slices("secret-b")
+        .await
+        .list(&ListParams::default())
+        .await
+        .expect("the rotated token works without a restart");
 
     let status = terminate(&mut child);
     assert!(status.success(), "SIGTERM is a clean exit: {status:?}");

@@ -110,7 +110,7 @@ const CATCH_UP: Duration = Duration::from_secs(60);
 /// brought back with its data.
 enum Backend {
     InProcess {
-        options: ClusterOptions,
+        options: Box<ClusterOptions>,
         running: Option<RunningCluster>,
         _dir: tempfile::TempDir,
     },
@@ -152,7 +152,7 @@ impl Outages {
         let client = running.client().expect("client");
         Outages {
             backend: Backend::InProcess {
-                options,
+                options: Box::new(options),
                 running: Some(running),
                 _dir: dir,
             },
@@ -234,7 +234,7 @@ impl Outages {
             Backend::InProcess {
                 options, running, ..
             } => {
-                *running = Some(start(options.clone()).await.expect("restarts"));
+                *running = Some(start((**options).clone()).await.expect("restarts"));
             }
             Backend::Process { args, child, dir } => {
                 *child = Some(spawn_cluster(args, dir.path()));

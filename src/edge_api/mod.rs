@@ -21,6 +21,11 @@
 //!   `401`; a token for node A asking for `/edge/B`: `403`; a node name that
 //!   is not a DNS-1123 subdomain: `400`; any other path: `403`/`404`. All as
 //!   Kubernetes `Status` objects.
+//! - **Limited** — per token, a request rate and a number of open watches
+//!   (`429` with `Retry-After` beyond, see `limits`); per connection, the
+//!   time for the TLS handshake and for each request's headers (see
+//!   `listen`). The token file is reread when it changes, and a revoked
+//!   token's open watches end (see [`Tokens`]).
 //!
 //! Serve it over https ([`EdgeTls`], [`serve_tls_on`]): client-go's
 //! clientcmd (kube-proxy, kubectl) attaches a kubeconfig's bearer token only
@@ -50,6 +55,8 @@
 //! kube-proxy default) decode by the response's Content-Type, as client-go
 //! does. `limit`/`continue` are ignored: lists come whole.
 
+mod limits;
+mod listen;
 mod metered;
 mod query;
 mod route;
@@ -60,35 +67,63 @@ mod store;
 mod tls;
 mod tokens;
 mod view;
+mod watch;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use limits::EdgeLimits;
 pub use tls::{EdgeTls, SelfSigned, TlsError};
+pub use tokens::{TokenFileError, TokenMap, Tokens};
 
 use crate::telemetry::Telemetry;
-pub use tokens::{TokenFileError, TokenMap};
-
-/// How long a client may take for the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long open connections get to finish once serving stops.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Options of [`serve`].
 #[derive(Debug, Clone)]
 pub struct EdgeApiOptions {
     pub listen: SocketAddr,
-    pub tokens: TokenMap,
+    pub serve: ServeOptions,
+}
+
+/// How to serve on a bound listener ([`serve_listener`]).
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Which token reads which node's view; a file is reread on change.
+    pub tokens: Tokens,
     /// Serve https (what kube-proxy and kubectl need to send their token);
     /// `None` serves plain http, for tests or behind a TLS-terminating proxy.
     pub tls: Option<EdgeTls>,
+    /// Per-token rate and watch limits, connection timeouts.
+    pub limits: EdgeLimits,
     /// Where to count requests, watches, bytes and filter time (a private
     /// registry when `None`).
     pub telemetry: Option<Arc<Telemetry>>,
+}
+
+impl ServeOptions {
+    /// Plain http with the default limits.
+    pub fn new(tokens: impl Into<Tokens>) -> ServeOptions {
+        ServeOptions {
+            tokens: tokens.into(),
+            tls: None,
+            limits: EdgeLimits::DEFAULT,
+            telemetry: None,
+        }
+    }
+
+    pub fn with_tls(self, tls: EdgeTls) -> ServeOptions {
+        ServeOptions {
+            tls: Some(tls),
+            ..self
+        }
+    }
+
+    pub fn with_limits(self, limits: EdgeLimits) -> ServeOptions {
+        ServeOptions { limits, ..self }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,121 +153,77 @@ pub async fn serve(
             addr: opts.listen,
             source,
         })?;
-    let telemetry = opts.telemetry.unwrap_or_default();
-    match opts.tls {
-        Some(tls) => serve_tls(listener, client, opts.tokens, tls, telemetry, cancel).await,
-        None => serve_plain(listener, client, opts.tokens, telemetry, cancel).await,
-    }
+    serve_listener(listener, client, opts.serve, cancel).await
 }
 
-/// Serves plain http on an already bound listener (port 0 in tests) until
-/// `cancel` fires; open watches end then too.
-pub async fn serve_on(
+/// Serves on an already bound listener (port 0 in tests) until `cancel`
+/// fires; open watches end then too.
+pub async fn serve_listener(
     listener: TcpListener,
     client: kube::Client,
-    tokens: TokenMap,
-    cancel: CancellationToken,
-) -> Result<(), EdgeApiError> {
-    serve_plain(listener, client, tokens, Arc::default(), cancel).await
-}
-
-async fn serve_plain(
-    listener: TcpListener,
-    client: kube::Client,
-    tokens: TokenMap,
-    telemetry: Arc<Telemetry>,
+    opts: ServeOptions,
     cancel: CancellationToken,
 ) -> Result<(), EdgeApiError> {
     let inner = cancel.child_token();
-    tracing::warn!("edge API without TLS: kube-proxy and kubectl send no bearer token over http");
-    let app = app(&listener, client, tokens, telemetry, &inner, "http");
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(inner.clone().cancelled_owned())
-        .await
-        .map_err(EdgeApiError::Serve);
+    let scheme = if opts.tls.is_some() { "https" } else { "http" };
+    if opts.tls.is_none() {
+        tracing::warn!(
+            "edge API without TLS: kube-proxy and kubectl send no bearer token over http"
+        );
+    }
+    let header_timeout = opts.limits.header_timeout;
+    let acceptor = opts.tls.as_ref().map(EdgeTls::acceptor);
+    let app = app(&listener, client, opts, &inner, scheme);
+    listen::accept_loop(listener, app, acceptor, header_timeout, inner.clone()).await;
     inner.cancel();
-    result
-}
-
-/// Serves https on an already bound listener until `cancel` fires.
-pub async fn serve_tls_on(
-    listener: TcpListener,
-    client: kube::Client,
-    tokens: TokenMap,
-    tls: EdgeTls,
-    cancel: CancellationToken,
-) -> Result<(), EdgeApiError> {
-    serve_tls(listener, client, tokens, tls, Arc::default(), cancel).await
-}
-
-async fn serve_tls(
-    listener: TcpListener,
-    client: kube::Client,
-    tokens: TokenMap,
-    tls: EdgeTls,
-    telemetry: Arc<Telemetry>,
-    cancel: CancellationToken,
-) -> Result<(), EdgeApiError> {
-    let inner = cancel.child_token();
-    let app = app(&listener, client, tokens, telemetry, &inner, "https");
-    let acceptor = tls.acceptor();
-    loop {
-        let tcp = tokio::select! {
-            () = inner.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, _)) => tcp,
-                Err(error) => {
-                    // e.g. out of file descriptors: back off instead of spinning
-                    tracing::warn!(%error, "edge API: accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
-        let acceptor = acceptor.clone();
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
-        let stop = inner.clone();
-        tokio::spawn(async move {
-            let Ok(Ok(stream)) =
-                tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
-            else {
-                return;
-            };
-            let connection = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            tokio::select! {
-                _ = connection.as_mut() => {}
-                () = stop.cancelled() => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(SHUTDOWN_GRACE, connection).await;
-                }
-            }
-        });
-    }
     Ok(())
 }
 
-/// Starts the store (stopped by `cancel`) and builds the router.
+/// Plain http with the default limits, on a bound listener.
+pub async fn serve_on(
+    listener: TcpListener,
+    client: kube::Client,
+    tokens: impl Into<Tokens>,
+    cancel: CancellationToken,
+) -> Result<(), EdgeApiError> {
+    serve_listener(listener, client, ServeOptions::new(tokens), cancel).await
+}
+
+/// https with the default limits, on a bound listener.
+pub async fn serve_tls_on(
+    listener: TcpListener,
+    client: kube::Client,
+    tokens: impl Into<Tokens>,
+    tls: EdgeTls,
+    cancel: CancellationToken,
+) -> Result<(), EdgeApiError> {
+    let opts = ServeOptions::new(tokens).with_tls(tls);
+    serve_listener(listener, client, opts, cancel).await
+}
+
+/// Starts the store and the token reloader (stopped by `cancel`) and
+/// builds the router.
 fn app(
     listener: &TcpListener,
     client: kube::Client,
-    tokens: TokenMap,
-    telemetry: Arc<Telemetry>,
+    opts: ServeOptions,
     cancel: &CancellationToken,
     scheme: &str,
 ) -> axum::Router {
     let store = store::Store::spawn(&client, cancel.clone());
+    let telemetry = opts.telemetry.unwrap_or_default();
     let synced = store.clone();
     telemetry.edge_cache(move || synced.current().synced);
+    opts.tokens.spawn_reloader(cancel.clone());
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, scheme, tokens = tokens.len(), "edge API listening");
+        tracing::info!(%addr, scheme, tokens = opts.tokens.len(), "edge API listening");
     }
     server::router(Arc::new(server::AppState {
         client,
-        tokens,
+        tokens: opts.tokens,
         store,
         cancel: cancel.clone(),
         telemetry,
+        limiter: limits::Limiter::new(opts.limits),
     }))
 }

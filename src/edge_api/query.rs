@@ -85,6 +85,17 @@ impl Params {
     }
 }
 
+/// Whether a request is a watch (`watch=true`), on any path: passed-through
+/// queries are not validated here, only looked at.
+pub(crate) fn is_watch(uri: &Uri) -> bool {
+    let Ok(Query(pairs)) = Query::<Vec<(String, String)>>::try_from_uri(uri) else {
+        return false;
+    };
+    pairs
+        .iter()
+        .any(|(name, value)| name == "watch" && parse_bool(value) == Some(true))
+}
+
 /// Go's `strconv.ParseBool`, which the API server uses; an empty value is false.
 fn parse_bool(value: &str) -> Option<bool> {
     match value {
@@ -128,6 +139,14 @@ mod tests {
         assert!(params("watch=1").expect("valid").watch);
         assert!(!params("watch=0").expect("valid").watch);
         assert!(!params("watch=").expect("valid").watch);
+    }
+
+    #[test]
+    fn tells_watches_from_other_requests() {
+        let watch = |q: &str| is_watch(&format!("/x?{q}").parse().expect("uri"));
+        assert!(watch("watch=true") && watch("watch=1") && watch("a=b&watch=True"));
+        assert!(!watch("watch=false") && !watch("watch=") && !watch("watching=true"));
+        assert!(!is_watch(&"/x".parse().expect("uri")));
     }
 
     #[test]

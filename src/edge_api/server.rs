@@ -1,7 +1,6 @@
 //! The HTTP surface: authentication, routing, list/get/watch from the
 //! store, and read-only passthrough to the cluster.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,41 +10,38 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use bytes::Bytes;
 use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::Endpoints;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use serde::Serialize;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::limits::{Limiter, WatchPermit, retry_after_secs};
 use super::metered::{group_of, metered};
-use super::query::Params;
+use super::query::{Params, is_watch};
 use super::route::{FilteredKind, Route, RouteError, route, split_edge_path};
 use super::status::ApiStatus;
 use super::store::Store;
-use super::tokens::TokenMap;
-use super::view::{
-    EdgeObject, Scope, Snapshot, View, bookmark, diff, event_line, list_json, same_inputs, stamp,
-    stamped, view,
-};
+use super::tokens::{TokenMap, Tokens};
+use super::view::{EdgeObject, Scope, View, list_json, stamped, view};
+use super::watch::start_watch;
 use crate::telemetry::Telemetry;
+
+/// What a client refused a watch is told to wait: a place frees up when
+/// one of its own watches ends, which it knows best.
+const WATCH_RETRY_AFTER_SECS: u64 = 1;
 
 /// How long a request waits for the first complete listing of the cluster.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
-/// Watch length without (or with zero) `timeoutSeconds`, like the API
-/// server's default minimum request timeout.
-const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
-/// How often an idle watch that asked for bookmarks is told the current version.
-const BOOKMARK_INTERVAL: Duration = Duration::from_secs(15);
 
 pub(crate) struct AppState {
     pub client: kube::Client,
-    pub tokens: TokenMap,
+    pub tokens: Tokens,
     pub store: Store,
     pub cancel: CancellationToken,
     pub telemetry: Arc<Telemetry>,
+    pub limiter: Limiter,
 }
 
 pub(crate) fn router(state: Arc<AppState>) -> Router {
@@ -88,14 +84,33 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
 }
 
 async fn serve(state: &Arc<AppState>, parts: &Parts) -> Result<Response, ApiStatus> {
-    let (node, route) = admit(
-        &state.tokens,
-        &parts.headers,
-        &parts.method,
-        parts.uri.path(),
-    )?;
-    match route {
-        Route::Passthrough { path } => passthrough(state, parts, &path).await,
+    let tokens = state.tokens.current();
+    let (token, token_node) = authenticate(&tokens, &parts.headers)?;
+    if let Err(wait) = state.limiter.request(token, &tokens) {
+        return Err(ApiStatus::too_many_requests(
+            format!(
+                "the token of node {token_node:?} is over its limit of {} requests per second",
+                state.limiter.limits().requests_per_second
+            ),
+            retry_after_secs(wait),
+        ));
+    }
+    let (node, route) = authorize(&token_node, &parts.method, parts.uri.path())?;
+    // Held for as long as the watch streams; other requests need none.
+    let permit = match is_watch(&parts.uri) {
+        true => Some(state.limiter.watch(token).ok_or_else(|| {
+            ApiStatus::too_many_requests(
+                format!(
+                    "the token of node {token_node:?} has {} watches open, its limit",
+                    state.limiter.limits().watches_per_token
+                ),
+                WATCH_RETRY_AFTER_SECS,
+            )
+        })?),
+        false => None,
+    };
+    let response = match route {
+        Route::Passthrough { path } => passthrough(state, parts, &path).await?,
         Route::Filtered {
             kind,
             namespace,
@@ -111,27 +126,60 @@ async fn serve(state: &Arc<AppState>, parts: &Parts) -> Result<Response, ApiStat
             };
             match kind {
                 FilteredKind::EndpointSlices => {
-                    filtered::<EndpointSlice>(state, node, scope, params).await
+                    filtered::<EndpointSlice>(state, node, scope, params).await?
                 }
-                FilteredKind::Endpoints => filtered::<Endpoints>(state, node, scope, params).await,
+                FilteredKind::Endpoints => {
+                    filtered::<Endpoints>(state, node, scope, params).await?
+                }
             }
         }
-    }
+    };
+    Ok(match permit {
+        Some(permit) => {
+            let revoked = state.tokens.revoked(token.to_owned(), node.to_owned());
+            until_revoked(response, permit, revoked)
+        }
+        None => response,
+    })
 }
 
-/// Authentication, node check and routing, in the API server's order:
-/// 401 without a known token, 404/400 for paths outside `/edge/<valid
-/// node>/`, 403 for another node's view, 405 for writes, 403/404 for paths
-/// the edge API does not serve.
-pub(crate) fn admit<'p>(
+/// Ends a watch's stream once its token is revoked (the client relists
+/// and gets 401), and frees its watch place when the stream ends.
+fn until_revoked(
+    response: Response,
+    permit: WatchPermit,
+    revoked: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Response {
+    let (head, body) = response.into_parts();
+    let stream = body
+        .into_data_stream()
+        .take_until(revoked)
+        .map(move |chunk| {
+            let _held = &permit;
+            chunk
+        });
+    Response::from_parts(head, Body::from_stream(stream))
+}
+
+/// The token of the request and its node: 401 without a known one.
+pub(crate) fn authenticate<'h>(
     tokens: &TokenMap,
-    headers: &HeaderMap,
+    headers: &'h HeaderMap,
+) -> Result<(&'h str, String), ApiStatus> {
+    let token = bearer_token(headers).ok_or_else(ApiStatus::unauthorized)?;
+    let node = tokens.node_for(token).ok_or_else(ApiStatus::unauthorized)?;
+    Ok((token, node.to_owned()))
+}
+
+/// Node check and routing, in the API server's order after
+/// authentication: 404/400 for paths outside `/edge/<valid node>/`, 403 for
+/// another node's view, 405 for writes, 403/404 for paths the edge API
+/// does not serve.
+pub(crate) fn authorize<'p>(
+    token_node: &str,
     method: &Method,
     path: &'p str,
 ) -> Result<(&'p str, Route), ApiStatus> {
-    let token_node = bearer_token(headers)
-        .and_then(|token| tokens.node_for(token))
-        .ok_or_else(ApiStatus::unauthorized)?;
     let (node, segments) = split_edge_path(path).map_err(route_status)?;
     if node != token_node {
         return Err(ApiStatus::forbidden(format!(
@@ -209,208 +257,6 @@ async fn filtered<T: EdgeObject>(
     }
 }
 
-/// Where a watch starts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Start {
-    /// Send the whole current view as ADDED first.
-    Fresh,
-    /// Send what changed since this version.
-    Resume(u64),
-    /// A version this server never had.
-    Unknown(String),
-}
-
-/// `resourceVersion` semantics of a watch: absent or `"0"` (or
-/// `sendInitialEvents=true`) starts fresh; a number resumes.
-pub(crate) fn watch_start(params: &Params) -> Start {
-    let rv = params.resource_version.as_str();
-    if params.send_initial_events || rv.is_empty() || rv == "0" {
-        return Start::Fresh;
-    }
-    match rv.parse() {
-        Ok(rv) => Start::Resume(rv),
-        Err(_) => Start::Unknown(rv.to_owned()),
-    }
-}
-
-struct WatchTask<T: EdgeObject> {
-    viewer: String,
-    scope: Scope,
-    bookmarks: bool,
-    initial_events_end: bool,
-    deadline: Instant,
-    /// What the client has (empty for a fresh watch), at which version,
-    /// and the snapshot it was computed from (none for a fresh watch).
-    sent: View<T>,
-    sent_rv: u64,
-    sent_from: Option<Arc<Snapshot>>,
-    /// The snapshot to catch up with first.
-    start: Arc<Snapshot>,
-    rx: tokio::sync::watch::Receiver<Arc<Snapshot>>,
-    cancel: CancellationToken,
-    telemetry: Arc<Telemetry>,
-}
-
-fn start_watch<T: EdgeObject>(
-    state: &Arc<AppState>,
-    viewer: &str,
-    scope: Scope,
-    params: &Params,
-) -> Response {
-    // Subscribe before reading the current snapshot: no change is missed.
-    let mut rx = state.store.subscribe();
-    let current = Arc::clone(&rx.borrow_and_update());
-    let (tx, body_rx) = mpsc::channel::<Bytes>(32);
-    let timeout = params
-        .timeout
-        .filter(|t| !t.is_zero())
-        .unwrap_or(DEFAULT_WATCH_TIMEOUT);
-    let baseline = match watch_start(params) {
-        Start::Fresh => Some((View::new(), current.rv, None)),
-        Start::Resume(rv) => state
-            .store
-            .at(rv)
-            .map(|then| (view::<T>(&then, viewer, &scope), rv, Some(then))),
-        Start::Unknown(_) => None,
-    };
-    match baseline {
-        Some((sent, sent_rv, sent_from)) => {
-            let task = WatchTask::<T> {
-                viewer: viewer.to_owned(),
-                scope,
-                bookmarks: params.bookmarks,
-                initial_events_end: params.send_initial_events,
-                deadline: Instant::now() + timeout,
-                sent,
-                sent_rv,
-                sent_from,
-                start: current,
-                rx,
-                cancel: state.cancel.clone(),
-                telemetry: state.telemetry.clone(),
-            };
-            tokio::spawn(task.run(tx));
-        }
-        None => {
-            let status = ApiStatus::expired(format!(
-                "too old resource version: {} ({})",
-                params.resource_version, current.rv
-            ));
-            tokio::spawn(async move {
-                send(&tx, &status.to_json(), "ERROR").await;
-            });
-        }
-    }
-    let stream = futures::stream::unfold(body_rx, |mut rx| async move {
-        rx.recv().await.map(|line| (Ok::<_, Infallible>(line), rx))
-    });
-    let mut response = Response::new(Body::from_stream(stream));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache, private"),
-    );
-    response
-}
-
-impl<T: EdgeObject> WatchTask<T> {
-    async fn run(mut self, tx: mpsc::Sender<Bytes>) {
-        let start = Arc::clone(&self.start);
-        if self.catch_up(start, &tx).await.is_none() {
-            return;
-        }
-        if self.initial_events_end
-            && !send(&tx, &bookmark::<T>(self.sent_rv, true), "BOOKMARK").await
-        {
-            return;
-        }
-        // The newest version the client was told (by an event or a bookmark).
-        let mut told_rv = self.sent_rv;
-        let mut ticks =
-            tokio::time::interval_at(Instant::now() + BOOKMARK_INTERVAL, BOOKMARK_INTERVAL);
-        loop {
-            tokio::select! {
-                () = self.cancel.cancelled() => break,
-                () = tx.closed() => break,
-                () = tokio::time::sleep_until(self.deadline) => {
-                    // Lets the client resume from the newest version.
-                    if self.bookmarks && told_rv != self.sent_rv {
-                        send(&tx, &bookmark::<T>(self.sent_rv, false), "BOOKMARK").await;
-                    }
-                    break;
-                }
-                _ = ticks.tick() => {
-                    if self.bookmarks && told_rv != self.sent_rv {
-                        if !send(&tx, &bookmark::<T>(self.sent_rv, false), "BOOKMARK").await {
-                            break;
-                        }
-                        told_rv = self.sent_rv;
-                    }
-                }
-                changed = self.rx.changed() => {
-                    if changed.is_err() {
-                        break; // the store stopped
-                    }
-                    let snapshot = Arc::clone(&self.rx.borrow_and_update());
-                    match self.catch_up(snapshot, &tx).await {
-                        Some(true) => told_rv = self.sent_rv,
-                        Some(false) => {}
-                        None => break,
-                    }
-                }
-            }
-        }
-    }
-
-    /// Sends the events from what the client has to `snapshot`.
-    ///
-    /// Some(true) if events were sent, Some(false) if the view did not
-    /// change, None once the client is gone.
-    async fn catch_up(
-        &mut self,
-        snapshot: Arc<Snapshot>,
-        tx: &mpsc::Sender<Bytes>,
-    ) -> Option<bool> {
-        let unchanged = self
-            .sent_from
-            .as_ref()
-            .is_some_and(|from| same_inputs::<T>(from, &snapshot));
-        let mut sent_any = false;
-        if !unchanged {
-            let started = Instant::now();
-            let next: View<T> = view(&snapshot, &self.viewer, &self.scope);
-            self.telemetry
-                .edge_filtered(&group_of(&snapshot, &self.viewer), started.elapsed());
-            let changes = stamp(diff(&self.sent, &next), self.sent_rv, snapshot.rv);
-            for change in &changes {
-                if !send(tx, change.object(), change.event_type()).await {
-                    return None;
-                }
-            }
-            sent_any = !changes.is_empty();
-            self.sent = next;
-        }
-        self.sent_rv = snapshot.rv;
-        self.sent_from = Some(snapshot);
-        Some(sent_any)
-    }
-}
-
-/// Writes one event line; false once the client is gone.
-async fn send(tx: &mpsc::Sender<Bytes>, object: &impl Serialize, event_type: &str) -> bool {
-    match event_line(event_type, object) {
-        Ok(line) => tx.send(line).await.is_ok(),
-        Err(error) => {
-            tracing::error!(%error, "cannot encode a watch event");
-            false
-        }
-    }
-}
-
 /// Forwards a GET/HEAD to the cluster with the engine's credentials and
 /// streams the answer back (watches included), status and content type kept.
 async fn passthrough(
@@ -473,10 +319,15 @@ mod tests {
         headers
     }
 
+    fn admit(authorization: Option<&str>, method: &Method, path: &str) -> Result<Route, ApiStatus> {
+        let tokens = tokens();
+        let headers = headers(authorization);
+        let (_, node) = authenticate(&tokens, &headers)?;
+        authorize(&node, method, path).map(|(_, route)| route)
+    }
+
     fn admitted(authorization: Option<&str>, method: Method, path: &str) -> Result<Route, u16> {
-        admit(&tokens(), &headers(authorization), &method, path)
-            .map(|(_, route)| route)
-            .map_err(|status| status.code.as_u16())
+        admit(authorization, &method, path).map_err(|status| status.code.as_u16())
     }
 
     const SLICES: &str = "/edge/hz-1/apis/discovery.k8s.io/v1/endpointslices";
@@ -503,13 +354,7 @@ mod tests {
             admitted(Some("Bearer tok-bj"), Method::GET, SLICES),
             Err(403)
         );
-        let status = admit(
-            &tokens(),
-            &headers(Some("Bearer tok-bj")),
-            &Method::GET,
-            SLICES,
-        )
-        .expect_err("other node");
+        let status = admit(Some("Bearer tok-bj"), &Method::GET, SLICES).expect_err("other node");
         assert_eq!(status.reason, "Forbidden");
         assert!(status.message.contains("bj-1") && status.message.contains("hz-1"));
     }
@@ -563,26 +408,6 @@ mod tests {
             Ok(Route::Passthrough {
                 path: "/api/v1/services".into()
             })
-        );
-    }
-
-    fn start(query: &str) -> Start {
-        let uri: axum::http::Uri = format!("/x?{query}").parse().expect("uri");
-        watch_start(&Params::from_uri(&uri).expect("valid"))
-    }
-
-    #[test]
-    fn watch_start_follows_resource_version_semantics() {
-        assert_eq!(start("watch=1"), Start::Fresh);
-        assert_eq!(start("watch=1&resourceVersion=0"), Start::Fresh);
-        assert_eq!(start("watch=1&resourceVersion=42"), Start::Resume(42));
-        assert_eq!(
-            start("watch=1&resourceVersion=42&sendInitialEvents=true"),
-            Start::Fresh
-        );
-        assert_eq!(
-            start("watch=1&resourceVersion=abc"),
-            Start::Unknown("abc".into())
         );
     }
 }

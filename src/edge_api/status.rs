@@ -10,6 +10,8 @@ pub(crate) struct ApiStatus {
     pub code: StatusCode,
     pub reason: &'static str,
     pub message: String,
+    /// Seconds for `Retry-After` (and `details.retryAfterSeconds`).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiStatus {
@@ -18,6 +20,15 @@ impl ApiStatus {
             code,
             reason,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// Over a per-token limit: try again after `retry_after` seconds.
+    pub(crate) fn too_many_requests(message: impl Into<String>, retry_after: u64) -> ApiStatus {
+        ApiStatus {
+            retry_after: Some(retry_after),
+            ..ApiStatus::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", message)
         }
     }
 
@@ -63,7 +74,7 @@ impl ApiStatus {
     }
 
     pub(crate) fn to_json(&self) -> Value {
-        json!({
+        let mut status = json!({
             "kind": "Status",
             "apiVersion": "v1",
             "metadata": {},
@@ -71,7 +82,11 @@ impl ApiStatus {
             "message": self.message,
             "reason": self.reason,
             "code": self.code.as_u16(),
-        })
+        });
+        if let Some(seconds) = self.retry_after {
+            status["details"] = json!({"retryAfterSeconds": seconds});
+        }
+        status
     }
 }
 
@@ -84,6 +99,9 @@ impl IntoResponse for ApiStatus {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, seconds.into());
+        }
         if self.code == StatusCode::UNAUTHORIZED {
             headers.insert(
                 header::WWW_AUTHENTICATE,
@@ -121,5 +139,11 @@ mod tests {
         assert!(response.headers().contains_key(header::WWW_AUTHENTICATE));
         let response = ApiStatus::expired("too old").into_response();
         assert_eq!(response.status(), StatusCode::GONE);
+        assert!(!response.headers().contains_key(header::RETRY_AFTER));
+        let limited = ApiStatus::too_many_requests("slow down", 3);
+        assert_eq!(limited.to_json()["details"]["retryAfterSeconds"], 3);
+        let response = limited.into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "3");
     }
 }

@@ -142,6 +142,10 @@ pub enum ApiError {
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{0}")]
+    RequestTimeout(String),
+    #[error("too many watches are open ({0}); try again later")]
+    TooManyWatches(usize),
+    #[error("{0}")]
     Internal(String),
 }
 
@@ -159,6 +163,8 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::TooManyWatches(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -176,6 +182,8 @@ impl ApiError {
             ApiError::MethodNotAllowed => "MethodNotAllowed",
             ApiError::PayloadTooLarge(_) => "RequestEntityTooLarge",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
+            ApiError::RequestTimeout(_) => "Timeout",
+            ApiError::TooManyWatches(_) => "TooManyRequests",
             ApiError::Internal(_) => "InternalError",
         }
     }
@@ -230,19 +238,36 @@ impl ApiError {
                 .collect();
             status["details"] = json!({ "causes": causes });
         }
+        if let Some(seconds) = self.retry_after() {
+            status["details"] = json!({ "retryAfterSeconds": seconds });
+        }
         status
+    }
+
+    /// Seconds a client should wait before trying again, for `Retry-After`.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::TooManyWatches(_) => Some(super::limits::WATCH_RETRY_AFTER_SECS),
+            _ => None,
+        }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = self.to_status().to_string();
-        (
+        let mut response = (
             self.code(),
             [(axum::http::header::CONTENT_TYPE, "application/json")],
             body,
         )
-            .into_response()
+            .into_response();
+        if let Some(seconds) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 

@@ -34,6 +34,7 @@ mod discovery;
 mod error;
 mod fieldset;
 mod gc;
+mod limits;
 mod managed;
 mod objects;
 mod openapi;
@@ -66,7 +67,9 @@ use error::ApiError;
 pub const KUBECONFIG_CONTEXT: &str = "edgedeck-embedded";
 
 pub use error::ClusterError;
+pub use limits::HttpLimits;
 pub use persist::{DEFAULT_COMPACT_BYTES, PersistError};
+pub use server::MAX_BODY_BYTES;
 
 use cluster::Cluster;
 use store::Store;
@@ -89,6 +92,8 @@ pub struct ClusterOptions {
     /// Run the fleet simulator (kubelet, scheduler, workload and endpoint
     /// controllers). Off by default so API tests see exactly what they wrote.
     pub simulate: bool,
+    /// Timeouts for slow clients and the cap on open watches.
+    pub limits: HttpLimits,
 }
 
 impl Default for ClusterOptions {
@@ -100,6 +105,7 @@ impl Default for ClusterOptions {
             compact_bytes: DEFAULT_COMPACT_BYTES,
             initial_objects: Vec::new(),
             simulate: false,
+            limits: HttpLimits::DEFAULT,
         }
     }
 }
@@ -283,9 +289,17 @@ pub async fn start(opts: ClusterOptions) -> Result<RunningCluster, ClusterError>
         address: addr.to_string(),
         shutdown: shutdown_rx.clone(),
         simulator: simulator.clone(),
+        limits: opts.limits,
+        watches: limits::WatchSlots::new(opts.limits.max_watches),
     });
     let app = server::router(state);
-    let task = tokio::spawn(serve(listener, app, tls.server_config.clone(), shutdown_rx));
+    let task = tokio::spawn(serve(
+        listener,
+        app,
+        tls.server_config.clone(),
+        opts.limits,
+        shutdown_rx,
+    ));
     tracing::info!(%addr, "embedded cluster listening");
     Ok(RunningCluster {
         addr,
@@ -311,6 +325,7 @@ async fn serve(
     listener: tokio::net::TcpListener,
     app: axum::Router,
     tls: Arc<rustls::ServerConfig>,
+    limits: HttpLimits,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
@@ -329,10 +344,15 @@ async fn serve(
         let service = hyper_util::service::TowerToHyperService::new(app.clone());
         let mut stop = stop.clone();
         tokio::spawn(async move {
-            let Ok(stream) = acceptor.accept(tcp).await else {
+            // A handshake that never completes is a slow client too.
+            let Ok(Ok(stream)) =
+                tokio::time::timeout(limits.header_timeout, acceptor.accept(tcp)).await
+            else {
                 return;
             };
             let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                 .with_upgrades();
             tokio::pin!(connection);

@@ -37,8 +37,17 @@ pub enum Route {
 
 /// Maps a URL path onto a route. `registry` disambiguates
 /// `namespaces/{ns}/{plural}` from `namespaces/{name}/{subresource}`.
+///
+/// Like kube-apiserver (Go's `url.URL.Path`), the path is percent-decoded
+/// before it is split, so `%2e%2e` is `..` and `a%2Fb` two segments. An
+/// empty segment (`//`) routes nowhere; one trailing slash is ignored.
 pub fn route(path: &str, registry: &Registry) -> Route {
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let decoded = percent_decode(path);
+    let path = decoded.strip_suffix('/').unwrap_or(&decoded);
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    if segments.iter().any(|s| s.is_empty()) {
+        return Route::Unknown;
+    }
     match segments.as_slice() {
         ["version"] => Route::Version,
         ["healthz" | "livez" | "readyz", ..] => Route::Health,
@@ -101,6 +110,53 @@ fn resource_route(group: &str, version: &str, rest: &[&str], registry: &Registry
         ["namespaces", ns, plural, name] => path(Some(ns), plural, Some(name), None),
         ["namespaces", ns, plural, name, sub] => path(Some(ns), plural, Some(name), Some(sub)),
         _ => Route::Unknown,
+    }
+}
+
+/// `%XX` sequences decoded (bytes that are not UTF-8 become U+FFFD, as
+/// they name nothing anyway); a `%` without two hex digits stays as it is.
+fn percent_decode(path: &str) -> String {
+    if !path.contains('%') {
+        return path.to_owned();
+    }
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// kube-apiserver's `IsValidPathSegmentName`, for names and namespaces in
+/// paths: a name that could move the path elsewhere is a 400, never a lookup.
+pub fn check_path_segment(what: &str, name: &str) -> ApiResult<()> {
+    let problem = match name {
+        "." => Some("may not be '.'"),
+        ".." => Some("may not be '..'"),
+        _ if name.contains('/') => Some("may not contain '/'"),
+        _ if name.contains('%') => Some("may not contain '%'"),
+        _ => None,
+    };
+    match problem {
+        Some(problem) => Err(ApiError::BadRequest(format!(
+            "invalid {what} {name:?}: [{problem}]"
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -225,29 +281,61 @@ fn parse_propagation(value: &str) -> ApiResult<Propagation> {
     }
 }
 
+/// How a body is encoded, by its media type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyFormat {
+    Json,
+    Yaml,
+}
+
+/// Like kube-apiserver: JSON (also without a Content-Type, and the `+json`
+/// patch types) or YAML (`application/yaml`, `+yaml`); anything else is
+/// 415, which tells clients to fall back to JSON (client-go does so for
+/// protobuf and CBOR).
+fn body_format(content_type: &str) -> ApiResult<BodyFormat> {
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match media.as_str() {
+        "" | "application/json" => Ok(BodyFormat::Json),
+        "application/yaml" => Ok(BodyFormat::Yaml),
+        m if m.starts_with("application/") && m.ends_with("+json") => Ok(BodyFormat::Json),
+        m if m.starts_with("application/") && m.ends_with("+yaml") => Ok(BodyFormat::Yaml),
+        _ => Err(ApiError::UnsupportedMediaType(format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {media:?})"
+        ))),
+    }
+}
+
 /// Decodes a JSON or YAML body (YAML is a superset of JSON, so YAML content
-/// types accept both).
+/// types accept both). Both decoders stop at 128 levels of nesting, so a
+/// deeply nested body is a 400, not a stack overflow.
 pub fn decode_body(content_type: &str, bytes: &[u8]) -> ApiResult<Value> {
+    let format = body_format(content_type)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::BadRequest("the request body is empty".into()));
     }
-    let media = content_type.split(';').next().unwrap_or("").trim();
-    if media.contains("protobuf") || media.contains("cbor") {
-        // Clients fall back to JSON on 415 (client-go does for these encodings).
-        return Err(ApiError::UnsupportedMediaType(format!(
-            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {media:?})"
-        )));
-    }
-    let yaml = content_type.contains("yaml");
-    let parsed = if yaml {
-        serde_yaml_ng::from_slice::<Value>(bytes).map_err(|e| e.to_string())
-    } else {
-        serde_json::from_slice::<Value>(bytes).map_err(|e| e.to_string())
+    let parsed = match format {
+        BodyFormat::Yaml => serde_yaml_ng::from_slice::<Value>(bytes).map_err(|e| e.to_string()),
+        // Go's decoder reads bytes that are not UTF-8 as U+FFFD; so does
+        // kube-apiserver, which then refuses the value (a name) as invalid.
+        BodyFormat::Json => match std::str::from_utf8(bytes) {
+            Ok(text) => serde_json::from_str::<Value>(text),
+            Err(_) => serde_json::from_str::<Value>(&String::from_utf8_lossy(bytes)),
+        }
+        .map_err(|e| e.to_string()),
     };
     parsed.map_err(|e| {
         ApiError::BadRequest(format!(
             "the request body could not be decoded as {}: {e}",
-            if yaml { "YAML" } else { "JSON" }
+            if format == BodyFormat::Yaml {
+                "YAML"
+            } else {
+                "JSON"
+            }
         ))
     })
 }
@@ -296,6 +384,29 @@ mod tests {
             }
         );
         assert_eq!(r("/nope"), Route::Unknown);
+        assert_eq!(r("/api/v1/namespaces//configmaps"), Route::Unknown);
+        assert_eq!(r("//api/v1/namespaces"), Route::Unknown);
+        assert!(matches!(r("/api/v1/namespaces/"), Route::Resource(_)));
+        let Route::Resource(dots) = r("/api/v1/namespaces/default/configmaps/%2e%2e") else {
+            panic!("a name route");
+        };
+        assert_eq!(dots.name.as_deref(), Some(".."));
+        let Route::Resource(split) = r("/api/v1/namespaces/default/configmaps/a%2Fb") else {
+            panic!("decoded before splitting: a subresource route");
+        };
+        assert_eq!(split.subresource.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn path_segments_that_could_move_the_path_are_refused() {
+        for bad in [".", "..", "a/b", "a%b"] {
+            assert!(check_path_segment("name", bad).is_err(), "{bad}");
+        }
+        for good in ["web", "a..b", ".hidden", "x.y"] {
+            assert!(check_path_segment("name", good).is_ok(), "{good}");
+        }
+        assert_eq!(percent_decode("a%2e%2E%zz%4"), "a..%zz%4");
+        assert_eq!(percent_decode("%ff"), "\u{fffd}");
     }
 
     #[test]

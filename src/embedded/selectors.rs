@@ -32,10 +32,16 @@ pub struct LabelSelector {
 impl LabelSelector {
     pub fn parse(input: &str) -> ApiResult<LabelSelector> {
         let mut requirements = Vec::new();
+        if input.trim().is_empty() {
+            return Ok(LabelSelector { requirements });
+        }
         for part in split_top_level(input) {
             let part = part.trim();
+            // Like kube-apiserver's parser: `a,,b` and `a,` name no requirement.
             if part.is_empty() {
-                continue;
+                return Err(ApiError::BadRequest(format!(
+                    "unable to parse requirement: found ',', expected: identifier in {input:?}"
+                )));
             }
             requirements.push(parse_requirement(part)?);
         }

@@ -13,10 +13,11 @@ use serde_json::{Value, json};
 use super::cluster::Cluster;
 use super::discovery;
 use super::error::{ApiError, ApiResult};
+use super::limits::WatchSlot;
 use super::openapi;
 use super::operations::{self, Deleted, Subresource};
 use super::patch::PatchKind;
-use super::request::{Query, ResourcePath, Route, decode_body, route};
+use super::request::{Query, ResourcePath, Route, check_path_segment, decode_body, route};
 use super::resources::ResourceInfo;
 use super::resources::crd_key;
 use super::table::{self, IncludeObject};
@@ -32,6 +33,8 @@ pub struct ServerState {
     pub address: String,
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     pub simulator: Option<Arc<super::simulator::Simulator>>,
+    pub limits: super::limits::HttpLimits,
+    pub watches: super::limits::WatchSlots,
 }
 
 pub fn router(state: Arc<ServerState>) -> Router {
@@ -89,16 +92,44 @@ fn header_str(headers: &HeaderMap, name: header::HeaderName) -> &str {
         .unwrap_or("")
 }
 
-async fn read_body(headers: &HeaderMap, body: Body) -> ApiResult<axum::body::Bytes> {
+/// The whole body, within [`MAX_BODY_BYTES`] and the body timeout.
+async fn read_body(
+    state: &ServerState,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<axum::body::Bytes> {
     let declared = header_str(headers, header::CONTENT_LENGTH)
         .parse::<usize>()
         .ok();
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
     }
-    axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge(MAX_BODY_BYTES))
+    let timeout = state.limits.body_timeout;
+    match tokio::time::timeout(timeout, collect_limited(body, MAX_BODY_BYTES)).await {
+        Ok(result) => result,
+        Err(_) => Err(ApiError::RequestTimeout(format!(
+            "the request body did not arrive within {} s",
+            timeout.as_secs_f64()
+        ))),
+    }
+}
+
+/// The body's bytes, refused once they pass `limit` (413), or when the
+/// connection breaks off before the end (400).
+async fn collect_limited(body: Body, limit: usize) -> ApiResult<axum::body::Bytes> {
+    use futures::StreamExt as _;
+    let mut stream = body.into_data_stream();
+    let mut bytes = bytes::BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|error| {
+            ApiError::BadRequest(format!("the request body could not be read: {error}"))
+        })?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes.freeze())
 }
 
 async fn dispatch(state: &ServerState, request: Request) -> ApiResult<Response> {
@@ -107,7 +138,7 @@ async fn dispatch(state: &ServerState, request: Request) -> ApiResult<Response> 
     }
     if request.uri().path().starts_with("/edgedeck/simulator") {
         let (parts, body) = request.into_parts();
-        let bytes = read_body(&parts.headers, body).await?;
+        let bytes = read_body(state, &parts.headers, body).await?;
         let answer = super::simulator::control(
             &state.cluster,
             state.simulator.as_deref(),
@@ -145,13 +176,19 @@ async fn dispatch(state: &ServerState, request: Request) -> ApiResult<Response> 
         // OpenAPI v2 (protobuf) is not served; kubectl uses v3 when present.
         Route::OpenApiV2 | Route::Unknown => Err(ApiError::NoSuchResource),
         Route::Resource(path) => {
+            if let Some(name) = &path.name {
+                check_path_segment("resource name", name)?;
+            }
+            if let Some(namespace) = &path.namespace {
+                check_path_segment("namespace", namespace)?;
+            }
             let info = registry
                 .find(&path.group, &path.version, &path.plural)
                 .ok_or(ApiError::NoSuchResource)?;
             let query = Query::parse(parts.uri.query())?;
             let body = match parts.method {
                 Method::GET | Method::HEAD => None,
-                _ => Some(read_body(&parts.headers, body).await?),
+                _ => Some(read_body(state, &parts.headers, body).await?),
             };
             resource_request(
                 state,
@@ -227,6 +264,7 @@ async fn resource_request(
         (&Method::GET, None) if query.is_watch() => watch_response(state, info, ns, query, table),
         (&Method::GET, Some(name)) if query.is_watch() => {
             // Legacy single-object watch: a watch filtered by name.
+            let slot = watch_slot(state)?;
             let mut opts = watch_options(info, ns, query, table)?;
             opts.fields = super::selectors::FieldSelector::parse(
                 &format!("metadata.name={name}"),
@@ -234,7 +272,7 @@ async fn resource_request(
                 &info.plural,
             )?;
             let stream = watch::start(cluster.clone(), info.clone(), opts, state.shutdown.clone())?;
-            Ok(stream_response(stream))
+            Ok(stream_response(stream, slot))
         }
         (&Method::GET, None) => {
             let opts = query.list_options(&info.group, &info.plural)?;
@@ -402,6 +440,7 @@ fn watch_response(
     query: &Query,
     table: Option<IncludeObject>,
 ) -> ApiResult<Response> {
+    let slot = watch_slot(state)?;
     let opts = watch_options(info, ns, query, table)?;
     let stream = watch::start(
         state.cluster.clone(),
@@ -409,12 +448,26 @@ fn watch_response(
         opts,
         state.shutdown.clone(),
     )?;
-    Ok(stream_response(stream))
+    Ok(stream_response(stream, slot))
 }
 
+fn watch_slot(state: &ServerState) -> ApiResult<WatchSlot> {
+    state
+        .watches
+        .acquire()
+        .ok_or(ApiError::TooManyWatches(state.limits.max_watches))
+}
+
+/// Streams a watch; its slot is freed when the client goes and the stream is dropped.
 fn stream_response(
     stream: impl futures::Stream<Item = Result<bytes::Bytes, std::convert::Infallible>> + Send + 'static,
+    slot: WatchSlot,
 ) -> Response {
+    use futures::StreamExt as _;
+    let stream = stream.map(move |chunk| {
+        let _held = &slot;
+        chunk
+    });
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/json")

@@ -148,7 +148,11 @@ impl Watcher {
                 rv
             }
         };
-        let deadline = self.opts.timeout.map(|t| Instant::now() + t);
+        // A timeout past what the clock can count (timeoutSeconds=2^64-1) is none.
+        let deadline = self
+            .opts
+            .timeout
+            .and_then(|t| Instant::now().checked_add(t));
         let mut next_bookmark = Instant::now() + BOOKMARK_INTERVAL;
         loop {
             match self.cluster.store.events_since(&key, last) {

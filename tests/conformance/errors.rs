@@ -177,3 +177,89 @@ async fn no_finalizer_can_be_added_to_an_object_being_deleted() {
     assert_eq!(seen.0["adding a finalizer"]["code"], 422);
     assert_eq!(seen.0["after release"], 404);
 }
+
+/// Code and reason of an answer (messages are worded by different decoders).
+fn outcome(reply: super::Reply) -> Value {
+    json!({"code": reply.code, "reason": reply.body.get("reason").cloned().unwrap_or(Value::Null)})
+}
+
+/// Bodies over 3 MiB are left to `hostile_http.rs`: both servers answer 413
+/// before reading them, and a client still writing then sees EPIPE rather
+/// than the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_input_is_refused_with_the_same_codes() {
+    let pair = Pair::start().await;
+    let seen = pair
+        .observe(|c| async move {
+            let raw = |content_type, bytes: &[u8]| Body::Raw(content_type, bytes.to_vec());
+            let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "h"}});
+            let deep = format!(
+                "{{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{{\"name\":\"deep\"}},\"x\":{}{}}}",
+                "[".repeat(100_000),
+                "]".repeat(100_000)
+            );
+            let post = |body| call(&c, "POST", CONFIGMAPS, body);
+            json!({
+                "text/plain": outcome(post(raw("text/plain", cm.to_string().as_bytes())).await),
+                "malformed JSON": outcome(post(raw("application/json", b"{not json")).await),
+                "malformed YAML": outcome(post(raw("application/yaml", b"metadata: [x")).await),
+                "invalid UTF-8": outcome(post(raw("application/json", b"{\"metadata\": {\"name\": \"\xff\"}}")).await),
+                "nested 100000 deep": outcome(post(raw("application/json", deep.as_bytes())).await),
+                "empty label selector term": outcome(call(&c, "GET", &format!("{CONFIGMAPS}?labelSelector=a,,b"), Body::None).await),
+                "unsupported field selector": outcome(call(&c, "GET", &format!("{CONFIGMAPS}?fieldSelector=spec.nodeName%3Dx"), Body::None).await),
+                "unknown parameter": call(&c, "GET", &format!("{CONFIGMAPS}?bogus=1"), Body::None).await.code,
+                "name %2e%2e": outcome(call(&c, "GET", &format!("{CONFIGMAPS}/%2e%2e"), Body::None).await),
+                "name ..": outcome(call(&c, "GET", &format!("{CONFIGMAPS}/.."), Body::None).await),
+                "name .": outcome(call(&c, "GET", &format!("{CONFIGMAPS}/."), Body::None).await),
+                "name a%2Fb": outcome(call(&c, "GET", &format!("{CONFIGMAPS}/a%2Fb"), Body::None).await),
+                "name a%25b": outcome(call(&c, "GET", &format!("{CONFIGMAPS}/a%25b"), Body::None).await),
+                "name %ff": outcome(call(&c, "GET", &format!("{CONFIGMAPS}/%ff"), Body::None).await),
+                "traversal": outcome(call(&c, "GET", &format!("{CONFIGMAPS}/../../kube-system/configmaps/x"), Body::None).await),
+                "encoded traversal": outcome(call(&c, "GET", &format!("{CONFIGMAPS}/..%2F..%2Fkube-system%2Fconfigmaps%2Fx"), Body::None).await),
+                "double slash": outcome(call(&c, "GET", "/api/v1/namespaces/default//configmaps", Body::None).await),
+                "overlong name": outcome(call(&c, "GET", &format!("{CONFIGMAPS}/{}", "a".repeat(8192)), Body::None).await),
+            })
+        })
+        .await;
+    assert_same("hostile input", &seen);
+    let (embedded, _) = &seen;
+    assert_eq!(embedded["text/plain"]["code"], 415);
+    assert_eq!(embedded["name %2e%2e"]["code"], 400);
+    // `..` as a namespace: kube-apiserver 1.36 answers 500 InternalError; the
+    // embedded server answers what the rule for path segments says, 400
+    let dots = pair
+        .observe(|c| async move {
+            outcome(
+                call(
+                    &c,
+                    "GET",
+                    "/api/v1/namespaces/%2e%2e/configmaps",
+                    Body::None,
+                )
+                .await,
+            )
+        })
+        .await;
+    assert_eq!(dots.0, json!({"code": 400, "reason": "BadRequest"}));
+    assert_eq!(dots.1["code"], 500);
+    // A lone UTF-16 surrogate (`"\ud800"`): Go's decoder reads it as U+FFFD
+    // and the name is then invalid (422); serde_json refuses the document
+    // (400). Either way nothing is stored.
+    let surrogate = pair
+        .observe(|c| async move {
+            let body =
+                br#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "\ud800"}}"#;
+            outcome(
+                call(
+                    &c,
+                    "POST",
+                    CONFIGMAPS,
+                    Body::Raw("application/json", body.to_vec()),
+                )
+                .await,
+            )
+        })
+        .await;
+    assert_eq!(surrogate.0, json!({"code": 400, "reason": "BadRequest"}));
+    assert_eq!(surrogate.1, json!({"code": 422, "reason": "Invalid"}));
+}

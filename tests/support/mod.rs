@@ -17,10 +17,12 @@ use tokio_util::sync::CancellationToken;
 
 pub mod cluster;
 pub mod demo;
+pub mod edge;
 pub mod kubectl;
 pub mod metrics;
 pub mod netns;
 pub mod proxy;
+pub mod raw_http;
 pub mod real;
 pub mod tmux;
 
