@@ -311,6 +311,27 @@ async fn list_filters_and_pages() {
         .expect("page 2");
     assert_eq!(names(second.clone()), vec!["d"]);
     assert!(second.metadata.continue_.is_none());
+    assert_eq!(first.metadata.remaining_item_count, Some(1));
+
+    // With a selector a page fills from the matching items only; as on
+    // kube-apiserver the count of what remains is left out.
+    let mut fronts = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut params = ListParams::default().labels("tier=front").limit(1);
+        if let Some(t) = &token {
+            params = params.continue_token(t);
+        }
+        let page = pods.list(&params).await.expect("selected page");
+        assert!(page.items.len() <= 1);
+        assert_eq!(page.metadata.remaining_item_count, None);
+        fronts.extend(names(page.clone()));
+        match page.metadata.continue_ {
+            Some(t) => token = Some(t),
+            None => break,
+        }
+    }
+    assert_eq!(fronts, vec!["a", "c"]);
 
     let all: Api<Pod> = Api::all(client.clone());
     assert_eq!(

@@ -5,20 +5,21 @@
 //!
 //! Two reflectors feed one `kube::runtime::applier`: NodeGroups (the
 //! primary, reconciled by name) and Nodes (slimmed to name, labels and the
-//! Ready condition, and mapped to the groups a change concerns — see
-//! [`plan::groups_for_node`]). The stable `applier` is used instead of
-//! `Controller` because mapping node events onto groups needs the node
-//! store *and* the group store, and `Controller` only offers that through
-//! unstable features; a third input, the nudge channel, lets one group's
-//! reconcile queue another whose status it found outdated.
+//! Ready condition). Both streams also feed one shared
+//! [`MembershipIndex`], event by event, and each event queues exactly the
+//! groups the index says it concerns (see [`plan::Feed`]): a node heartbeat
+//! queues none, a relabelled node its old and new group, a group edit the
+//! groups whose nodes changed hands. The stable `applier` is used instead of
+//! `Controller` because mapping events onto groups needs that index, and
+//! `Controller` only offers such mappers through unstable features.
 //!
 //! # One reconcile of group G
 //!
-//! Membership is computed for the whole cluster from the caches
-//! (`engine::membership::compute`), then only G's share is written:
-//! labels on the nodes G won, removal of G's labels from the nodes G lost
-//! (plus eviction of the pods pinned elsewhere on them), and G's status —
-//! each only when it differs from what is there.
+//! G's share is read from the index under its lock — the nodes G claims or
+//! whose labels name it, and G's status — without copying the fleet, then
+//! written: labels on the nodes G won, removal of G's labels from the nodes
+//! G lost (plus eviction of the pods pinned elsewhere on them), and G's
+//! status — each only when it differs from what is there.
 //!
 //! Two groups reconciling at once (the node's old and new group) cannot
 //! undo each other: a group sets keys only on nodes it won, and removes a
@@ -47,7 +48,6 @@ use std::future::ready;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::channel::mpsc;
 use futures::{FutureExt, Stream, StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::core::v1::Node;
 use kube::api::Api;
@@ -59,13 +59,13 @@ use tokio_util::sync::CancellationToken;
 
 use self::error::{Error, retry_delay};
 use self::finalizer::Step;
-use self::plan::{NodeTriggers, NodeWork, plan_share, spec_only};
+use self::plan::{Feed, NodeWork, plan_share, share_of};
 use super::cluster::lock;
 use super::served_schema::ServedSchema;
 use super::supervisor::{self, WatchError, until_cancelled};
 use super::{Context, EngineEvent, Outcome, Source};
 use crate::api::{NodeGroup, SelectionStatus};
-use crate::engine::membership::{Membership, compute};
+use crate::engine::membership::index::{Groups, MembershipIndex};
 use crate::engine::status_schema::NodeGroupStatusSchema;
 use crate::telemetry::{Controller, ErrorReason, kube_reason};
 
@@ -82,15 +82,14 @@ pub async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
     let client = ctx.client.clone();
     let (groups, group_writer) = reflector::store();
     let (nodes, node_writer) = reflector::store();
-    let (nudge, nudges) = mpsc::unbounded();
+    let index = Arc::new(Mutex::new(MembershipIndex::default()));
     let state = Arc::new(State {
         ctx,
         nodes,
         groups: groups.clone(),
-        nudge,
+        index: index.clone(),
         pending: Mutex::default(),
         failures: Mutex::default(),
-        nudged: Mutex::default(),
         schema: ServedSchema::new(
             "nodegroups.apps.kubeedge.io",
             NodeGroupStatusSchema::from_openapi,
@@ -99,14 +98,12 @@ pub async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
     });
     observe(&state);
     let queue = stream::select_all([
-        group_requests(&client, group_writer, groups.clone()).boxed(),
-        node_requests(&client, node_writer, groups.clone()).boxed(),
-        nudges.map(|r| Ok(ReconcileRequest::from(r))).boxed(),
+        group_requests(&client, group_writer, index.clone()).boxed(),
+        node_requests(&client, node_writer, index).boxed(),
     ])
     .inspect(supervisor::mark_queued(&state.ctx, CONTROLLER))
     .take_until(cancel.clone().cancelled_owned());
-    // Each reconcile holds the whole fleet's membership while it writes; bounded
-    // concurrency keeps memory flat with hundreds of groups and thousands of nodes.
+    // Bounded: with hundreds of groups, unbounded reconciles would flood the API server.
     let config = Config::default()
         .debounce(DEBOUNCE)
         .concurrency(RECONCILE_CONCURRENCY);
@@ -134,6 +131,7 @@ pub async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
 }
 
 type Request = Result<ReconcileRequest<NodeGroup>, WatchError>;
+type Labels = std::collections::BTreeMap<String, String>;
 
 const CONTROLLER: Controller = Controller::NodeGroup;
 
@@ -168,14 +166,18 @@ fn request(name: String) -> Request {
     Ok(ReconcileRequest::from(ObjectRef::new(&name)))
 }
 
-/// A changed group is reconciled itself; a deleted one (already released,
-/// or never ours) may have been the winner others' statuses name, so the
-/// remaining groups are reconciled.
+fn requests(names: Groups) -> impl Stream<Item = Request> {
+    stream::iter(names.into_iter().map(request))
+}
+
+/// Group events feed the index; the groups they concern are reconciled
+/// (a changed group always itself).
 fn group_requests(
     client: &Client,
     writer: Writer<NodeGroup>,
-    store: Store<NodeGroup>,
+    index: Arc<Mutex<MembershipIndex>>,
 ) -> impl Stream<Item = Request> + Send + use<> {
+    let mut feed = Feed::default();
     watcher(
         Api::<NodeGroup>::all(client.clone()),
         watcher::Config::default(),
@@ -186,29 +188,16 @@ fn group_requests(
         resource: "nodegroups",
         source,
     })
-    .map_ok(move |event| {
-        let names: Vec<String> = match event {
-            watcher::Event::Apply(g) | watcher::Event::InitApply(g) => {
-                g.metadata.name.into_iter().collect()
-            }
-            watcher::Event::Delete(_) => store
-                .state()
-                .iter()
-                .filter_map(|g| g.metadata.name.clone())
-                .collect(),
-            watcher::Event::Init | watcher::Event::InitDone => Vec::new(),
-        };
-        stream::iter(names.into_iter().map(request))
-    })
+    .map_ok(move |event| requests(feed.on_group(&event, &mut lock(&index))))
     .try_flatten()
 }
 
 fn node_requests(
     client: &Client,
     writer: Writer<Node>,
-    groups: Store<NodeGroup>,
+    index: Arc<Mutex<MembershipIndex>>,
 ) -> impl Stream<Item = Request> + Send + use<> {
-    let mut triggers = NodeTriggers::default();
+    let mut feed = Feed::default();
     watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
         .modify(labels::slim)
         .default_backoff()
@@ -217,10 +206,7 @@ fn node_requests(
             resource: "nodes",
             source,
         })
-        .map_ok(move |event| {
-            let names = triggers.on_event(&event, &groups.state());
-            stream::iter(names.into_iter().map(request))
-        })
+        .map_ok(move |event| requests(feed.on_node(&event, &mut lock(&index))))
         .try_flatten()
 }
 
@@ -231,15 +217,12 @@ struct State {
     ctx: Arc<Context>,
     nodes: Store<Node>,
     groups: Store<NodeGroup>,
-    nudge: mpsc::UnboundedSender<ObjectRef<NodeGroup>>,
+    /// Fleet membership, kept up to date by both watch streams.
+    index: Arc<Mutex<MembershipIndex>>,
     /// Per group: nodes it left whose pods could not all be evicted yet.
     pending: Mutex<HashMap<String, BTreeSet<String>>>,
     /// Per group: consecutive failed reconciles, for the retry backoff.
     failures: Mutex<HashMap<String, u32>>,
-    /// Groups nudged and not yet reconciled: each is queued at most once, so
-    /// the unbounded nudge channel holds at most one entry per group (with
-    /// hundreds of groups, every reconcile would otherwise queue all the others).
-    nudged: Mutex<BTreeSet<String>>,
     /// What the served NodeGroup CRD keeps of a status.
     schema: ServedSchema<NodeGroupStatusSchema>,
 }
@@ -273,8 +256,6 @@ impl State {
     /// One reconcile; returns what was changed.
     async fn reconcile(&self, group: &NodeGroup) -> Result<Vec<String>, Error> {
         let name = group.metadata.name.clone().ok_or(Error::Unnamed)?;
-        // From here on this reconcile sees the latest state: a new nudge must queue it again.
-        lock(&self.nudged).remove(&name);
         let client = &self.ctx.client;
         match finalizer::step(group) {
             Step::AddFinalizerThenApply => {
@@ -295,16 +276,33 @@ impl State {
     }
 
     async fn apply(&self, group: &NodeGroup, name: &str) -> Result<Vec<String>, Error> {
-        let (nodes, membership) = self.membership(name).await?;
+        self.nodes_synced().await?;
+        // Compared as it will read back, or a schema that prunes would make every pass write.
+        let schema = self.schema.get(&self.ctx.client).await;
+        let pending = self.pending_of(name);
+        let (work, wanted) = {
+            let index = lock(&self.index);
+            let share = share_of(name, &index, &pending);
+            let work = plan_share(
+                name,
+                share.iter().map(|(n, l)| (n.as_str(), l)),
+                &index,
+                &pending,
+            );
+            let mut wanted = index.status(name);
+            if let Some(status) = &mut wanted {
+                schema.fit(status);
+            }
+            (work, wanted)
+        };
         let mut changes = Vec::new();
         let mut errors = Vec::new();
-        self.sync_nodes(name, &nodes, &membership, &mut changes, &mut errors)
-            .await;
-        if let Some(wanted) = membership.statuses.get(name)
-            && group.status.as_ref() != Some(wanted)
+        self.sync_nodes(name, work, &mut changes, &mut errors).await;
+        if let Some(wanted) = wanted
+            && group.status.as_ref() != Some(&wanted)
         {
-            match writes::patch_status(&self.ctx.client, name, wanted).await {
-                Ok(()) => changes.push(plan::describe_status(wanted)),
+            match writes::patch_status(&self.ctx.client, name, &wanted).await {
+                Ok(()) => changes.push(plan::describe_status(&wanted)),
                 Err(e) => errors.push(e),
             }
         }
@@ -313,72 +311,56 @@ impl State {
 
     /// Strips G's labels from every node the API server says carries them.
     async fn cleanup(&self, name: &str) -> Result<Vec<String>, Error> {
-        let (cached, membership) = self.membership(name).await?;
-        let mut nodes = writes::nodes_labelled(&self.ctx.client, name).await?;
-        // Nodes whose eviction failed earlier no longer carry the label.
+        self.nodes_synced().await?;
+        let listed = writes::nodes_labelled(&self.ctx.client, name).await?;
         let mut pending = self.pending_of(name);
-        for listed in nodes.iter().filter_map(|n| n.metadata.name.as_ref()) {
+        let mut nodes: Vec<(String, Labels)> = listed
+            .into_iter()
+            .filter_map(|n| Some((n.metadata.name?, n.metadata.labels.unwrap_or_default())))
+            .collect();
+        // Nodes whose eviction failed earlier no longer carry the label.
+        for (listed, _) in &nodes {
             pending.remove(listed);
         }
-        nodes.extend(cached.into_iter().filter(|n| {
-            n.metadata
-                .name
-                .as_ref()
-                .is_some_and(|n| pending.contains(n))
-        }));
+        let work = {
+            let index = lock(&self.index);
+            nodes.extend(
+                pending
+                    .iter()
+                    .filter_map(|n| Some((n.clone(), index.labels(n)?.clone()))),
+            );
+            plan_share(
+                name,
+                nodes.iter().map(|(n, l)| (n.as_str(), l)),
+                &index,
+                &pending,
+            )
+        };
         let mut changes = Vec::new();
         let mut errors = Vec::new();
-        self.sync_nodes(name, &nodes, &membership, &mut changes, &mut errors)
-            .await;
+        self.sync_nodes(name, work, &mut changes, &mut errors).await;
         Error::from_many(errors).map_or(Ok(changes), Err)
     }
 
-    /// The caches' nodes and the cluster-wide membership; nudges the other
-    /// groups whose status it outdates.
-    async fn membership(&self, group: &str) -> Result<(Vec<Node>, Membership), Error> {
+    /// The index is complete once the node cache has its first list (both
+    /// are fed by the same stream, the index right after the cache).
+    async fn nodes_synced(&self) -> Result<(), Error> {
         tokio::time::timeout(NODE_CACHE_WAIT, self.nodes.wait_until_ready())
             .await
             .map_err(|_| Error::NodesNotSynced)?
-            .map_err(|_| Error::NodesNotSynced)?;
-        let nodes: Vec<Node> = self.nodes.state().iter().map(|n| (**n).clone()).collect();
-        let all_groups = self.groups.state();
-        let groups: Vec<NodeGroup> = all_groups.iter().map(|g| spec_only(g)).collect();
-        let mut membership = compute(&nodes, &groups);
-        // Compared as it will read back, or a schema that prunes would make every pass write.
-        let schema = self.schema.get(&self.ctx.client).await;
-        membership
-            .statuses
-            .values_mut()
-            .for_each(|status| schema.fit(status));
-        self.nudge_stale(group, &membership, &all_groups);
-        Ok((nodes, membership))
-    }
-
-    /// Queues the other groups whose stored status `membership` outdates
-    /// (`group` itself writes its own status in this reconcile).
-    fn nudge_stale(&self, group: &str, membership: &Membership, groups: &[Arc<NodeGroup>]) {
-        let stale = plan::stale_groups(group, membership, groups);
-        let mut nudged = lock(&self.nudged);
-        for name in stale {
-            if nudged.insert(name.clone()) {
-                // A send fails only when the controller is shutting down.
-                let _ = self.nudge.unbounded_send(ObjectRef::new(&name));
-            }
-        }
+            .map_err(|_| Error::NodesNotSynced)
     }
 
     /// Runs G's share of node writes; failed evictions are remembered.
     async fn sync_nodes(
         &self,
         group: &str,
-        nodes: &[Node],
-        membership: &Membership,
+        work: Vec<NodeWork>,
         changes: &mut Vec<String>,
         errors: &mut Vec<Error>,
     ) {
-        let pending = self.pending_of(group);
         let mut still_pending = BTreeSet::new();
-        for work in plan_share(group, nodes, membership, &pending) {
+        for work in work {
             if let Err(e) = self.do_work(group, &work, changes).await {
                 errors.push(e);
                 if work.evict {

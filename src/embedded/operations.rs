@@ -168,6 +168,12 @@ fn decode_continue(token: &str) -> ApiResult<(u64, ObjectKey)> {
 /// Lists matching objects. With `limit`, pages continue after the last key;
 /// every page reports the first page's resourceVersion so a watch started
 /// from it replays (rather than misses) changes made between pages.
+///
+/// A page reads only its own entries from the ordered table (plus the
+/// entries a selector skips). As on kube-apiserver, `continue` is set when
+/// keys follow the page (matching or not: a later page may come back
+/// empty), and `remainingItemCount` only for lists without selectors, where
+/// it is a count of keys, not a walk through objects.
 pub fn list(
     cluster: &Cluster,
     info: &ResourceInfo,
@@ -185,32 +191,33 @@ pub fn list(
             .check_resumable(*rv)
             .map_err(|_| ApiError::ContinueExpired)?;
     }
-    let (head, objects) = cluster
-        .store
-        .transaction(|t| (t.current_rv(), t.list(&info.key(), namespace)));
-    let matching = objects
-        .into_iter()
-        .filter(|(key, _)| resume.as_ref().is_none_or(|(_, after)| key > after))
-        .filter(|(_, o)| opts.labels.matches(o) && opts.fields.matches(o));
+    let limit = opts.limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
+    let selects_all =
+        opts.labels == LabelSelector::default() && opts.fields == FieldSelector::default();
+    let (head, page, rest) = cluster.store.transaction(|t| {
+        let after = resume.as_ref().map(|(_, key)| key);
+        let mut entries = t.list_after(&info.key(), namespace, after);
+        let page: Vec<(ObjectKey, Arc<Value>)> = entries
+            .by_ref()
+            .filter(|(_, o)| opts.labels.matches(o) && opts.fields.matches(o))
+            .take(limit)
+            .map(|(k, o)| (k.clone(), o.clone()))
+            .collect();
+        let rest = if page.len() < limit {
+            Some(0)
+        } else if selects_all {
+            Some(entries.count())
+        } else {
+            entries.next().map(|_| 1)
+        };
+        (t.current_rv(), page, rest)
+    });
     let rv = resume.as_ref().map(|(rv, _)| *rv).unwrap_or(head);
-    let mut items = Vec::new();
-    let mut last_key = None;
-    let mut remaining = 0usize;
-    for (key, object) in matching {
-        if opts
-            .limit
-            .is_some_and(|limit| limit > 0 && items.len() >= limit)
-        {
-            remaining += 1;
-            continue;
-        }
-        items.push(present(info, &object));
-        last_key = Some(key);
-    }
-    let (continue_token, remaining) = match (remaining, last_key) {
-        (0, _) | (_, None) => (None, None),
-        (n, Some(key)) => (Some(encode_continue(rv, &key)), Some(n)),
+    let (continue_token, remaining) = match (rest, page.last()) {
+        (Some(0) | None, _) | (_, None) => (None, None),
+        (Some(n), Some((key, _))) => (Some(encode_continue(rv, key)), selects_all.then_some(n)),
     };
+    let items = page.iter().map(|(_, o)| present(info, o)).collect();
     Ok((
         items,
         ListMeta {

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -125,6 +125,7 @@ fn info_of(cluster: &Cluster, kind: Kind) -> Option<Arc<ResourceInfo>> {
 
 /// One simulation step: snapshot, compute, write back.
 pub fn step_once(cluster: &Cluster, sim: &Simulator) {
+    let started = Instant::now();
     // Resolved before the transaction: the registry reads the store, whose lock the transaction holds.
     let infos: BTreeMap<Kind, Arc<ResourceInfo>> = Kind::ALL
         .iter()
@@ -147,17 +148,27 @@ pub fn step_once(cluster: &Cluster, sim: &Simulator) {
         }
         Err(_) => return,
     };
+    let snapshot_at = started.elapsed();
     let mutations = simulation::step(&world, &offline, Timestamp::now(), &sim.config);
-    if mutations.is_empty() {
-        return;
-    }
-    cluster.store.transaction(|txn| {
-        for mutation in mutations {
-            if let Err(e) = apply(&infos, txn, mutation) {
-                tracing::debug!(error = %e, "simulated change dropped");
+    let stepped_at = started.elapsed();
+    let count = mutations.len();
+    if count > 0 {
+        cluster.store.transaction(|txn| {
+            for mutation in mutations {
+                if let Err(e) = apply(&infos, txn, mutation) {
+                    tracing::debug!(error = %e, "simulated change dropped");
+                }
             }
-        }
-    });
+        });
+    }
+    // Where a slow fleet spends its time (RUST_LOG=edgedeck::embedded::simulator=debug).
+    tracing::debug!(
+        snapshot_ms = snapshot_at.as_millis(),
+        step_ms = (stepped_at - snapshot_at).as_millis(),
+        write_ms = (started.elapsed() - stepped_at).as_millis(),
+        mutations = count,
+        "simulator step"
+    );
 }
 
 fn apply(

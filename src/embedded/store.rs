@@ -17,6 +17,7 @@
 //! answers every write with 500, as acknowledging it would promise durability.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::Value;
@@ -401,6 +402,31 @@ impl Txn<'_> {
         }
     }
 
+    /// Objects of `resource` after `after` (from the first when None), in
+    /// key order, within `namespace` (None = all). Lazy, so a page of a list
+    /// reads only the entries it returns instead of the whole table.
+    pub fn list_after<'t>(
+        &'t self,
+        resource: &ResourceKey,
+        namespace: Option<&'t str>,
+        after: Option<&ObjectKey>,
+    ) -> impl Iterator<Item = (&'t ObjectKey, &'t Arc<Value>)> + 't {
+        let first = namespace.map(|ns| ObjectKey::new(ns, ""));
+        let start = match (after, first) {
+            // A token from before the namespace starts reads from its first key.
+            (Some(after), Some(first)) if *after < first => Bound::Included(first),
+            (Some(after), _) => Bound::Excluded(after.clone()),
+            (None, Some(first)) => Bound::Included(first),
+            (None, None) => Bound::Unbounded,
+        };
+        self.inner
+            .tables
+            .get(resource)
+            .into_iter()
+            .flat_map(move |table| table.range((start.clone(), Bound::Unbounded)))
+            .take_while(move |(key, _)| namespace.is_none_or(|ns| key.namespace == ns))
+    }
+
     /// Every stored object (for garbage collection across resources).
     pub fn all(&self) -> Vec<(ResourceKey, ObjectKey, Arc<Value>)> {
         let mut out = Vec::new();
@@ -567,5 +593,35 @@ mod tests {
         });
         assert_eq!(names, vec!["y", "z"]);
         assert_eq!(store.transaction(|t| t.list(&pods(), None).len()), 3);
+    }
+
+    #[test]
+    fn list_after_resumes_after_the_key_within_the_namespace() {
+        let store = Store::new(10);
+        store.transaction(|t| {
+            for (ns, name) in [("a", "x"), ("b", "x"), ("b", "y"), ("b", "z"), ("c", "x")] {
+                t.put(&pods(), &ObjectKey::new(ns, name), json!({}));
+            }
+        });
+        let after = |ns: Option<&str>, key: Option<ObjectKey>| -> Vec<String> {
+            store.transaction(|t| {
+                t.list_after(&pods(), ns, key.as_ref())
+                    .map(|(k, _)| format!("{}/{}", k.namespace, k.name))
+                    .collect()
+            })
+        };
+        assert_eq!(after(Some("b"), None), ["b/x", "b/y", "b/z"]);
+        assert_eq!(
+            after(Some("b"), Some(ObjectKey::new("b", "x"))),
+            ["b/y", "b/z"]
+        );
+        // A key outside the namespace, before or after it.
+        assert_eq!(
+            after(Some("b"), Some(ObjectKey::new("a", "x"))),
+            ["b/x", "b/y", "b/z"]
+        );
+        assert!(after(Some("b"), Some(ObjectKey::new("c", ""))).is_empty());
+        assert_eq!(after(None, Some(ObjectKey::new("b", "z"))), ["c/x"]);
+        assert!(after(Some("nope"), None).is_empty());
     }
 }

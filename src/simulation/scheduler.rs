@@ -4,6 +4,7 @@
 //! `PodScheduled=False`, reason `Unschedulable` and a message in the
 //! scheduler's words.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
 use jiff::Timestamp;
@@ -178,6 +179,13 @@ pub fn untolerated_taint(pod_spec: &Value, node: &Value) -> Option<(String, Stri
 
 /// Why `node` cannot run a pod with `pod_spec`, or `None` if it can.
 pub fn misfit(pod_spec: &Value, node: &Value) -> Option<Misfit> {
+    base_misfit(pod_spec, node)
+        .or_else(|| (!selector_matches(pod_spec, node)).then_some(Misfit::Affinity))
+}
+
+/// The checks of [`misfit`] that come before the node selector and
+/// affinity: they depend on the node and the pod's tolerations only.
+fn base_misfit(pod_spec: &Value, node: &Value) -> Option<Misfit> {
     if !is_ready(node) {
         return Some(Misfit::NotReady);
     }
@@ -195,9 +203,6 @@ pub fn misfit(pod_spec: &Value, node: &Value) -> Option<Misfit> {
     if let Some((key, value)) = untolerated_taint(pod_spec, node) {
         return Some(Misfit::Taint { key, value });
     }
-    if !selector_matches(pod_spec, node) {
-        return Some(Misfit::Affinity);
-    }
     None
 }
 
@@ -208,6 +213,11 @@ pub struct NodeIndex<'a> {
     nodes: Vec<&'a Value>,
     by_label: HashMap<(&'a str, &'a str), Vec<usize>>,
     by_name: HashMap<&'a str, usize>,
+    /// Per toleration set: every node's [`misfit`] for a pod its selector
+    /// excludes, counted. Pods pinned to a group nobody is labelled for yet
+    /// would otherwise walk the whole fleet each, every round, for their
+    /// Unschedulable message.
+    excluded: RefCell<HashMap<String, BTreeMap<Misfit, usize>>>,
 }
 
 impl<'a> NodeIndex<'a> {
@@ -228,7 +238,50 @@ impl<'a> NodeIndex<'a> {
             nodes: nodes.to_vec(),
             by_label,
             by_name,
+            excluded: RefCell::default(),
         }
+    }
+
+    /// The Unschedulable message for a pod that fits none of `candidates`
+    /// (None: every node was a candidate). Equal to walking every node with
+    /// [`misfit`]: a node outside the candidates fails the selector, so its
+    /// reason is its [`base_misfit`] or else the affinity, counted once per
+    /// toleration set; only the candidates are looked at per pod.
+    fn unschedulable_message(&self, spec: &Value, candidates: Option<&[usize]>) -> String {
+        let Some(candidates) = candidates else {
+            return unschedulable_message(spec, &self.nodes);
+        };
+        if self.nodes.is_empty() {
+            return unschedulable_message(spec, &self.nodes);
+        }
+        let key = object::canonical(&json!(spec.get("tolerations")));
+        let mut counts = self
+            .excluded
+            .borrow_mut()
+            .entry(key)
+            .or_insert_with(|| {
+                let mut counts = BTreeMap::new();
+                for node in &self.nodes {
+                    let why = base_misfit(spec, node).unwrap_or(Misfit::Affinity);
+                    *counts.entry(why).or_default() += 1;
+                }
+                counts
+            })
+            .clone();
+        for node in candidates.iter().filter_map(|&i| self.nodes.get(i)) {
+            let excluded = base_misfit(spec, node).unwrap_or(Misfit::Affinity);
+            if let Some(n) = counts.get_mut(&excluded) {
+                *n = n.saturating_sub(1);
+            }
+            if let Some(why) = misfit(spec, node) {
+                *counts.entry(why).or_default() += 1;
+            }
+        }
+        let texts = counts
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(why, n)| (why.text(), n));
+        format_unschedulable(self.nodes.len(), texts)
     }
 
     /// Indexes of the nodes that can possibly fit (the smallest list the
@@ -305,12 +358,13 @@ pub fn schedule_indexed(
 ) -> Result<String, String> {
     let empty = json!({});
     let spec = pod.get("spec").unwrap_or(&empty);
-    let candidates: Box<dyn Iterator<Item = &Value>> = match index.candidates(spec) {
-        Some(list) => Box::new(list.into_iter().filter_map(|i| index.nodes.get(i).copied())),
+    let candidates = index.candidates(spec);
+    let nodes: Box<dyn Iterator<Item = &Value>> = match &candidates {
+        Some(list) => Box::new(list.iter().filter_map(|&i| index.nodes.get(i).copied())),
         None => Box::new(index.nodes.iter().copied()),
     };
     let mut best: Option<(usize, &str)> = None;
-    for node in candidates {
+    for node in nodes {
         if misfit(spec, node).is_none() {
             let name = object::name(node);
             let candidate = (load.get(name).copied().unwrap_or(0), name);
@@ -321,7 +375,7 @@ pub fn schedule_indexed(
     }
     match best {
         Some((_, name)) => Ok(name.to_string()),
-        None => Err(unschedulable_message(spec, &index.nodes)),
+        None => Err(index.unschedulable_message(spec, candidates.as_deref())),
     }
 }
 
@@ -336,16 +390,23 @@ fn unschedulable_message(spec: &Value, nodes: &[&Value]) -> String {
             *misfits.entry(why.text()).or_default() += 1;
         }
     }
-    let mut reasons: Vec<String> = misfits
+    format_unschedulable(nodes.len(), misfits)
+}
+
+fn format_unschedulable(
+    nodes: usize,
+    misfits: impl IntoIterator<Item = (String, usize)>,
+) -> String {
+    let mut merged: BTreeMap<String, usize> = BTreeMap::new();
+    for (text, n) in misfits {
+        *merged.entry(text).or_default() += n;
+    }
+    let mut reasons: Vec<String> = merged
         .iter()
         .map(|(text, n)| format!("{n} {text}"))
         .collect();
     reasons.sort();
-    format!(
-        "0/{} nodes are available: {}.",
-        nodes.len(),
-        reasons.join(", ")
-    )
+    format!("0/{nodes} nodes are available: {}.", reasons.join(", "))
 }
 
 /// Pods bound to each node (active pods only).
@@ -427,172 +488,4 @@ pub fn schedule_pending(pods: &[&Value], nodes: &[&Value], now: Timestamp) -> Ve
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn node(name: &str, labels: Value, ready: bool) -> Value {
-        json!({"apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": name, "labels": labels},
-            "status": {"conditions": [{"type": "Ready", "status": if ready {"True"} else {"Unknown"}}]}})
-    }
-
-    fn pod(spec: Value) -> Value {
-        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"}, "spec": spec})
-    }
-
-    fn affinity(terms: Value) -> Value {
-        json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}}})
-    }
-
-    fn expr(key: &str, op: &str, values: &[&str]) -> Value {
-        json!({"matchExpressions": [{"key": key, "operator": op, "values": values}]})
-    }
-
-    #[test]
-    fn node_selector_and_spread() {
-        let a = node("a", json!({"zone": "x"}), true);
-        let b = node("b", json!({"zone": "x"}), true);
-        let c = node("c", json!({"zone": "y"}), true);
-        let nodes = [&a, &b, &c];
-        let p = pod(json!({"nodeSelector": {"zone": "x"}}));
-        assert_eq!(schedule(&p, &nodes, &BTreeMap::new()), Ok("a".into()));
-        let load = BTreeMap::from([("a".to_string(), 2), ("b".to_string(), 1)]);
-        assert_eq!(schedule(&p, &nodes, &load), Ok("b".into()));
-    }
-
-    #[test]
-    fn affinity_operators() {
-        let n = node("n", json!({"tier": "edge", "cores": "8"}), true);
-        let fits = |terms: Value| selector_matches(&affinity(terms), &n);
-        assert!(fits(json!([expr("tier", "In", &["edge", "cloud"])])));
-        assert!(!fits(json!([expr("tier", "In", &["cloud"])])));
-        assert!(fits(json!([expr("tier", "NotIn", &["cloud"])])));
-        assert!(fits(json!([expr("gpu", "NotIn", &["yes"])])));
-        assert!(!fits(json!([expr("tier", "NotIn", &["edge"])])));
-        assert!(fits(json!([expr("tier", "Exists", &[])])));
-        assert!(!fits(json!([expr("gpu", "Exists", &[])])));
-        assert!(fits(json!([expr("gpu", "DoesNotExist", &[])])));
-        assert!(!fits(json!([expr("tier", "DoesNotExist", &[])])));
-        assert!(fits(json!([expr("cores", "Gt", &["4"])])));
-        assert!(!fits(json!([expr("cores", "Gt", &["8"])])));
-        assert!(fits(json!([expr("cores", "Lt", &["16"])])));
-        assert!(!fits(json!([expr("tier", "Lt", &["16"])])));
-        assert!(!fits(json!([expr("cores", "Gt", &["1", "2"])])));
-        assert!(!fits(json!([expr("tier", "Bogus", &["edge"])])));
-        // Terms are ORed, expressions ANDed, an empty term matches nothing.
-        assert!(fits(json!([
-            expr("tier", "In", &["cloud"]),
-            expr("tier", "In", &["edge"])
-        ])));
-        let and = json!([{"matchExpressions": [
-            {"key": "tier", "operator": "In", "values": ["edge"]},
-            {"key": "gpu", "operator": "Exists"}]}]);
-        assert!(!fits(and));
-        assert!(!fits(json!([{}])));
-        assert!(!fits(json!([])));
-        // matchFields on metadata.name.
-        let by_name =
-            json!([{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n"]}]}]);
-        assert!(fits(by_name));
-        let other =
-            json!([{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["m"]}]}]);
-        assert!(!fits(other));
-        // Selector and affinity must both hold.
-        let mut both = affinity(json!([expr("tier", "In", &["edge"])]));
-        both["nodeSelector"] = json!({"tier": "cloud"});
-        assert!(!selector_matches(&both, &n));
-    }
-
-    #[test]
-    fn unschedulable_message_counts_reasons() {
-        let nodes: Vec<Value> = vec![
-            node("a", json!({"g": "1"}), true),
-            node("b", json!({"g": "1"}), true),
-            node("c", json!({"g": "1"}), true),
-            node("d", json!({"g": "2"}), false),
-            node("e", json!({"g": "2"}), false),
-        ];
-        let refs: Vec<&Value> = nodes.iter().collect();
-        let p = pod(json!({"nodeSelector": {"g": "2"}}));
-        assert_eq!(
-            schedule(&p, &refs, &BTreeMap::new()),
-            Err("0/5 nodes are available: 2 node(s) were not ready, 3 node(s) didn't match Pod's node affinity/selector.".into())
-        );
-        assert!(schedule(&p, &[], &BTreeMap::new()).is_err_and(|m| m.contains("0/0")));
-    }
-
-    #[test]
-    fn taints_and_cordons() {
-        let mut cp = node("cp", json!({}), true);
-        cp["spec"] = json!({"taints": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]});
-        let mut cordoned = node("x", json!({}), true);
-        cordoned["spec"] = json!({"unschedulable": true});
-        let p = pod(json!({}));
-        let err = schedule(&p, &[&cp, &cordoned], &BTreeMap::new())
-            .err()
-            .unwrap_or_default();
-        assert!(
-            err.contains(
-                "1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }"
-            ),
-            "{err}"
-        );
-        assert!(err.contains("1 node(s) were unschedulable"), "{err}");
-        let tolerant = pod(
-            json!({"tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"}]}),
-        );
-        assert_eq!(
-            schedule(&tolerant, &[&cp, &cordoned], &BTreeMap::new()),
-            Ok("cp".into())
-        );
-        let everything = pod(json!({"tolerations": [{"operator": "Exists"}]}));
-        assert_eq!(
-            schedule(&everything, &[&cordoned], &BTreeMap::new()),
-            Ok("x".into())
-        );
-        let wrong_effect = [json!({"key": "k", "operator": "Exists", "effect": "NoExecute"})];
-        assert!(!tolerates(
-            &wrong_effect,
-            &json!({"key": "k", "effect": "NoSchedule"})
-        ));
-        let equal = [json!({"key": "k", "value": "v"})];
-        assert!(tolerates(
-            &equal,
-            &json!({"key": "k", "value": "v", "effect": "NoSchedule"})
-        ));
-        assert!(!tolerates(
-            &equal,
-            &json!({"key": "k", "value": "w", "effect": "NoSchedule"})
-        ));
-    }
-
-    #[test]
-    fn pending_pods_are_bound_or_marked_once() {
-        let a = node("a", json!({"g": "1"}), true);
-        let fits = pod(json!({"nodeSelector": {"g": "1"}}));
-        let t = Timestamp::from_second(1_750_000_000).unwrap_or_default();
-        let out = schedule_pending(&[&fits], &[&a], t);
-        let [Mutation::Replace(bound)] = out.as_slice() else {
-            panic!("expected one replace, got {out:?}");
-        };
-        assert_eq!(bound["spec"]["nodeName"], "a");
-        assert_eq!(
-            object::condition_status(bound, "PodScheduled"),
-            Some("True")
-        );
-        assert!(schedule_pending(&[bound], &[&a], t).is_empty());
-
-        let stuck = pod(json!({"nodeSelector": {"g": "9"}}));
-        let out = schedule_pending(&[&stuck], &[&a], t);
-        let [Mutation::Replace(pending)] = out.as_slice() else {
-            panic!("expected one replace, got {out:?}");
-        };
-        let cond = object::condition(pending, "PodScheduled")
-            .cloned()
-            .unwrap_or_default();
-        assert_eq!(cond["reason"], "Unschedulable");
-        assert_eq!(pending["status"]["phase"], "Pending");
-        let later = Timestamp::from_second(1_750_000_100).unwrap_or_default();
-        assert!(schedule_pending(&[pending], &[&a], later).is_empty());
-    }
-}
+mod tests;

@@ -2,14 +2,12 @@
 //! and what of a node the controller needs to keep in memory.
 
 use std::collections::BTreeMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
 
 use k8s_openapi::api::core::v1::{Node, NodeStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{Map, Value};
 
 use crate::api::{LABEL_BELONGING_TO, LABEL_TOPOLOGY_ZONE};
-use crate::engine::membership::readiness;
 
 /// Every label key the NodeGroup controller may write.
 pub const MANAGED_KEYS: [&str; 2] = [LABEL_BELONGING_TO, LABEL_TOPOLOGY_ZONE];
@@ -71,7 +69,7 @@ pub fn guarded_removal(key: &str, group: &str) -> Result<json_patch::Patch, serd
 /// A node reduced to what membership needs: name, labels and the Ready
 /// condition. The node cache holds every node of the cluster, so dropping
 /// images, addresses, annotations and managed fields keeps a 10,000-node
-/// fleet's cache small and cloning it for [`crate::engine::membership::compute`] cheap.
+/// fleet's cache small.
 pub fn slim(node: &mut Node) {
     let meta = std::mem::take(&mut node.metadata);
     node.metadata = ObjectMeta {
@@ -94,24 +92,10 @@ pub fn slim(node: &mut Node) {
     });
 }
 
-/// A fingerprint of what membership reads from a node (labels and
-/// readiness). Heartbeats rewrite node status constantly; only a change of
-/// this fingerprint is worth a reconcile.
-pub fn relevance(node: &Node) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    node.metadata.labels.hash(&mut hasher);
-    readiness(node).hash(&mut hasher);
-    hasher.finish()
-}
-
-/// The node's labels, or none.
-pub fn labels_of(node: &Node) -> BTreeMap<String, String> {
-    node.metadata.labels.clone().unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::membership::readiness;
     use k8s_openapi::api::core::v1::{NodeCondition, NodeSpec};
     use serde_json::json;
 
@@ -263,32 +247,11 @@ mod tests {
     #[test]
     fn slim_keeps_what_membership_reads() {
         let mut node = full_node();
-        let before = relevance(&node);
         slim(&mut node);
         assert_eq!(node.metadata.name.as_deref(), Some("n"));
         assert_eq!(node.metadata.labels, Some(map(&[("a", "b")])));
         assert_eq!(node.metadata.annotations, None);
         assert_eq!(node.spec, None);
         assert_eq!(readiness(&node), crate::api::ReadyStatus::Ready);
-        assert_eq!(relevance(&node), before);
-    }
-
-    #[test]
-    fn relevance_changes_with_labels_and_readiness_only() {
-        let node = full_node();
-        let mut heartbeat = full_node();
-        heartbeat.metadata.resource_version = Some("99".into());
-        assert_eq!(relevance(&node), relevance(&heartbeat));
-
-        let mut relabelled = full_node();
-        relabelled.metadata.labels = Some(map(&[("a", "c")]));
-        assert_ne!(relevance(&node), relevance(&relabelled));
-
-        let mut not_ready = full_node();
-        not_ready.status = Some(NodeStatus {
-            conditions: Some(vec![ready("False")]),
-            ..Default::default()
-        });
-        assert_ne!(relevance(&node), relevance(&not_ready));
     }
 }

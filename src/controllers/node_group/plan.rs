@@ -1,18 +1,17 @@
 //! Pure decisions of the NodeGroup controller: which nodes a group's
-//! reconcile writes, which groups a node event concerns, which other groups
-//! need a nudge. Membership itself is always `engine::membership::compute`;
-//! nothing here re-decides who belongs where.
+//! reconcile writes, and which groups a watch event concerns. Membership
+//! itself is always the engine's ([`MembershipIndex`], equal to
+//! `engine::membership::compute`); nothing here re-decides who belongs where.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::collections::BTreeSet;
 
 use k8s_openapi::api::core::v1::Node;
 use kube::runtime::watcher;
 use serde_json::{Map, Value};
 
-use super::labels::{label_patch, labels_of, relevance};
+use super::labels::label_patch;
 use crate::api::{LABEL_BELONGING_TO, NodeGroup, NodeGroupStatus, SelectionStatus};
-use crate::engine::membership::{Membership, compute};
+use crate::engine::membership::index::{Groups, MembershipIndex};
 
 /// What one group's reconcile does to one node.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,26 +25,22 @@ pub struct NodeWork {
     pub now_in: Option<String>,
 }
 
-/// The writes `group` owes: labels on the nodes it won, removal of its
-/// labels from the nodes it lost, and evictions wherever `belonging-to`
-/// moves away from a group — plus `pending` nodes whose eviction failed
-/// earlier (their label already changed, so it would never bring them back).
-/// Evictions spare pods pinned to the group the node is in now.
-pub fn plan_share(
+/// The writes `group` owes among `nodes` (name and current labels): labels
+/// on the nodes it won, removal of its labels from the nodes it lost, and
+/// evictions wherever `belonging-to` moves away from a group — plus
+/// `pending` nodes whose eviction failed earlier (their label already
+/// changed, so it would never bring them back). Evictions spare pods pinned
+/// to the group the node is in now.
+pub fn plan_share<'n>(
     group: &str,
-    nodes: &[Node],
-    membership: &Membership,
+    nodes: impl IntoIterator<Item = (&'n str, &'n Labels)>,
+    membership: &MembershipIndex,
     pending: &BTreeSet<String>,
 ) -> Vec<NodeWork> {
-    let nothing = BTreeMap::new();
     let mut work = Vec::new();
-    for node in nodes {
-        let Some(name) = node.metadata.name.as_deref() else {
-            continue;
-        };
-        let now_in = membership.node_group.get(name);
-        let won = now_in.is_some_and(|g| g == group);
-        let current = labels_of(node);
+    for (name, current) in nodes {
+        let now_in = membership.group_of(name);
+        let won = now_in == Some(group);
         let labelled = current.get(LABEL_BELONGING_TO);
         let labelled_ours = labelled.is_some_and(|g| g == group);
         // Whoever moves `belonging-to` away from a group evicts the pods
@@ -54,23 +49,39 @@ pub fn plan_share(
         let takes_over = won && labelled.is_some_and(|g| g != group);
         let evict = pending.contains(name) || (!won && labelled_ours) || takes_over;
         let wanted = if won {
-            membership.node_labels.get(name).unwrap_or(&nothing)
+            membership.wanted_labels(name)
         } else {
-            &nothing
+            Labels::new()
         };
-        let labels = label_patch(&current, wanted, group);
+        let labels = label_patch(current, &wanted, group);
         if labels.is_some() || evict {
             work.push(NodeWork {
                 node: name.to_owned(),
                 labels,
                 evict,
-                now_in: now_in.cloned(),
+                now_in: now_in.map(str::to_owned),
             });
         }
     }
     work
 }
 
+type Labels = std::collections::BTreeMap<String, String>;
+
+/// The nodes of the index `group`'s reconcile must look at, with their
+/// labels: those it claims or whose managed labels name it, and `pending`.
+pub fn share_of(
+    group: &str,
+    membership: &MembershipIndex,
+    pending: &BTreeSet<String>,
+) -> Vec<(String, Labels)> {
+    let mut names = membership.touching(group);
+    names.extend(pending.iter().map(String::as_str));
+    names
+        .into_iter()
+        .filter_map(|n| Some((n.to_owned(), membership.labels(n)?.clone())))
+        .collect()
+}
 /// "labelled n", "unlabelled n" or "relabelled n", for the event log.
 pub fn describe_label_change(node: &str, patch: &Map<String, Value>) -> String {
     let sets = patch.values().filter(|v| !v.is_null()).count();
@@ -114,127 +125,95 @@ pub fn status_patch_body(status: &NodeGroupStatus) -> Value {
     })
 }
 
-/// A group as membership sees it: identity, age, deletion and spec. The
-/// status (one entry per selected node) is left out, because groups are
-/// cloned for every computation.
-pub fn spec_only(group: &NodeGroup) -> NodeGroup {
-    let mut slim = NodeGroup::new(
-        group.metadata.name.as_deref().unwrap_or_default(),
-        group.spec.clone(),
-    );
-    slim.metadata.name.clone_from(&group.metadata.name);
-    slim.metadata
-        .creation_timestamp
-        .clone_from(&group.metadata.creation_timestamp);
-    slim.metadata
-        .deletion_timestamp
-        .clone_from(&group.metadata.deletion_timestamp);
-    slim
-}
-
-/// Live groups other than `except` whose stored status differs from what
-/// membership now says: a change to one group (a deletion, a spec edit)
-/// can change another's status without touching any node.
-pub fn stale_groups(
-    except: &str,
-    membership: &Membership,
-    groups: &[Arc<NodeGroup>],
-) -> Vec<String> {
-    groups
-        .iter()
-        .filter_map(|g| {
-            let name = g.metadata.name.as_deref()?;
-            let wanted = membership.statuses.get(name)?;
-            (name != except && g.status.as_ref() != Some(wanted)).then(|| name.to_owned())
-        })
-        .collect()
-}
-
-/// The groups a change of `node` concerns: those that claim it (by name or
-/// labels), the one its `belonging-to` label names, and those whose stored
-/// status lists it (they must drop or update the entry).
-pub fn groups_for_node(node: &Node, groups: &[Arc<NodeGroup>]) -> BTreeSet<String> {
-    let Some(name) = node.metadata.name.as_deref() else {
-        return BTreeSet::new();
-    };
-    let specs: Vec<NodeGroup> = groups.iter().map(|g| spec_only(g)).collect();
-    let membership = compute(std::slice::from_ref(node), &specs);
-    let claimants = membership
-        .statuses
-        .iter()
-        .filter(|(_, s)| lists(s, name))
-        .map(|(g, _)| g.clone());
-    let labelled = node
-        .metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(LABEL_BELONGING_TO));
-    let known = groups.iter().filter_map(|g| {
-        let group_name = g.metadata.name.as_ref()?;
-        let listed = g.status.as_ref().is_some_and(|s| lists(s, name));
-        (listed || Some(group_name) == labelled).then(|| group_name.clone())
-    });
-    claimants.chain(known).collect()
-}
-
-fn lists(status: &NodeGroupStatus, node: &str) -> bool {
-    status.node_statuses.iter().any(|s| s.node_name == node)
-}
-
-/// Turns node watch events into the names of groups to reconcile, skipping
-/// updates that change nothing membership reads (heartbeats).
+/// Feeds one watch stream (nodes or groups) into the membership index and
+/// names the groups to reconcile. A relist may hide deletions, so names not
+/// listed again are deleted from the index when it is done; the groups a
+/// relist concerns are collected and named once, at its end.
 #[derive(Debug, Default)]
-pub struct NodeTriggers {
-    /// Node name → [`relevance`] fingerprint of the last version seen.
-    seen: HashMap<String, u64>,
-    /// Fingerprints collected during a relist, swapped in when it is done.
-    relisting: HashMap<String, u64>,
+pub struct Feed {
+    relisted: BTreeSet<String>,
+    concerned: Groups,
 }
 
-impl NodeTriggers {
-    pub fn on_event(
-        &mut self,
-        event: &watcher::Event<Node>,
-        groups: &[Arc<NodeGroup>],
-    ) -> BTreeSet<String> {
+impl Feed {
+    pub fn on_node(&mut self, event: &watcher::Event<Node>, index: &mut MembershipIndex) -> Groups {
         match event {
-            watcher::Event::Apply(node) => {
-                let Some(name) = node.metadata.name.clone() else {
-                    return BTreeSet::new();
-                };
-                let fingerprint = relevance(node);
-                if self.seen.insert(name, fingerprint) == Some(fingerprint) {
-                    BTreeSet::new()
-                } else {
-                    groups_for_node(node, groups)
-                }
-            }
-            watcher::Event::Delete(node) => {
-                if let Some(name) = node.metadata.name.as_deref() {
-                    self.seen.remove(name);
-                }
-                groups_for_node(node, groups)
-            }
-            watcher::Event::Init => {
-                self.relisting.clear();
-                BTreeSet::new()
-            }
+            watcher::Event::Apply(node) => index.upsert_node(node),
+            watcher::Event::Delete(node) => node
+                .metadata
+                .name
+                .as_deref()
+                .map(|n| index.delete_node(n))
+                .unwrap_or_default(),
+            watcher::Event::Init => self.start(),
             watcher::Event::InitApply(node) => {
-                if let Some(name) = node.metadata.name.clone() {
-                    self.relisting.insert(name, relevance(node));
-                }
-                BTreeSet::new()
+                self.relisted.extend(node.metadata.name.clone());
+                let concerned = index.upsert_node(node);
+                self.concerned.extend(concerned);
+                Groups::new()
             }
-            // A (re)list may hide any number of changes and deletions: every
-            // group gets one reconcile instead of one per listed node.
             watcher::Event::InitDone => {
-                self.seen = std::mem::take(&mut self.relisting);
-                groups
-                    .iter()
-                    .filter_map(|g| g.metadata.name.clone())
-                    .collect()
+                let gone: Vec<String> = index
+                    .node_names()
+                    .filter(|n| !self.relisted.contains(*n))
+                    .map(str::to_owned)
+                    .collect();
+                for name in gone {
+                    let concerned = index.delete_node(&name);
+                    self.concerned.extend(concerned);
+                }
+                self.finish()
             }
         }
+    }
+
+    /// A changed group is always named itself (its own status may be
+    /// outdated, e.g. edited by hand), even when membership did not move.
+    pub fn on_group(
+        &mut self,
+        event: &watcher::Event<NodeGroup>,
+        index: &mut MembershipIndex,
+    ) -> Groups {
+        match event {
+            watcher::Event::Apply(group) | watcher::Event::InitApply(group) => {
+                let mut concerned = index.upsert_group(group);
+                concerned.extend(group.metadata.name.clone());
+                if matches!(event, watcher::Event::InitApply(_)) {
+                    self.relisted.extend(group.metadata.name.clone());
+                }
+                concerned
+            }
+            watcher::Event::Delete(group) => group
+                .metadata
+                .name
+                .as_deref()
+                .map(|n| index.delete_group(n))
+                .unwrap_or_default(),
+            watcher::Event::Init => self.start(),
+            watcher::Event::InitDone => {
+                let gone: Vec<String> = index
+                    .group_names()
+                    .filter(|n| !self.relisted.contains(*n))
+                    .map(str::to_owned)
+                    .collect();
+                for name in gone {
+                    let concerned = index.delete_group(&name);
+                    self.concerned.extend(concerned);
+                }
+                self.finish()
+            }
+        }
+    }
+
+    fn start(&mut self) -> Groups {
+        self.relisted.clear();
+        self.concerned.clear();
+        Groups::new()
+    }
+
+    fn finish(&mut self) -> Groups {
+        self.relisted.clear();
+        std::mem::take(&mut self.concerned)
     }
 }
 
@@ -296,8 +275,28 @@ mod tests {
         )
     }
 
-    fn arcs(groups: &[NodeGroup]) -> Vec<Arc<NodeGroup>> {
-        groups.iter().cloned().map(Arc::new).collect()
+    fn labels_of(node: &Node) -> Labels {
+        node.metadata.labels.clone().unwrap_or_default()
+    }
+
+    /// `plan_share` over every node, as the index knows them.
+    fn plan(
+        group: &str,
+        nodes: &[Node],
+        groups: &[NodeGroup],
+        pending: &BTreeSet<String>,
+    ) -> Vec<NodeWork> {
+        let index = MembershipIndex::new(nodes, groups);
+        let labels: Vec<(String, Labels)> = nodes
+            .iter()
+            .map(|n| (n.metadata.name.clone().unwrap_or_default(), labels_of(n)))
+            .collect();
+        plan_share(
+            group,
+            labels.iter().map(|(n, l)| (n.as_str(), l)),
+            &index,
+            pending,
+        )
     }
 
     fn names(set: BTreeSet<String>) -> Vec<String> {
@@ -311,13 +310,16 @@ mod tests {
             node("b", &[("location", "bj")]),
         ];
         let groups = [group("hz", "hz", 1), group("bj", "bj", 2)];
-        let m = compute(&nodes, &groups);
-        let work = plan_share("hz", &nodes, &m, &BTreeSet::new());
+        let work = plan("hz", &nodes, &groups, &BTreeSet::new());
         assert_eq!(
             work,
             [NodeWork {
                 node: "a".into(),
-                labels: label_patch(&labels_of(&nodes[0]), &m.node_labels["a"], "hz"),
+                labels: label_patch(
+                    &labels_of(&nodes[0]),
+                    &[(B.into(), "hz".into())].into(),
+                    "hz"
+                ),
                 evict: false,
                 now_in: Some("hz".into()),
             }]
@@ -331,24 +333,21 @@ mod tests {
     #[test]
     fn a_node_new_to_every_group_is_labelled_without_evictions() {
         let nodes = [node("a", &[("location", "hz")])];
-        let m = compute(&nodes, &[group("hz", "hz", 1)]);
-        let work = plan_share("hz", &nodes, &m, &BTreeSet::new());
+        let work = plan("hz", &nodes, &[group("hz", "hz", 1)], &BTreeSet::new());
         assert!(!work[0].evict);
     }
 
     #[test]
     fn settled_members_need_no_work() {
         let nodes = [node("a", &[("location", "hz"), (B, "hz")])];
-        let m = compute(&nodes, &[group("hz", "hz", 1)]);
-        assert!(plan_share("hz", &nodes, &m, &BTreeSet::new()).is_empty());
+        assert!(plan("hz", &nodes, &[group("hz", "hz", 1)], &BTreeSet::new()).is_empty());
     }
 
     #[test]
     fn a_node_that_left_loses_our_labels_and_is_evicted() {
         let nodes = [node("a", &[("location", "bj"), (B, "hz"), (Z, "hz")])];
         let groups = [group("hz", "hz", 1), group("bj", "bj", 2)];
-        let m = compute(&nodes, &groups);
-        let work = plan_share("hz", &nodes, &m, &BTreeSet::new());
+        let work = plan("hz", &nodes, &groups, &BTreeSet::new());
         assert_eq!(work.len(), 1);
         assert_eq!(
             work[0].labels.clone().map(Value::Object),
@@ -358,7 +357,7 @@ mod tests {
         assert_eq!(work[0].now_in.as_deref(), Some("bj"));
         // bj, the new owner, overwrites belonging-to but leaves hz's zone to
         // hz; it evicts too, in case it writes first and hz never sees the node.
-        let theirs = plan_share("bj", &nodes, &m, &BTreeSet::new());
+        let theirs = plan("bj", &nodes, &groups, &BTreeSet::new());
         assert_eq!(
             theirs[0].labels.clone().map(Value::Object),
             Some(json!({B: "bj"}))
@@ -372,8 +371,7 @@ mod tests {
         let nodes = [node("a", &[("location", "hz"), (B, "hz")])];
         let mut hz = group("hz", "hz", 1);
         hz.metadata.deletion_timestamp = Timestamp::from_second(9).ok().map(Time);
-        let m = compute(&nodes, &[hz]);
-        let work = plan_share("hz", &nodes, &m, &BTreeSet::new());
+        let work = plan("hz", &nodes, &[hz], &BTreeSet::new());
         assert_eq!(
             work[0].labels.clone().map(Value::Object),
             Some(json!({B: null}))
@@ -388,9 +386,8 @@ mod tests {
             node("a", &[("location", "bj")]),
             node("b", &[("location", "hz"), (B, "hz")]),
         ];
-        let m = compute(&nodes, &[group("hz", "hz", 1)]);
         let pending: BTreeSet<String> = ["a".to_string(), "b".to_string()].into();
-        let work = plan_share("hz", &nodes, &m, &pending);
+        let work = plan("hz", &nodes, &[group("hz", "hz", 1)], &pending);
         // Both are retried; on "b", a member again, only pods pinned to
         // other groups go.
         let retry = |node: &str, now_in: Option<&str>| NodeWork {
@@ -457,104 +454,100 @@ mod tests {
     }
 
     #[test]
-    fn only_other_groups_with_outdated_status_are_nudged() {
-        let nodes = [node("a", &[("location", "hz")])];
-        let mut groups = vec![
-            group("hz", "hz", 1),
-            group("bj", "bj", 2),
-            group("sh", "sh", 3),
+    fn share_of_a_group_is_its_claims_its_labels_and_pending() {
+        let nodes = [
+            node("member", &[("location", "hz")]),
+            node("left", &[("location", "bj"), (Z, "hz")]),
+            node("retry", &[("location", "bj")]),
+            node("other", &[("location", "bj")]),
         ];
-        let m = compute(&nodes, &groups);
-        groups[1].status = m.statuses.get("bj").cloned();
-        assert_eq!(stale_groups("hz", &m, &arcs(&groups)), ["sh"]);
+        let index = MembershipIndex::new(&nodes, &[group("hz", "hz", 1)]);
+        let pending: BTreeSet<String> = ["retry".to_string(), "deleted".to_string()].into();
+        let share: Vec<String> = share_of("hz", &index, &pending)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(share, ["left", "member", "retry"]);
     }
 
     #[test]
-    fn node_events_reach_claimants_owner_and_listing_groups() {
-        let mut listing = group("old", "nowhere", 1);
-        listing.status = Some(NodeGroupStatus {
-            node_statuses: vec![entry("a", SelectionStatus::Failed)],
-            ..Default::default()
-        });
-        let groups = arcs(&[
-            group("hz", "hz", 2),
-            named("explicit", &["a"]),
-            group("owner", "elsewhere", 3),
-            listing,
-            group("unrelated", "bj", 4),
-        ]);
-        let a = node("a", &[("location", "hz"), (B, "owner")]);
-        assert_eq!(
-            names(groups_for_node(&a, &groups)),
-            ["explicit", "hz", "old", "owner"]
-        );
-    }
-
-    #[test]
-    fn heartbeats_trigger_nothing_but_relabels_do() {
-        let groups = arcs(&[group("hz", "hz", 1), group("bj", "bj", 2)]);
-        let mut triggers = NodeTriggers::default();
+    fn heartbeats_concern_no_group_but_relabels_both() {
+        let mut index = MembershipIndex::default();
+        let mut feed = Feed::default();
+        for g in [group("hz", "hz", 1), group("bj", "bj", 2)] {
+            feed.on_group(&watcher::Event::Apply(g), &mut index);
+        }
         let a = node("a", &[("location", "hz")]);
         assert_eq!(
-            names(triggers.on_event(&watcher::Event::Apply(a.clone()), &groups)),
+            names(feed.on_node(&watcher::Event::Apply(a.clone()), &mut index)),
             ["hz"]
         );
         let mut heartbeat = a.clone();
         heartbeat.metadata.resource_version = Some("2".into());
         assert!(
-            triggers
-                .on_event(&watcher::Event::Apply(heartbeat), &groups)
+            feed.on_node(&watcher::Event::Apply(heartbeat), &mut index)
                 .is_empty()
         );
         let moved = node("a", &[("location", "bj"), (B, "hz")]);
         assert_eq!(
-            names(triggers.on_event(&watcher::Event::Apply(moved.clone()), &groups)),
+            names(feed.on_node(&watcher::Event::Apply(moved.clone()), &mut index)),
             ["bj", "hz"]
         );
         assert_eq!(
-            names(triggers.on_event(&watcher::Event::Delete(moved), &groups)),
+            names(feed.on_node(&watcher::Event::Delete(moved), &mut index)),
             ["bj", "hz"]
         );
     }
 
     #[test]
-    fn a_relist_reconciles_every_group_once() {
-        let groups = arcs(&[group("hz", "hz", 1), group("bj", "bj", 2)]);
-        let mut triggers = NodeTriggers::default();
+    fn a_changed_group_is_named_even_when_membership_stays() {
+        let mut index = MembershipIndex::default();
+        let mut feed = Feed::default();
+        let hz = group("hz", "hz", 1);
+        feed.on_group(&watcher::Event::Apply(hz.clone()), &mut index);
+        assert_eq!(
+            names(feed.on_group(&watcher::Event::Apply(hz), &mut index)),
+            ["hz"]
+        );
+    }
+
+    #[test]
+    fn a_relist_names_its_groups_once_at_the_end_and_forgets_the_unlisted() {
+        let mut index = MembershipIndex::default();
+        let mut groups = Feed::default();
+        let mut nodes = Feed::default();
+        for g in [
+            group("hz", "hz", 1),
+            group("bj", "bj", 2),
+            named("x", &["gone"]),
+        ] {
+            groups.on_group(&watcher::Event::Apply(g), &mut index);
+        }
+        nodes.on_node(
+            &watcher::Event::Apply(node("gone", &[("location", "bj")])),
+            &mut index,
+        );
+        assert!(nodes.on_node(&watcher::Event::Init, &mut index).is_empty());
         let a = node("a", &[("location", "hz")]);
-        assert!(triggers.on_event(&watcher::Event::Init, &groups).is_empty());
         assert!(
-            triggers
-                .on_event(&watcher::Event::InitApply(a.clone()), &groups)
+            nodes
+                .on_node(&watcher::Event::InitApply(a.clone()), &mut index)
                 .is_empty()
         );
         assert_eq!(
-            names(triggers.on_event(&watcher::Event::InitDone, &groups)),
-            ["bj", "hz"]
+            names(nodes.on_node(&watcher::Event::InitDone, &mut index)),
+            ["bj", "hz", "x"]
         );
-        // The relisted version is remembered: the same node again is a no-op.
-        assert!(
-            triggers
-                .on_event(&watcher::Event::Apply(a), &groups)
-                .is_empty()
-        );
-    }
-
-    #[test]
-    fn spec_only_keeps_what_membership_reads() {
-        let mut g = group("hz", "hz", 1);
-        g.status = Some(NodeGroupStatus {
-            members: Some(3),
-            ..Default::default()
-        });
-        g.metadata.finalizers = Some(vec!["f".into()]);
-        let slim = spec_only(&g);
-        assert_eq!(slim.status, None);
-        assert_eq!(slim.metadata.name, g.metadata.name);
+        assert_eq!(index.group_of("gone"), None);
+        assert_eq!(index.group_of("a"), Some("hz"));
+        // A group relist forgets a group deleted meanwhile; its node moves on.
+        groups.on_group(&watcher::Event::Init, &mut index);
+        groups.on_group(&watcher::Event::InitApply(group("bj", "bj", 2)), &mut index);
         assert_eq!(
-            slim.metadata.creation_timestamp,
-            g.metadata.creation_timestamp
+            names(groups.on_group(&watcher::Event::InitDone, &mut index)),
+            Vec::<String>::new()
         );
-        assert_eq!(slim.spec, g.spec);
+        assert_eq!(index.group_of("a"), None);
+        assert_eq!(index.status("hz"), None);
     }
 }
