@@ -28,26 +28,22 @@ IDLE=${1:-30}
 COLS=140
 ROWS=40
 
-die() { echo "measure-console.sh: $*" >&2; exit 1; }
-log() { echo "measure-console.sh: $*" >&2; }
+NAME=measure-console.sh
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+log() { echo "$NAME: $*" >&2; }
 
 command -v tmux >/dev/null || die "tmux is missing"
-(cd "$ROOT" && cargo build --release --quiet --bin edgedeck)
-TARGET=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-BIN=$TARGET/release/edgedeck
-[[ -x $BIN ]] || die "no binary at $BIN"
+edgedeck_release_bin
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/edgedeck-console.XXXXXX")
+work_dir edgedeck-console
 SOCK=$WORK/tmux.sock
-PIDS=()
-cleanup() {
+# The console's tmux server goes first, then the processes and the directory.
+stop_all() {
     tmux -S "$SOCK" kill-server 2>/dev/null || true
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
+    cleanup
 }
-trap cleanup EXIT
+trap stop_all EXIT
 tm() { tmux -S "$SOCK" "$@"; }
 export XDG_STATE_HOME=$WORK/state RUST_LOG=warn
 

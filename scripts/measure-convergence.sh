@@ -21,26 +21,13 @@ SIZES=("$@")
 POLL=${POLL:-0.5}
 TIMEOUT=${TIMEOUT:-300}
 
-die() { echo "measure-convergence.sh: $*" >&2; exit 1; }
+NAME=measure-convergence.sh
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 
-if [[ -n ${EDGEDECK_BIN:-} ]]; then
-    BIN=$EDGEDECK_BIN
-else
-    (cd "$ROOT" && cargo build --release --quiet --bin edgedeck)
-    TARGET=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps \
-        | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-    BIN=$TARGET/release/edgedeck
-fi
-[[ -x $BIN ]] || die "no binary at $BIN"
+edgedeck_release_bin
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/edgedeck-conv.XXXXXX")
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+work_dir edgedeck-conv
 
 stop() {
     kill "$1" 2>/dev/null || true

@@ -24,22 +24,13 @@ MODE=${1:-embedded}
 ROUNDS=${2:-3}
 LEASE=${LEASE:-15s}
 
-die() { echo "measure-failover.sh: $*" >&2; exit 1; }
+NAME=measure-failover.sh
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 
-(cd "$ROOT" && cargo build --release --quiet --bin edgedeck)
-TARGET=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-BIN=$TARGET/release/edgedeck
-[[ -x $BIN ]] || die "no binary at $BIN"
+edgedeck_release_bin
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/edgedeck-failover.XXXXXX")
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+work_dir edgedeck-failover
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now() { date +%s.%N; }

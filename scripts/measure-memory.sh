@@ -25,22 +25,13 @@ SETTLE=${SETTLE:-30}
 # The engine grows without bound on this seed (see BENCHMARKS.md): a safety stop.
 ENGINE_LIMIT_MIB=${ENGINE_LIMIT_MIB:-4096}
 
-die() { echo "measure-memory.sh: $*" >&2; exit 1; }
+NAME=measure-memory.sh
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 
-(cd "$ROOT" && cargo build --release --quiet --bin edgedeck)
-TARGET=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-BIN=$TARGET/release/edgedeck
-[[ -x $BIN ]] || die "no binary at $BIN"
+edgedeck_release_bin
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/edgedeck-mem.XXXXXX")
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+work_dir edgedeck-mem
 
 kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 mib() { awk -v v="$1" 'BEGIN {printf "%.0f MiB", v / 1024}'; }

@@ -731,9 +731,8 @@ mod tests {
         assert_eq!(classify(&gone).0, Failure::Expired);
     }
 
-    #[test]
-    fn a_repeated_event_is_counted_on_one_line() {
-        let mut meta = Meta {
+    fn empty_meta() -> Meta {
+        Meta {
             context: String::new(),
             namespace: None,
             events: VecDeque::new(),
@@ -741,7 +740,12 @@ mod tests {
             engine: String::new(),
             engine_stats: None,
             lags: LagTracker::default(),
-        };
+        }
+    }
+
+    #[test]
+    fn a_repeated_event_is_counted_on_one_line() {
+        let mut meta = empty_meta();
         let failed = || {
             EngineEvent::new(
                 crate::controllers::Source::EdgeApplication,
@@ -773,15 +777,7 @@ mod tests {
 
     #[test]
     fn engine_events_are_a_bounded_ring() {
-        let mut meta = Meta {
-            context: String::new(),
-            namespace: None,
-            events: VecDeque::new(),
-            lease_holder: None,
-            engine: String::new(),
-            engine_stats: None,
-            lags: LagTracker::default(),
-        };
+        let mut meta = empty_meta();
         for i in 0..EVENT_CAPACITY + 10 {
             apply_input(
                 &mut meta,
