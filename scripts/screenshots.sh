@@ -133,7 +133,8 @@ shot 04-override-form
 # Change the replicas and preview the diff; then cancel without saving.
 keys End BSpace BSpace BSpace 5; keys C-s; settle 1
 shot 05-override-diff
-keys Escape; keys Escape; keys Escape
+# esc back to the form; esc on the changed form asks; y discards.
+keys Escape; keys Escape; wait_for "Discard your changes?"; keys y; wait_for "discarded your edit"
 
 keys 3; wait_for "Matrix"; settle 1
 shot 06-matrix
