@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use edgedeck::edge_api::EdgeLimits;
 use edgedeck::headless::{self, EdgeApiConfig, HeadlessOptions};
@@ -186,6 +186,13 @@ enum Command {
     /// Nodes are left out unless --with-nodes: the NodeGroups select nodes by
     /// label, and the summary says which labels existing nodes need.
     Seed(SeedArgs),
+    /// Print a shell completion script: `edgedeck completions bash > /etc/bash_completion.d/edgedeck`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), generated from these same flags: `edgedeck man | man -l -`.
+    Man,
 }
 
 #[derive(clap::Args)]
@@ -357,7 +364,49 @@ fn main() -> ExitCode {
             }))
         }
         Command::Seed(args) => block_on(seed(args)),
+        Command::Completions { shell } => match completions(shell, &mut std::io::stdout()) {
+            Ok(()) => ExitCode::SUCCESS,
+            // `edgedeck completions bash | head` closes the pipe early: not an error worth a word.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: cannot write the completions: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Man => match man_page() {
+            Ok(page) => {
+                use std::io::Write as _;
+                match std::io::stdout().write_all(&page) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("error: cannot write the manual page: {e}");
+                        ExitCode::FAILURE
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("error: cannot render the manual page: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
+}
+
+/// The completion script for `shell`; a write error is returned, not a panic.
+fn completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    // clap_complete panics when its writer fails (a closed pipe): it writes
+    // into memory, which cannot fail, and the script goes out from there.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "edgedeck", &mut script);
+    out.write_all(&script)
+}
+
+/// `edgedeck(1)` in roff, from the clap definition, so it never drifts from `--help`.
+fn man_page() -> std::io::Result<Vec<u8>> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+    Ok(page)
 }
 
 /// The console: checks the terminal and the theme before taking over the
@@ -694,6 +743,42 @@ mod tests {
         assert!(runs(&o));
         let o = options(&["edgedeck", "--engine", "off"]);
         assert!(!runs(&o));
+    }
+
+    #[test]
+    fn completions_and_the_man_page_come_from_the_same_flags() {
+        let mut bash = Vec::new();
+        completions(clap_complete::Shell::Bash, &mut bash).expect("generated");
+        let bash = String::from_utf8(bash).expect("utf-8");
+        assert!(
+            bash.contains("--engine-metrics") && bash.contains("completions"),
+            "bash completes flags and subcommands"
+        );
+        let page = String::from_utf8(man_page().expect("renders")).expect("utf-8");
+        assert!(
+            page.starts_with(".ie") || page.contains(".TH edgedeck"),
+            "{}",
+            &page[..page.len().min(200)]
+        );
+        assert!(
+            page.contains("engine\\-metrics"),
+            "the page lists --engine-metrics"
+        );
+        // A closed pipe is an error returned, never a panic.
+        struct Closed;
+        impl std::io::Write for Closed {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let closed = completions(clap_complete::Shell::Fish, &mut Closed).expect_err("fails");
+        assert_eq!(closed.kind(), std::io::ErrorKind::BrokenPipe);
+        let parsed = Cli::try_parse_from(["edgedeck", "completions", "zsh"]).expect("parses");
+        assert!(matches!(parsed.command, Some(Command::Completions { .. })));
+        assert!(Cli::try_parse_from(["edgedeck", "completions", "tcsh"]).is_err());
     }
 
     #[test]
