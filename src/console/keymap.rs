@@ -658,9 +658,10 @@ impl Keymap {
             View::AppDetail { .. } => Some(Scope::AppDetail),
             _ => None,
         };
-        let body = match view {
-            View::Yaml(_) | View::Describe(_) | View::Help => Scope::Text,
-            _ => Scope::Table,
+        let body = if view.is_text() {
+            Scope::Text
+        } else {
+            Scope::Table
         };
         specific.into_iter().chain([body, Scope::Global]).collect()
     }

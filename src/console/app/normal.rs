@@ -5,10 +5,7 @@ use super::*;
 
 impl App {
     pub(super) fn normal(&mut self, action: Action) -> Vec<Effect> {
-        let is_text = matches!(
-            self.screen().view,
-            View::Yaml(_) | View::Describe(_) | View::Help
-        );
+        let is_text = self.is_text_view();
         match action {
             Action::Quit => {
                 self.quit = true;
@@ -478,9 +475,6 @@ impl App {
     }
 
     pub(super) fn is_text_view(&self) -> bool {
-        matches!(
-            self.screen().view,
-            View::Yaml(_) | View::Describe(_) | View::Help
-        )
+        self.screen().view.is_text()
     }
 }

@@ -134,6 +134,11 @@ pub enum View {
 }
 
 impl View {
+    /// A scrolling text (YAML, describe, help) rather than a table.
+    pub fn is_text(&self) -> bool {
+        matches!(self, View::Yaml(_) | View::Describe(_) | View::Help)
+    }
+
     pub fn crumb(&self) -> String {
         match self {
             View::Regions => "Regions".into(),
