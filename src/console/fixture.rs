@@ -245,6 +245,9 @@ pub fn demo_fleet() -> Fleet {
         lagging: Vec::new(),
         offline: Default::default(),
         controls: false,
+        pods: super::fixture_pods::pods(),
+        cluster_events: super::fixture_pods::cluster_events(),
+        node_leases: super::fixture_pods::node_leases(),
     }
 }
 

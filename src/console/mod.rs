@@ -24,7 +24,9 @@ pub mod app;
 pub mod edit;
 pub mod engine_stats;
 pub mod fixture;
+pub mod fixture_pods;
 pub mod keymap;
+pub mod logs;
 pub mod live;
 pub mod model;
 pub mod theme;
@@ -35,6 +37,8 @@ pub mod widgets;
 mod tests;
 #[cfg(test)]
 mod tests_counts;
+#[cfg(test)]
+mod tests_pods;
 
 pub use action::{Action, Effect, ViewKind, WriteOutcome};
 pub use app::{App, Options};

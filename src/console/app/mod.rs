@@ -43,6 +43,7 @@ mod conflict;
 mod filter;
 mod form;
 mod keys;
+mod logs;
 mod normal;
 mod preview;
 mod writes;
@@ -144,6 +145,10 @@ pub struct App {
     flash_at: SystemTime,
     /// The top-level screens switched away from, as they were left.
     left: Vec<Screen>,
+    /// The log the Logs view shows, while it is open.
+    logs: Option<Box<crate::console::logs::LogPane>>,
+    /// Id of the last log stream asked for (chunks of older ones are dropped).
+    log_id: u64,
 }
 
 struct QueuedEdit {
@@ -213,6 +218,8 @@ impl App {
             saving_from: None,
             flash_at: options.now,
             left: Vec::new(),
+            logs: None,
+            log_id: 0,
         };
         app.refresh_tables();
         app
@@ -311,7 +318,10 @@ impl App {
 
     /// Shows ages that change with the clock.
     fn shows_ages(&self) -> bool {
-        matches!(self.screen().view, View::Engine | View::AppDetail { .. })
+        matches!(
+            self.screen().view,
+            View::Engine | View::AppDetail { .. } | View::Pods(_) | View::Events
+        )
             || matches!(
                 self.fleet.connection,
                 super::model::ConnectionState::Reconnecting { .. }

@@ -172,7 +172,16 @@ impl TableSource for RegionsTable<'_> {
             } else {
                 super::standing_cell(g.replicas.as_ref(), theme)
             },
-            health(g, theme),
+            {
+                let mut line = health(g, theme);
+                let beats = &self.ctx.derived.beats;
+                if let Some(since) = crate::console::model::heartbeats::degraded_since(beats, &g.members)
+                {
+                    let text = format!("degraded {} · ", super::age(self.ctx.now, since));
+                    line.spans.insert(0, Span::styled(text, theme.error()));
+                }
+                line
+            },
         ]
     }
 }
