@@ -29,10 +29,13 @@ fn running(name: &str) -> Value {
 
 fn pod(ns: &str, name: &str, app: &str, node: Option<&str>, age: u64, status: Value) -> PodInfo {
     let container = if app == "nginx" { "nginx" } else { "agent" };
+    // `<app>-<group>-<hash>-<suffix>`: pinned to its group as the engine renders it.
+    let group = name.split('-').nth(1).unwrap_or_default();
     let p: Pod = serde_json::from_value(json!({
         "metadata": {"name": name, "namespace": ns, "resourceVersion": "500",
                      "creationTimestamp": rfc3339(age), "labels": {"app": app}},
-        "spec": {"nodeName": node, "containers": [{"name": container, "image": "x"}]},
+        "spec": {"nodeName": node, "containers": [{"name": container, "image": "x"}],
+                 "nodeSelector": {"apps.kubeedge.io/belonging-to": group}},
         "status": status,
     }))
     .unwrap_or_default();

@@ -258,14 +258,15 @@ impl TableSource for ServicesTable<'_> {
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx, group: &str) {
-    let [top, middle, bottom, events] = Layout::vertical([
-        Constraint::Percentage(40),
-        Constraint::Percentage(25),
-        Constraint::Percentage(15),
-        Constraint::Min(4),
+    let events = group_events(ctx, group);
+    let [top, middle, bottom, events_area] = Layout::vertical([
+        Constraint::Percentage(50),
+        Constraint::Percentage(30),
+        Constraint::Percentage(20),
+        Constraint::Length(u16::try_from(events.len().max(1)).unwrap_or(1) + 2),
     ])
     .areas(area);
-    draw_events(frame, events, ctx, group);
+    draw_events(frame, events_area, ctx, events);
     let nodes = NodesTable::new(ctx, group);
     table::draw(
         frame,
@@ -313,14 +314,22 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx, group: &s
 }
 
 /// The last Kubernetes Events of the group: of its nodes, its pods, itself.
-fn draw_events(frame: &mut Frame, area: Rect, ctx: &Ctx, group: &str) {
+fn group_events(ctx: &Ctx, group: &str) -> Vec<Line<'static>> {
+    let lines = super::events::recent_lines(ctx, |e, p| {
+        p.group.as_deref() == Some(group) || e.is_about("NodeGroup", "", group)
+    });
+    if lines.is_empty() {
+        return vec![styled("  no recent events", ctx.theme.muted())];
+    }
+    lines
+}
+
+fn draw_events(frame: &mut Frame, area: Rect, ctx: &Ctx, lines: Vec<Line<'static>>) {
     use ratatui::text::Span;
     use ratatui::widgets::{Block, Borders, Paragraph};
     let theme = ctx.theme;
-    let lines: Vec<Line> = super::events::recent_lines(ctx, |e, p| {
-        p.group.as_deref() == Some(group) || e.is_about("NodeGroup", "", group)
-    })
-    .into_iter()
+    let lines: Vec<Line> = lines
+        .into_iter()
     .map(|l| table::ellipsize(l, area.width.saturating_sub(2)))
     .collect();
     frame.render_widget(

@@ -29,7 +29,6 @@ fn wrap(line: &str, width: usize) -> Vec<String> {
 pub fn status(pane: &LogPane, paused: bool) -> String {
     let r = &pane.request;
     let mut parts = vec![
-        if r.follow { "follow" } else { "no follow" }.to_owned(),
         match r.tail {
             Some(n) => format!("tail {n}"),
             None => "whole log".into(),
@@ -41,7 +40,8 @@ pub fn status(pane: &LogPane, paused: bool) -> String {
     if pane.wrap {
         parts.push("wrap".into());
     }
-    parts.push(
+    parts.insert(
+        0,
         match &pane.state {
             LogState::Connecting => "connecting…",
             LogState::Streaming if paused => "⏸ paused (G to follow)",
@@ -51,6 +51,7 @@ pub fn status(pane: &LogPane, paused: bool) -> String {
         }
         .to_owned(),
     );
+    parts.insert(1, if r.follow { "follow" } else { "no follow" }.to_owned());
     parts.join(" · ")
 }
 
@@ -97,12 +98,13 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx, pane: Opt
     let height = usize::from(area.height.saturating_sub(2));
     let paused = screen.scroll < lines.len().saturating_sub(height.max(1));
     let t = &pane.request.target;
+    // What the stream does first: the pod's name is in the breadcrumb too.
     let title = format!(
-        "Logs {}/{} [{}] — {}",
-        t.namespace,
-        t.pod,
+        "Logs [{}] {} — {}/{}",
         t.container,
-        status(pane, paused)
+        status(pane, paused),
+        t.namespace,
+        t.pod
     );
     text::draw(
         frame,

@@ -93,14 +93,14 @@ impl TableSource for PodsTable<'_> {
     fn columns(&self) -> Vec<Column> {
         vec![
             col("NAMESPACE", Constraint::Length(10)),
-            col("NAME", Constraint::Length(32)),
+            col("NAME", Constraint::Fill(3)),
             col("READY", Constraint::Length(6)),
             col("STATUS", Constraint::Length(19)),
             col("RESTARTS", Constraint::Length(8)),
             col("NODE", Constraint::Length(10)),
             col("GROUP", Constraint::Length(10)),
             col("AGE", Constraint::Length(5)),
-            col("REASON", Constraint::Fill(1)),
+            col("REASON", Constraint::Fill(2)),
         ]
     }
     fn len(&self) -> usize {
