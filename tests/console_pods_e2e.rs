@@ -6,7 +6,6 @@
 
 mod support;
 
-use support::cluster::TestCluster;
 use support::demo::DemoCluster;
 use support::kubectl::Kubectl;
 use support::tmux::{Console, row};

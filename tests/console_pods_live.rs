@@ -201,7 +201,21 @@ async fn a_pod_is_deleted_only_at_the_version_shown(cluster) {
         _ => {}
     }
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    let current = pods.get("doomed").await.expect("still there after the stale delete");
+    assert!(pods.get("doomed").await.is_ok(), "still there after the stale delete");
+    // The kubelet (simulator or kwok) writes status until the pod is ready;
+    // the version shown is the one after that.
+    let current = support::eventually("the pod ready", || {
+        let pods = pods.clone();
+        async move {
+            let p = pods.get("doomed").await.ok()?;
+            let ready = p.status.as_ref()?.conditions.as_ref()?.iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True");
+            ready.then_some(p)
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let current = pods.get("doomed").await.unwrap_or(current);
     let rv = current.metadata.resource_version.clone().or(pod.metadata.resource_version).expect("rv");
     match executor.write(&Effect::Delete { key, resource_version: rv }).await {
         WriteOutcome::Ok { what, .. } => assert!(what.contains("doomed"), "{what}"),
@@ -239,17 +253,18 @@ async fn a_pods_log_streams_or_the_clusters_refusal_is_shown(cluster) {
         assert!(lines.is_empty(), "{lines:?}");
     } else {
         assert_eq!(error, None);
-        assert_eq!(lines.len(), 5, "tailLines=5: {lines:?}");
-        assert!(lines.iter().all(|l| !l.is_empty()), "{lines:?}");
+        // Just started: the log so far, at most the 5 lines asked for.
+        assert!((1..=5).contains(&lines.len()), "tailLines=5: {lines:?}");
+        assert!(lines[0].contains("starting nginx:1.27 in pod talker"), "{lines:?}");
 
         // Followed, new lines keep coming.
         let task = edgedeck::console::live::logs::spawn(client.clone(), request(2, "talker", true), tx.clone());
-        let (lines, error) = tokio::time::timeout(Duration::from_secs(15), chunks_until_done(&mut rx, 6))
+        let (lines, error) = tokio::time::timeout(Duration::from_secs(15), chunks_until_done(&mut rx, lines.len() + 2))
             .await
             .expect("a followed log grows");
         task.abort();
         assert_eq!(error, None);
-        assert!(lines.len() >= 6, "{lines:?}");
+        assert!(lines.iter().any(|l| l.contains("\"GET ")), "nginx's access lines: {lines:?}");
 
         // A broken image's container logs its crash.
         let task = edgedeck::console::live::logs::spawn(client.clone(), request(3, "crasher", false), tx.clone());

@@ -19,11 +19,11 @@ use super::error::{ApiError, ApiResult};
 use super::request::Query;
 
 /// One simulated line per this much of the pod's life.
-const LINE_EVERY: u64 = 5;
+const LINE_EVERY: u64 = 2;
 /// How many lines of history a log holds at most.
 const HISTORY: u64 = 2_000;
 /// A followed log's new lines come this often.
-pub const FOLLOW_EVERY: Duration = Duration::from_secs(2);
+pub const FOLLOW_EVERY: Duration = Duration::from_secs(LINE_EVERY);
 
 /// What a request asks, from the query string.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -291,13 +291,13 @@ mod tests {
     #[test]
     fn a_healthy_container_logs_a_line_every_few_seconds_in_its_own_style() {
         let p = pod("nginx:1.27", Some("node-a"), 0);
-        let web = lines(&p, &q("web"), at(50)).expect("log");
+        let web = lines(&p, &q("web"), at(20)).expect("log");
         assert_eq!(web.len(), 11);
         assert!(web[0].contains("starting nginx:1.27"), "{web:?}");
         assert!(web[1].contains("\"GET "), "{web:?}");
-        let agent = lines(&p, &q("agent"), at(50)).expect("log");
+        let agent = lines(&p, &q("agent"), at(20)).expect("log");
         assert!(agent[1].contains("INFO agent"), "{agent:?}");
-        let tail = lines(&p, &LogQuery { tail: Some(3), ..q("web") }, at(50)).expect("log");
+        let tail = lines(&p, &LogQuery { tail: Some(3), ..q("web") }, at(20)).expect("log");
         assert_eq!(tail, web[8..]);
     }
 
