@@ -84,9 +84,13 @@ async fn a_regions_pods_a_pods_log_and_an_event_found_with_slash(cluster) {
     console.keys(&["Enter"]);
     let s = console
         .wait_until("the event, alone", |s| {
-            row(s, "ProbeFromE2E").is_some_and(|r| r.contains("Warning"))
+            row(s, "⚠ Warning ProbeFromE2E").is_some_and(|r| r.contains("the e2e test left this event"))
         })
         .await;
-    assert!(s.contains("[1]") || s.contains("/1"), "the filter leaves one row:\n{s}");
+    let rows = s
+        .lines()
+        .filter(|l| l.contains("⚠ Warning") || l.contains(" Normal "))
+        .count();
+    assert_eq!(rows, 1, "the filter leaves one row:\n{s}");
 }
 }
