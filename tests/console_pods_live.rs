@@ -103,7 +103,10 @@ async fn chunks_until_done(
             }
             Ok(Some(other)) => panic!("not a log chunk: {other:?}"),
             Ok(None) => panic!("the log task dropped its channel without an end"),
-            Err(_) => panic!("no end of the log after {PATIENCE:?}; {} line(s)", lines.len()),
+            Err(_) => panic!(
+                "no end of the log after {PATIENCE:?}; {} line(s)",
+                lines.len()
+            ),
         }
     }
 }
@@ -193,13 +196,13 @@ async fn a_pod_is_deleted_only_at_the_version_shown(cluster) {
     let pod = create_pod(&client, "doomed", "nginx:1.27").await;
     let key = ObjectKey::new("v1", "Pod", Some("default"), "doomed");
     let executor = session.executor();
-    match executor
+    let stale = executor
         .write(&Effect::Delete { key: key.clone(), resource_version: "1".into() })
-        .await
-    {
-        WriteOutcome::Ok { what, .. } => panic!("a stale delete succeeded: {what}"),
-        _ => {}
-    }
+        .await;
+    assert!(
+        matches!(&stale, WriteOutcome::Failed { error } if error.contains("changed since it was shown")),
+        "a stale delete is refused: {stale:?}"
+    );
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     assert!(pods.get("doomed").await.is_ok(), "still there after the stale delete");
     // The kubelet (simulator or kwok) writes status until the pod is ready;

@@ -122,11 +122,10 @@ pub fn pods() -> Vec<PodInfo> {
     all
 }
 
+/// `about`: namespace, kind and name of the object.
 fn core_event(
     uid: &str,
-    ns: &str,
-    kind: &str,
-    name: &str,
+    (ns, kind, name): (&str, &str, &str),
     warn: bool,
     reason: &str,
     msg: &str,
@@ -159,9 +158,7 @@ pub fn cluster_events() -> Vec<ClusterEvent> {
     let core = vec![
         core_event(
             "e1",
-            "default",
-            "Node",
-            "node-e",
+            ("default", "Node", "node-e"),
             true,
             "NodeNotReady",
             "Node node-e status is now: NodeNotReady",
@@ -169,9 +166,7 @@ pub fn cluster_events() -> Vec<ClusterEvent> {
         ),
         core_event(
             "e2",
-            "default",
-            "Pod",
-            "nginx-hangzhou-7d9f4-abcde",
+            ("default", "Pod", "nginx-hangzhou-7d9f4-abcde"),
             false,
             "Started",
             "Started container nginx",
@@ -179,9 +174,7 @@ pub fn cluster_events() -> Vec<ClusterEvent> {
         ),
         core_event(
             "e3",
-            "edge",
-            "Pod",
-            "telemetry-shanghai-8b4c2-pend1",
+            ("edge", "Pod", "telemetry-shanghai-8b4c2-pend1"),
             true,
             "FailedScheduling",
             "0/7 nodes are available: 6 node(s) didn't match Pod's node affinity/selector.",
@@ -189,9 +182,7 @@ pub fn cluster_events() -> Vec<ClusterEvent> {
         ),
         core_event(
             "e4",
-            "default",
-            "Deployment",
-            "nginx-beijing",
+            ("default", "Deployment", "nginx-beijing"),
             false,
             "ScalingReplicaSet",
             "Scaled up replica set nginx-beijing-5c6d8 to 3",

@@ -36,11 +36,19 @@ pub struct LogRequest {
 /// What the stream reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogChunk {
-    Lines { id: u64, lines: Vec<String> },
+    Lines {
+        id: u64,
+        lines: Vec<String>,
+    },
     /// The stream ended: the log is complete (not following), or the pod went.
-    Ended { id: u64 },
+    Ended {
+        id: u64,
+    },
     /// The API server refused or the stream broke, in its words.
-    Failed { id: u64, error: String },
+    Failed {
+        id: u64,
+        error: String,
+    },
 }
 
 impl LogChunk {

@@ -39,7 +39,10 @@ fn pods_show_kubectl_statuses_with_node_group_and_reason() {
         assert!(crash.contains(want), "{want:?} in {crash}");
     }
     let pending = line(&s, "telemetry-shanghai-8b4c2-pend1");
-    assert!(pending.contains("▲ Pending") && pending.contains("<none>"), "{pending}");
+    assert!(
+        pending.contains("▲ Pending") && pending.contains("<none>"),
+        "{pending}"
+    );
     assert!(pending.contains("0/7 nodes are available"), "{pending}");
     // Unscheduled, yet its nodeSelector says where it belongs.
     assert!(pending.contains("<none> shanghai"), "{pending}");
@@ -53,7 +56,10 @@ fn p_lists_the_pods_of_a_region_a_node_and_a_generated_workload() {
     let mut a = app();
     // Regions: beijing is the first row.
     key(&mut a, KeyCode::Char('p'));
-    assert_eq!(a.screen().view, View::Pods(PodScope::Group("beijing".into())));
+    assert_eq!(
+        a.screen().view,
+        View::Pods(PodScope::Group("beijing".into()))
+    );
     let s = screen(&a, 160, 20);
     assert!(s.contains("nginx-beijing-5c6d8-klmno") && s.contains("telemetry-beijing"));
     assert!(!s.contains("hangzhou-7d9f4"), "{s}");
@@ -78,7 +84,10 @@ fn p_lists_the_pods_of_a_region_a_node_and_a_generated_workload() {
         })
     );
     let s = screen(&a, 160, 20);
-    assert!(s.contains("abcde") && s.contains("fghij") && !s.contains("beijing-5c6d8"), "{s}");
+    assert!(
+        s.contains("abcde") && s.contains("fghij") && !s.contains("beijing-5c6d8"),
+        "{s}"
+    );
 }
 
 #[test]
@@ -109,7 +118,10 @@ fn y_and_d_on_a_pod_show_it_with_its_cluster_events() {
     select(&mut a, "zz9q1");
     key(&mut a, KeyCode::Char('d'));
     let s = screen(&a, 160, 45);
-    assert!(s.contains("Describe pod/edge/telemetry-shanghai-8b4c2-zz9q1"), "{s}");
+    assert!(
+        s.contains("Describe pod/edge/telemetry-shanghai-8b4c2-zz9q1"),
+        "{s}"
+    );
     assert!(s.contains("CrashLoopBackOff"), "{s}");
     assert!(
         s.contains("Warning") && s.contains("BackOff: Back-off restarting failed container agent"),
@@ -118,7 +130,10 @@ fn y_and_d_on_a_pod_show_it_with_its_cluster_events() {
     key(&mut a, KeyCode::Esc);
     key(&mut a, KeyCode::Char('y'));
     let s = screen(&a, 160, 45);
-    assert!(s.contains("kind: Pod") && s.contains("nodeName: node-f"), "{s}");
+    assert!(
+        s.contains("kind: Pod") && s.contains("nodeName: node-f"),
+        "{s}"
+    );
 }
 
 #[test]
@@ -143,7 +158,12 @@ fn ctrl_d_on_a_pod_asks_then_deletes_only_the_version_shown() {
     assert!(matches!(a.mode, Mode::ConfirmDelete { .. }));
     assert!(screen(&a, 160, 30).contains("Delete Pod edge/telemetry-shanghai-8b4c2-zz9q1?"));
     match key(&mut a, KeyCode::Char('y')).as_slice() {
-        [Effect::Delete { key, resource_version }] => {
+        [
+            Effect::Delete {
+                key,
+                resource_version,
+            },
+        ] => {
             assert_eq!((key.api_version.as_str(), key.kind.as_str()), ("v1", "Pod"));
             assert_eq!(key.namespace.as_deref(), Some("edge"));
             assert_eq!(resource_version, "500");
@@ -163,7 +183,11 @@ fn ctrl_d_on_a_pod_is_refused_read_only() {
     );
     command(&mut a, "pods");
     let mut effects = ctrl(&mut a, 'd');
-    assert!(matches!(&a.flash, Some(Flash::Error(e)) if e.contains("read-only")), "{:?}", a.flash);
+    assert!(
+        matches!(&a.flash, Some(Flash::Error(e)) if e.contains("read-only")),
+        "{:?}",
+        a.flash
+    );
     assert!(matches!(a.mode, Mode::Normal), "no question asked");
     effects.extend(key(&mut a, KeyCode::Char('y')));
     assert!(effects.iter().all(|e| !e.writes()), "{effects:?}");
@@ -188,7 +212,10 @@ fn open_log(a: &mut App) -> u64 {
 
 fn lines(a: &mut App, id: u64, range: std::ops::Range<usize>) {
     let lines = range.map(|i| format!("line {i}")).collect();
-    a.update(Action::WriteResult(WriteOutcome::Log(LogChunk::Lines { id, lines })));
+    a.update(Action::WriteResult(WriteOutcome::Log(LogChunk::Lines {
+        id,
+        lines,
+    })));
 }
 
 #[test]
@@ -197,17 +224,26 @@ fn logs_stream_follow_and_pause_when_scrolled_up() {
     let id = open_log(&mut a);
     lines(&mut a, id, 0..100);
     let s = screen(&a, 80, 24);
-    assert!(s.contains("line 99") && s.contains("streaming"), "follows the end:\n{s}");
+    assert!(
+        s.contains("line 99") && s.contains("streaming"),
+        "follows the end:\n{s}"
+    );
     key(&mut a, KeyCode::Char('k'));
     key(&mut a, KeyCode::Char('k'));
     lines(&mut a, id, 100..110);
     let s = screen(&a, 80, 24);
-    assert!(!s.contains("line 109") && s.contains("paused"), "scrolled up, it stays:\n{s}");
+    assert!(
+        !s.contains("line 109") && s.contains("paused"),
+        "scrolled up, it stays:\n{s}"
+    );
     key(&mut a, KeyCode::Char('G'));
     screen(&a, 80, 24);
     lines(&mut a, id, 110..111);
     let s = screen(&a, 80, 24);
-    assert!(s.contains("line 110") && !s.contains("paused"), "G follows again:\n{s}");
+    assert!(
+        s.contains("line 110") && !s.contains("paused"),
+        "G follows again:\n{s}"
+    );
 }
 
 #[test]
@@ -225,7 +261,10 @@ fn log_options_restart_the_stream_and_old_chunks_are_dropped() {
     let r = restarted(key(&mut a, KeyCode::Char('t')));
     assert_eq!(r.tail, Some(1000));
     lines(&mut a, id, 0..3);
-    assert!(!screen(&a, 80, 24).contains("line 0"), "a replaced stream's lines are dropped");
+    assert!(
+        !screen(&a, 80, 24).contains("line 0"),
+        "a replaced stream's lines are dropped"
+    );
     // One container: c says so and asks nothing.
     assert!(key(&mut a, KeyCode::Char('c')).is_empty());
     // Leaving stops the stream.
@@ -247,9 +286,16 @@ fn log_search_finds_a_line_and_wrap_cuts_long_lines() {
     key(&mut a, KeyCode::Enter);
     key(&mut a, KeyCode::Char('n'));
     let s = screen(&a, 80, 24);
-    assert_eq!(a.screen().text.current.get(), Some(1), "n went to the FATAL line:\n{s}");
+    assert_eq!(
+        a.screen().text.current.get(),
+        Some(1),
+        "n went to the FATAL line:\n{s}"
+    );
     assert_eq!(a.screen().text.matches("fatal"), 1);
-    assert!(!s.contains(" end"), "unwrapped, the long line is cut at the edge:\n{s}");
+    assert!(
+        !s.contains(" end"),
+        "unwrapped, the long line is cut at the edge:\n{s}"
+    );
     key(&mut a, KeyCode::Char('w'));
     let s = screen(&a, 80, 24);
     assert!(s.contains("end") && s.contains("wrap"), "{s}");
@@ -264,7 +310,10 @@ fn a_log_the_cluster_cannot_serve_says_why() {
         error: "the server could not find the requested resource (404)".into(),
     })));
     let s = screen(&a, 80, 24);
-    assert!(s.contains("✗ the server could not find the requested resource"), "{s}");
+    assert!(
+        s.contains("✗ the server could not find the requested resource"),
+        "{s}"
+    );
     assert!(s.contains("failed"), "{s}");
 }
 
@@ -275,9 +324,15 @@ fn l_on_a_generated_workload_lists_its_pods_to_pick_from() {
     key(&mut a, KeyCode::Enter);
     select(&mut a, "beijing");
     assert!(key(&mut a, KeyCode::Char('l')).is_empty());
-    assert!(matches!(a.screen().view, View::Pods(PodScope::Workload { .. })));
+    assert!(matches!(
+        a.screen().view,
+        View::Pods(PodScope::Workload { .. })
+    ));
     assert!(matches!(&a.flash, Some(Flash::Info(m)) if m.contains("pick a pod")));
-    assert!(matches!(key(&mut a, KeyCode::Char('l')).as_slice(), [Effect::StreamLogs(_)]));
+    assert!(matches!(
+        key(&mut a, KeyCode::Char('l')).as_slice(),
+        [Effect::StreamLogs(_)]
+    ));
 }
 
 #[test]
@@ -285,17 +340,26 @@ fn events_are_newest_first_warnings_marked_and_filterable_by_group_and_app() {
     let mut a = app();
     command(&mut a, "events");
     let s = screen(&a, 160, 45);
-    let rows: Vec<&str> = s.lines().filter(|l| l.contains("Warning") || l.contains("Normal")).collect();
+    let rows: Vec<&str> = s
+        .lines()
+        .filter(|l| l.contains("Warning") || l.contains("Normal"))
+        .collect();
     assert!(rows[0].contains("BackOff"), "newest first:\n{s}");
     assert!(rows[0].contains("⚠ Warning"), "{s}");
     assert!(rows.last().is_some_and(|r| r.contains("Started")), "{s}");
     select(&mut a, "beijing");
     let s = screen(&a, 160, 45);
-    assert!(s.contains("NodeNotReady") && !s.contains("BackOff"), "by group:\n{s}");
+    assert!(
+        s.contains("NodeNotReady") && !s.contains("BackOff"),
+        "by group:\n{s}"
+    );
     key(&mut a, KeyCode::Esc);
     select(&mut a, "telemetry");
     let s = screen(&a, 160, 45);
-    assert!(s.contains("FailedScheduling") && s.contains("BackOff"), "by app:\n{s}");
+    assert!(
+        s.contains("FailedScheduling") && s.contains("BackOff"),
+        "by app:\n{s}"
+    );
     assert!(!s.contains("NodeNotReady"), "{s}");
 }
 
@@ -349,10 +413,19 @@ fn snapshots_of_the_new_views() {
         insta::assert_snapshot!(format!("events_{w}x{h}"), screen(&a, w, h));
         let id = open_log(&mut a);
         let lines = (0..60)
-            .map(|i| format!("2023-11-14T22:{:02}:{:02}Z INFO agent: heartbeat ok", i / 60 + 12, i % 60))
+            .map(|i| {
+                format!(
+                    "2023-11-14T22:{:02}:{:02}Z INFO agent: heartbeat ok",
+                    i / 60 + 12,
+                    i % 60
+                )
+            })
             .chain(["2023-11-14T22:13:00Z FATAL agent: exiting with status 1".to_owned()])
             .collect();
-        a.update(Action::WriteResult(WriteOutcome::Log(LogChunk::Lines { id, lines })));
+        a.update(Action::WriteResult(WriteOutcome::Log(LogChunk::Lines {
+            id,
+            lines,
+        })));
         insta::assert_snapshot!(format!("logs_{w}x{h}"), screen(&a, w, h));
         command(&mut a, "nodes");
         insta::assert_snapshot!(format!("nodes_heartbeats_{w}x{h}"), screen(&a, w, h));

@@ -71,12 +71,14 @@ fn container<'p>(pod: &'p Value, name: &str, asked: Option<&str>) -> ApiResult<(
             .filter_map(named)
             .find(|(n, _)| *n == want)
             .ok_or_else(|| {
-                ApiError::BadRequest(format!(
-                    "container {want} is not valid for pod {name}"
-                ))
+                ApiError::BadRequest(format!("container {want} is not valid for pod {name}"))
             }),
         None if containers.len() > 1 => {
-            let names: Vec<&str> = containers.iter().filter_map(named).map(|(n, _)| n).collect();
+            let names: Vec<&str> = containers
+                .iter()
+                .filter_map(named)
+                .map(|(n, _)| n)
+                .collect();
             Err(ApiError::BadRequest(format!(
                 "a container name must be specified for pod {name}, choose one of: [{}]",
                 names.join(" ")
@@ -120,7 +122,13 @@ fn line(image: &str, container: &str, pod: &str, start: SystemTime, n: u64) -> S
     }
     let web = image.contains("nginx") || image.contains("httpd") || container.contains("web");
     if web {
-        let paths = ["/", "/healthz", "/api/v1/items", "/static/app.js", "/metrics"];
+        let paths = [
+            "/",
+            "/healthz",
+            "/api/v1/items",
+            "/static/app.js",
+            "/metrics",
+        ];
         let codes = [200, 200, 200, 304, 404];
         let i = (n as usize) % paths.len();
         format!(
@@ -147,7 +155,9 @@ fn crash(image: &str, container: &str, start: SystemTime) -> Vec<String> {
     let at = stamp(start);
     vec![
         format!("{at} INFO {container}: starting {image}"),
-        format!("{at} ERROR {container}: cannot load configuration: image {image} is a broken build"),
+        format!(
+            "{at} ERROR {container}: cannot load configuration: image {image} is a broken build"
+        ),
         format!("{at} FATAL {container}: exiting with status 1"),
     ]
 }
@@ -159,7 +169,11 @@ pub fn lines(pod: &Value, q: &LogQuery, now: SystemTime) -> ApiResult<Vec<String
         .and_then(Value::as_str)
         .unwrap_or("");
     let (cname, image) = container(pod, name, q.container.as_deref())?;
-    if pod.pointer("/spec/nodeName").and_then(Value::as_str).is_none() {
+    if pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .is_none()
+    {
         return Err(ApiError::BadRequest(format!(
             "container \"{cname}\" in pod \"{name}\" is waiting to start: the pod is not scheduled"
         )));
@@ -216,7 +230,9 @@ pub fn respond(
     let follows = q.follow && {
         let (_, image) = container(
             &pod,
-            pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or(""),
+            pod.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or(""),
             q.container.as_deref(),
         )?;
         !is_broken(image) && !q.previous
@@ -297,7 +313,15 @@ mod tests {
         assert!(web[1].contains("\"GET "), "{web:?}");
         let agent = lines(&p, &q("agent"), at(20)).expect("log");
         assert!(agent[1].contains("INFO agent"), "{agent:?}");
-        let tail = lines(&p, &LogQuery { tail: Some(3), ..q("web") }, at(20)).expect("log");
+        let tail = lines(
+            &p,
+            &LogQuery {
+                tail: Some(3),
+                ..q("web")
+            },
+            at(20),
+        )
+        .expect("log");
         assert_eq!(tail, web[8..]);
     }
 
@@ -325,7 +349,10 @@ mod tests {
             ..q("web")
         };
         let e = lines(&p, &prev, at(5)).expect_err("never restarted");
-        assert!(e.to_string().contains("previous terminated container"), "{e}");
+        assert!(
+            e.to_string().contains("previous terminated container"),
+            "{e}"
+        );
         let pending = pod("nginx:1", None, 0);
         let e = lines(&pending, &q("web"), at(5)).expect_err("not scheduled");
         assert!(e.to_string().contains("waiting to start"), "{e}");

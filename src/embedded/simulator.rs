@@ -176,7 +176,10 @@ pub fn step_once(cluster: &Cluster, sim: &Simulator) {
 /// [`simulation::leases`]); stored apart from the step's kinds, which the
 /// controllers never read.
 fn renew_leases(cluster: &Cluster, nodes: &[&Value], offline: &Offline) {
-    let Some(info) = cluster.registry().find("coordination.k8s.io", "v1", "leases") else {
+    let Some(info) = cluster
+        .registry()
+        .find("coordination.k8s.io", "v1", "leases")
+    else {
         return;
     };
     let leases: Vec<Arc<Value>> = cluster
@@ -205,7 +208,9 @@ fn renew_leases(cluster: &Cluster, nodes: &[&Value], offline: &Offline) {
                 operations::object_key(&info, namespace, &name).map(|key| {
                     let current = txn.get(&info.key(), &key);
                     // Changed since read: renewed next step.
-                    if current.as_ref().and_then(|c| c.pointer("/metadata/resourceVersion"))
+                    if current
+                        .as_ref()
+                        .and_then(|c| c.pointer("/metadata/resourceVersion"))
                         == lease.pointer("/metadata/resourceVersion")
                     {
                         operations::store_existing(txn, &info, &key, lease);

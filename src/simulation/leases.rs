@@ -94,7 +94,10 @@ mod tests {
         assert!(renew(&[&a, &b], &leases, &Offline::new(), t(9)).is_empty());
         let renewed = renew(&[&a, &b], &leases, &Offline::new(), t(10));
         assert_eq!(renewed.len(), 2);
-        assert!(renewed[0]["spec"]["renewTime"].as_str().unwrap_or("") > created[0]["spec"]["renewTime"].as_str().unwrap_or("~"));
+        assert!(
+            renewed[0]["spec"]["renewTime"].as_str().unwrap_or("")
+                > created[0]["spec"]["renewTime"].as_str().unwrap_or("~")
+        );
         let mut offline = Offline::new();
         offline.take_offline(["a"], t(5));
         let renewed = renew(&[&a, &b], &leases, &offline, t(10));

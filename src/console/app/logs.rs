@@ -192,7 +192,11 @@ impl App {
     }
 
     /// `ctrl-d` on a pod: its key and the version shown.
-    pub(super) fn pod_to_delete(&self, namespace: &str, name: &str) -> Option<(ObjectKey, Option<String>)> {
+    pub(super) fn pod_to_delete(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Option<(ObjectKey, Option<String>)> {
         self.fleet
             .pods
             .iter()

@@ -321,11 +321,10 @@ impl App {
         matches!(
             self.screen().view,
             View::Engine | View::AppDetail { .. } | View::Pods(_) | View::Events
+        ) || matches!(
+            self.fleet.connection,
+            super::model::ConnectionState::Reconnecting { .. }
         )
-            || matches!(
-                self.fleet.connection,
-                super::model::ConnectionState::Reconnecting { .. }
-            )
     }
 
     /// The single entry point for every change of state.

@@ -84,7 +84,9 @@ pub fn compute(fleet: &Fleet, nodes: &[NodeInfo]) -> Vec<NodeBeat> {
     nodes
         .iter()
         .map(|n| {
-            let cond = objects.get(n.name.as_str()).and_then(|o| ready_condition(o));
+            let cond = objects
+                .get(n.name.as_str())
+                .and_then(|o| ready_condition(o));
             let last = match leases.get(n.name.as_str()) {
                 Some(t) => Some((*t, BeatSource::Lease)),
                 None => cond

@@ -170,7 +170,10 @@ pub fn place(fleet: &super::Fleet, nodes: &[super::NodeInfo]) -> Vec<PodPlace> {
         .pods
         .iter()
         .map(|p| {
-            let candidates = [p.name.rsplitn(3, '-').nth(2), p.name.rsplitn(2, '-').nth(1)];
+            let candidates = [
+                p.name.rsplitn(3, '-').nth(2),
+                p.name.rsplit_once('-').map(|(base, _)| base),
+            ];
             let workload = candidates.into_iter().flatten().find_map(|base| {
                 let i = *workloads.get(&(p.namespace.as_str(), base))?;
                 let selector: BTreeMap<String, String> = fleet.workloads[i]
@@ -242,7 +245,11 @@ fn status_word(pod: &Pod, ready: usize, total: usize) -> (String, Option<String>
         }
     }
     if let Some(reason) = status.and_then(|s| s.reason.clone()) {
-        return (reason, status.and_then(|s| s.message.clone()), PodHealth::Error);
+        return (
+            reason,
+            status.and_then(|s| s.message.clone()),
+            PodHealth::Error,
+        );
     }
     match phase.as_str() {
         "Pending" => {
@@ -317,7 +324,10 @@ mod tests {
             "reason": "Unschedulable", "message": "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector."}]});
         let p = PodInfo::from_pod(&pod(v)).expect("info");
         assert_eq!(p.status, "Pending");
-        assert!(p.reason.as_deref().unwrap_or("").contains("0/3 nodes"), "{p:?}");
+        assert!(
+            p.reason.as_deref().unwrap_or("").contains("0/3 nodes"),
+            "{p:?}"
+        );
         assert_eq!(p.node, None);
     }
 
@@ -340,7 +350,12 @@ mod tests {
         slim_pod(&mut p);
         assert_eq!(PodInfo::from_pod(&p), before);
         assert!(p.metadata.managed_fields.is_none() && p.metadata.annotations.is_none());
-        assert!(p.spec.as_ref().and_then(|s| s.containers[0].env.as_ref()).is_none());
+        assert!(
+            p.spec
+                .as_ref()
+                .and_then(|s| s.containers[0].env.as_ref())
+                .is_none()
+        );
     }
 
     #[test]

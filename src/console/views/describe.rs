@@ -281,7 +281,8 @@ fn events(obj: &ObjRef, ctx: &Ctx, out: &mut Vec<String>) {
         };
         out.push(format!(
             "  {kind:<8} {:<6} {:<16} {}: {}{count}",
-            e.last.map_or_else(|| "-".into(), |t| super::age(ctx.now, t)),
+            e.last
+                .map_or_else(|| "-".into(), |t| super::age(ctx.now, t)),
             e.source,
             e.reason,
             e.message

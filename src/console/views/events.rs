@@ -44,10 +44,7 @@ pub fn places(ctx: &Ctx) -> Vec<EventPlace> {
         .filter_map(|w| {
             let m = w.get("metadata")?;
             Some((
-                (
-                    m.get("namespace")?.as_str()?,
-                    m.get("name")?.as_str()?,
-                ),
+                (m.get("namespace")?.as_str()?, m.get("name")?.as_str()?),
                 m.pointer("/labels")?
                     .get(crate::api::LABEL_EDGEAPPLICATION_NAME)?
                     .as_str()?,

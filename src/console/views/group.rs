@@ -127,9 +127,15 @@ impl TableSource for NodesTable<'_> {
                 Some(SelectionStatus::Failed) => styled("✗ Failed", theme.error()),
                 None => styled("-", theme.muted()),
             },
-            r.node.map_or_else(|| styled("-", theme.muted()), |i| super::heartbeat::beat_cell(self.ctx, i)),
-            r.node.map_or_else(Line::default, |i| super::heartbeat::offline_cell(self.ctx, i)),
-            r.node.map_or_else(Line::default, |i| super::heartbeat::pods_cell(self.ctx, i)),
+            r.node.map_or_else(
+                || styled("-", theme.muted()),
+                |i| super::heartbeat::beat_cell(self.ctx, i),
+            ),
+            r.node.map_or_else(Line::default, |i| {
+                super::heartbeat::offline_cell(self.ctx, i)
+            }),
+            r.node
+                .map_or_else(Line::default, |i| super::heartbeat::pods_cell(self.ctx, i)),
             Line::from(r.reason.clone()),
             styled(r.labels.clone(), theme.muted()),
         ]
@@ -330,8 +336,8 @@ fn draw_events(frame: &mut Frame, area: Rect, ctx: &Ctx, lines: Vec<Line<'static
     let theme = ctx.theme;
     let lines: Vec<Line> = lines
         .into_iter()
-    .map(|l| table::ellipsize(l, area.width.saturating_sub(2)))
-    .collect();
+        .map(|l| table::ellipsize(l, area.width.saturating_sub(2)))
+        .collect();
     frame.render_widget(
         Paragraph::new(lines).style(theme.base()).block(
             Block::default()

@@ -28,12 +28,10 @@ fn wrap(line: &str, width: usize) -> Vec<String> {
 /// What the title says about the stream.
 pub fn status(pane: &LogPane, paused: bool) -> String {
     let r = &pane.request;
-    let mut parts = vec![
-        match r.tail {
-            Some(n) => format!("tail {n}"),
-            None => "whole log".into(),
-        },
-    ];
+    let mut parts = vec![match r.tail {
+        Some(n) => format!("tail {n}"),
+        None => "whole log".into(),
+    }];
     if r.previous {
         parts.push("previous".into());
     }

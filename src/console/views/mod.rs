@@ -148,7 +148,10 @@ pub enum View {
     Group(String),
     Apps,
     Matrix,
-    AppDetail { namespace: String, name: String },
+    AppDetail {
+        namespace: String,
+        name: String,
+    },
     Traffic,
     Engine,
     Nodes,

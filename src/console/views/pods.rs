@@ -6,8 +6,8 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Line;
 
 use super::{Ctx, Screen, age, styled};
-use crate::console::model::pods::{PodHealth, PodInfo, PodPlace};
 use crate::console::model::UNGROUPED;
+use crate::console::model::pods::{PodHealth, PodInfo, PodPlace};
 use crate::console::theme::Theme;
 use crate::console::widgets::table::{self, Column, SortKey, TableSource, col, num, text};
 
@@ -18,7 +18,10 @@ pub enum PodScope {
     Group(String),
     Node(String),
     /// A generated Deployment/StatefulSet/DaemonSet.
-    Workload { namespace: String, name: String },
+    Workload {
+        namespace: String,
+        name: String,
+    },
 }
 
 impl PodScope {
@@ -198,7 +201,9 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx, scope: &P
 
 /// The slim record as an object for `y` (the console keeps no more of a pod).
 pub fn as_json(p: &PodInfo) -> serde_json::Value {
-    let created = p.created.and_then(|t| k8s_openapi::jiff::Timestamp::try_from(t).ok());
+    let created = p
+        .created
+        .and_then(|t| k8s_openapi::jiff::Timestamp::try_from(t).ok());
     serde_json::json!({
         "apiVersion": "v1",
         "kind": "Pod",
