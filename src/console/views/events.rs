@@ -37,17 +37,25 @@ pub fn places(ctx: &Ctx) -> Vec<EventPlace> {
         .enumerate()
         .map(|(i, p)| ((p.namespace.as_str(), p.name.as_str()), i))
         .collect();
-    let workload_app: HashMap<(&str, &str), &str> = ctx
+    // A generated workload: its application's label, the group it is pinned to.
+    let workloads: HashMap<(&str, &str), (&str, Option<&str>)> = ctx
         .fleet
         .workloads
         .iter()
         .filter_map(|w| {
             let m = w.get("metadata")?;
+            let group = w
+                .pointer("/spec/template/spec/nodeSelector")
+                .and_then(|s| s.get(crate::api::LABEL_BELONGING_TO))
+                .and_then(serde_json::Value::as_str);
             Some((
                 (m.get("namespace")?.as_str()?, m.get("name")?.as_str()?),
-                m.pointer("/labels")?
-                    .get(crate::api::LABEL_EDGEAPPLICATION_NAME)?
-                    .as_str()?,
+                (
+                    m.pointer("/labels")?
+                        .get(crate::api::LABEL_EDGEAPPLICATION_NAME)?
+                        .as_str()?,
+                    group,
+                ),
             ))
         })
         .collect();
@@ -75,12 +83,13 @@ pub fn places(ctx: &Ctx) -> Vec<EventPlace> {
                     app: pl.app.clone(),
                 })
                 .unwrap_or_default(),
-            _ => EventPlace {
-                group: None,
-                app: workload_app
-                    .get(&(e.object_namespace.as_str(), e.object.as_str()))
-                    .map(|a| (*a).to_owned()),
-            },
+            _ => workloads
+                .get(&(e.object_namespace.as_str(), e.object.as_str()))
+                .map(|(app, group)| EventPlace {
+                    group: group.map(str::to_owned),
+                    app: Some((*app).to_owned()),
+                })
+                .unwrap_or_default(),
         })
         .collect()
 }
