@@ -347,6 +347,9 @@ fn events_are_newest_first_warnings_marked_and_filterable_by_group_and_app() {
     assert!(rows[0].contains("BackOff"), "newest first:\n{s}");
     assert!(rows[0].contains("⚠ Warning"), "{s}");
     assert!(rows.last().is_some_and(|r| r.contains("Started")), "{s}");
+    // A generated Deployment's event belongs to the group it is pinned to.
+    let scaled = line(&s, "ScalingReplicaSet");
+    assert!(scaled.contains("beijing") && scaled.contains("nginx-app"), "{scaled}");
     select(&mut a, "beijing");
     let s = screen(&a, 160, 45);
     assert!(
