@@ -349,7 +349,10 @@ fn events_are_newest_first_warnings_marked_and_filterable_by_group_and_app() {
     assert!(rows.last().is_some_and(|r| r.contains("Started")), "{s}");
     // A generated Deployment's event belongs to the group it is pinned to.
     let scaled = line(&s, "ScalingReplicaSet");
-    assert!(scaled.contains("beijing") && scaled.contains("nginx-app"), "{scaled}");
+    assert!(
+        scaled.contains("beijing") && scaled.contains("nginx-app"),
+        "{scaled}"
+    );
     select(&mut a, "beijing");
     let s = screen(&a, 160, 45);
     assert!(
@@ -364,6 +367,23 @@ fn events_are_newest_first_warnings_marked_and_filterable_by_group_and_app() {
         "by app:\n{s}"
     );
     assert!(!s.contains("NodeNotReady"), "{s}");
+}
+
+#[test]
+fn d_on_an_event_describes_the_object_it_is_about() {
+    let mut a = app();
+    command(&mut a, "events");
+    select(&mut a, "NodeNotReady");
+    key(&mut a, KeyCode::Char('d'));
+    assert_eq!(
+        a.screen().view,
+        View::Describe(super::views::ObjRef::Node("node-e".into()))
+    );
+    command(&mut a, "events");
+    key(&mut a, KeyCode::Esc);
+    select(&mut a, "Started");
+    key(&mut a, KeyCode::Enter);
+    assert!(screen(&a, 160, 45).contains("Describe pod/default/nginx-hangzhou-7d9f4-abcde"));
 }
 
 #[test]

@@ -209,3 +209,28 @@ impl App {
             })
     }
 }
+
+impl App {
+    /// The object the selected event is about, when the console knows it.
+    pub(super) fn selected_event_object(&self) -> Option<ObjRef> {
+        let ctx = self.ctx();
+        let src = views::events::ClusterEventsTable::new(&ctx);
+        let e = src.event(self.screen().table.selected_row()?)?;
+        let (namespace, name) = (e.object_namespace.clone(), e.object.clone());
+        let found = match e.kind.as_str() {
+            "Node" => ObjRef::Node(name),
+            "NodeGroup" => ObjRef::NodeGroup(name),
+            "Pod" => ObjRef::Pod { namespace, name },
+            "Service" => ObjRef::Service { namespace, name },
+            "EdgeApplication" => ObjRef::App { namespace, name },
+            "Deployment" | "StatefulSet" | "DaemonSet" => ObjRef::Workload(ObjectKey::new(
+                "apps/v1",
+                e.kind.clone(),
+                Some(&namespace),
+                name,
+            )),
+            _ => return None,
+        };
+        found.resolve(&self.fleet).is_some().then_some(found)
+    }
+}

@@ -401,7 +401,7 @@ impl App {
                 let t = views::app_detail::TargetsTable::new(&ctx, namespace, name);
                 t.group_name(row).map(|g| View::Group(g.to_owned()))
             }
-            View::Group(_) | View::Nodes | View::Traffic | View::Pods(_) => {
+            View::Group(_) | View::Nodes | View::Traffic | View::Pods(_) | View::Events => {
                 self.selected_ref().map(View::Describe)
             }
             _ => None,
@@ -451,6 +451,7 @@ impl App {
                 namespace: p.namespace,
                 name: p.name,
             }),
+            View::Events => self.selected_event_object(),
             _ => None,
         }
     }

@@ -119,7 +119,7 @@ impl<'a> ClusterEventsTable<'a> {
         }
     }
 
-    fn event(&self, row: usize) -> Option<&'a ClusterEvent> {
+    pub fn event(&self, row: usize) -> Option<&'a ClusterEvent> {
         self.ctx.fleet.cluster_events.get(*self.rows.get(row)?)
     }
 
