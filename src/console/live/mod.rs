@@ -17,6 +17,7 @@
 
 pub mod backend;
 pub mod controls;
+pub mod editor;
 pub mod embedded;
 pub mod engine;
 pub mod executor;
@@ -69,6 +70,10 @@ pub struct ConsoleOptions {
     pub themes: ThemeSet,
     /// Where logs go (shown in help and the engine view).
     pub log_path: Option<PathBuf>,
+    /// Mouse capture (off: the terminal's own text selection works).
+    pub mouse: bool,
+    /// The config file's settings (key rebinding, log tail, soak time).
+    pub config: crate::console::config::Config,
 }
 
 #[derive(Debug, Error)]
