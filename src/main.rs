@@ -436,7 +436,10 @@ fn console(args: ConsoleArgs) -> ExitCode {
         Some(path) => edgedeck::console::config::load(&path),
         None => Ok(Default::default()),
     };
-    let mut options = match config.map_err(|e| e.to_string()).and_then(|c| console_options(args, c)) {
+    let mut options = match config
+        .map_err(|e| e.to_string())
+        .and_then(|c| console_options(args, c))
+    {
         Ok(options) => options,
         Err(e) => {
             eprintln!("error: {e}");
@@ -460,11 +463,10 @@ fn console_options(
     config: edgedeck::console::config::Config,
 ) -> Result<edgedeck::console::ConsoleOptions, String> {
     use edgedeck::console::live::{self, EngineMode, Target, paths};
+    let from_file = args.theme.is_none() && config.theme.is_some();
     let theme = args.theme.or_else(|| config.theme.clone());
     let themes = live::resolve_themes(theme.as_deref()).map_err(|e| match &config.path {
-        Some(path) if args.theme.is_none() && config.theme.is_some() => {
-            format!("{}: theme: {e}", path.display())
-        }
+        Some(path) if from_file => format!("{}: theme: {e}", path.display()),
         _ => e.to_string(),
     })?;
     let target = if args.embedded {
@@ -877,21 +879,30 @@ mod tests {
         assert_eq!(o.theme.as_deref(), Some("light"));
         assert_eq!(o.engine, EngineMode::Off);
         assert!(!o.mouse && o.readonly);
-        let cli = Cli::try_parse_from(["edgedeck", "--theme", "dark", "--engine", "on"])
-            .expect("parses");
+        let cli =
+            Cli::try_parse_from(["edgedeck", "--theme", "dark", "--engine", "on"]).expect("parses");
         let o = console_options(cli.console, config).expect("options");
         assert_eq!(o.theme.as_deref(), Some("dark"));
         assert_eq!(o.engine, EngineMode::On);
         let cli = Cli::try_parse_from(["edgedeck", "--no-mouse"]).expect("parses");
-        assert!(!console_options(cli.console, Default::default()).expect("o").mouse);
+        assert!(
+            !console_options(cli.console, Default::default())
+                .expect("o")
+                .mouse
+        );
         let cli = Cli::try_parse_from(["edgedeck"]).expect("parses");
-        assert!(console_options(cli.console, Default::default()).expect("o").mouse);
+        assert!(
+            console_options(cli.console, Default::default())
+                .expect("o")
+                .mouse
+        );
     }
 
     #[test]
     fn an_unknown_theme_is_an_error_naming_the_known_ones() {
         let cli = Cli::try_parse_from(["edgedeck", "--theme", "no-such-theme"]).expect("parses");
-        let err = console_options(cli.console, Default::default()).expect_err("unknown theme refused");
+        let err =
+            console_options(cli.console, Default::default()).expect_err("unknown theme refused");
         assert!(
             err.contains("no-such-theme") && err.contains("dark"),
             "{err}"

@@ -47,7 +47,10 @@ async fn start(cluster: TestCluster, args: &[&str]) -> Run {
     let env = [("EDITOR", editor.as_str())];
     let (console, demo) = if cluster.is_real() {
         let demo = DemoCluster::on(cluster).await;
-        (Console::with_env(Some(demo.kubeconfig()), args, &env), Some(demo))
+        (
+            Console::with_env(Some(demo.kubeconfig()), args, &env),
+            Some(demo),
+        )
     } else {
         drop(cluster);
         (Console::with_env(None, args, &env), None)
@@ -178,7 +181,11 @@ async fn no_mouse_and_the_config_file_leave_the_mouse_to_the_terminal() {
 
     let flag = Console::with_env(None, &["--no-mouse"], &[]);
     flag.wait_for(&["Regions [6]"]).await;
-    assert_eq!(flag.pane_mouse_mode(), "0", "mouse reports asked for with --no-mouse");
+    assert_eq!(
+        flag.pane_mouse_mode(),
+        "0",
+        "mouse reports asked for with --no-mouse"
+    );
     drop(flag);
 
     let dir = tempfile::tempdir().expect("tempdir");
@@ -191,5 +198,9 @@ async fn no_mouse_and_the_config_file_leave_the_mouse_to_the_terminal() {
     let config = dir.path().to_str().expect("utf-8");
     let from_file = Console::with_env(None, &[], &[("XDG_CONFIG_HOME", config)]);
     from_file.wait_for(&["Regions [6]"]).await;
-    assert_eq!(from_file.pane_mouse_mode(), "0", "mouse: false in the config");
+    assert_eq!(
+        from_file.pane_mouse_mode(),
+        "0",
+        "mouse: false in the config"
+    );
 }

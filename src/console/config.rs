@@ -189,13 +189,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let name = file.keys.keys().nth(i).map(String::as_str).unwrap_or("");
         apply_one(&mut keymap, r).map_err(|m| err(line_of(text, name), m))?;
     }
-    if let Some((key, message)) = clash(&keymap, &keys) {
-        let name = keys
-            .iter()
-            .zip(file.keys.keys())
-            .find(|(r, _)| r.keys.iter().any(|k| k.label == key))
-            .map(|(_, n)| n.as_str())
-            .unwrap_or("keys");
+    if let Some((entry, message)) = clash(&keymap, &keys) {
+        let name = file.keys.keys().nth(entry).map_or("keys", String::as_str);
         return Err(err(line_of(text, name), message));
     }
     Ok(Config {
@@ -294,10 +289,7 @@ fn apply_one(keymap: &mut Keymap, r: &Rebind) -> Result<(), String> {
                 r.action,
                 scope_name(s)
             ),
-            None => format!(
-                "unknown action {:?} (KEYS.md lists every action)",
-                r.action
-            ),
+            None => format!("unknown action {:?} (KEYS.md lists every action)", r.action),
         });
     }
     for scope in scopes {
@@ -340,9 +332,19 @@ fn chains() -> Vec<Vec<Scope>> {
     out
 }
 
-/// A key the user bound that now means two things at once; the key's label
-/// and the words saying so.
-fn clash(keymap: &Keymap, keys: &[Rebind]) -> Option<(String, String)> {
+/// A key the user bound that now means two things at once: which entry
+/// of `keys` bound it, and the words saying so.
+fn clash(keymap: &Keymap, keys: &[Rebind]) -> Option<(usize, String)> {
+    // The entry of `keys` that put binding `x` where it is, if one did.
+    let by_user = |x: &Binding| {
+        keys.iter().position(|r| {
+            action_name(&x.action) == r.action
+                && r.scope.is_none_or(|s| s == x.scope)
+                && r.keys
+                    .iter()
+                    .any(|k| k.code == x.code && k.modifiers == x.modifiers)
+        })
+    };
     for chain in chains() {
         let active: Vec<&Binding> = chain
             .iter()
@@ -351,31 +353,23 @@ fn clash(keymap: &Keymap, keys: &[Rebind]) -> Option<(String, String)> {
         for (i, a) in active.iter().enumerate() {
             for b in &active[i + 1..] {
                 let same_key = a.code == b.code && a.modifiers == b.modifiers;
-                if !same_key || a.action == b.action {
+                if !same_key || action_name(&a.action) == action_name(&b.action) {
                     continue;
                 }
-                let by_user = |x: &Binding| {
-                    keys.iter().any(|r| {
-                        action_name(&x.action) == r.action
-                            && r.scope.is_none_or(|s| s == x.scope)
-                            && r.keys
-                                .iter()
-                                .any(|k| k.code == x.code && k.modifiers == x.modifiers)
-                    })
+                let Some(entry) = by_user(a).or_else(|| by_user(b)) else {
+                    continue;
                 };
-                if by_user(a) || by_user(b) {
-                    return Some((
-                        a.label.to_owned(),
-                        format!(
-                            "key {} would be both {} ({}) and {} ({})",
-                            a.label,
-                            action_name(&a.action),
-                            scope_name(a.scope),
-                            action_name(&b.action),
-                            scope_name(b.scope)
-                        ),
-                    ));
-                }
+                let label = by_user(a).map_or(b.label, |_| a.label);
+                return Some((
+                    entry,
+                    format!(
+                        "key {label} would be both {} ({}) and {} ({})",
+                        action_name(&a.action),
+                        scope_name(a.scope),
+                        action_name(&b.action),
+                        scope_name(b.scope)
+                    ),
+                ));
             }
         }
     }
@@ -568,7 +562,10 @@ mod tests {
     fn an_unknown_action_scope_or_key_names_its_line() {
         let e = parse_err("keys:\n  scale_up: \"=\"\n  scale_upp: k\n");
         assert_eq!(e.line, Some(3), "{e}");
-        assert!(e.to_string().contains("unknown action \"scale_upp\""), "{e}");
+        assert!(
+            e.to_string().contains("unknown action \"scale_upp\""),
+            "{e}"
+        );
         let e = parse_err("keys:\n  matrx.scale_up: \"=\"\n");
         assert!(e.to_string().contains("unknown scope \"matrx\""), "{e}");
         let e = parse_err("keys:\n  quit: ctrl-q\n  help: ctrl-what\n");

@@ -59,7 +59,10 @@ fn snapshot_app_detail_with_a_marked_target() {
 #[test]
 fn a_bulk_scale_is_one_preview_listing_every_application() {
     let mut a = two_marked();
-    assert!(key(&mut a, KeyCode::Char('+')).is_empty(), "nothing written before y");
+    assert!(
+        key(&mut a, KeyCode::Char('+')).is_empty(),
+        "nothing written before y"
+    );
     let Mode::Diff { preview, .. } = &a.mode else {
         panic!("expected the preview");
     };
@@ -93,7 +96,8 @@ fn a_bulk_save_is_one_conflict_safe_write_per_application() {
     );
     match second.as_slice() {
         [Effect::Patch { patch, .. }] => {
-            let replicas = patch.pointer("/spec/workloadScope/targetNodeGroups/0/overriders/replicas");
+            let replicas =
+                patch.pointer("/spec/workloadScope/targetNodeGroups/0/overriders/replicas");
             assert_eq!(replicas, Some(&serde_json::json!(2)), "{patch}");
         }
         other => panic!("{other:?}"),
@@ -114,7 +118,10 @@ fn a_409_on_one_application_does_not_lose_the_others() {
     let next = a.update(Action::WriteResult(WriteOutcome::Conflict {
         current: Box::new(current),
     }));
-    assert!(matches!(a.mode, Mode::Conflict(_)), "nginx-app's conflict is shown");
+    assert!(
+        matches!(a.mode, Mode::Conflict(_)),
+        "nginx-app's conflict is shown"
+    );
     assert_eq!(
         patch_names(&next),
         [("telemetry".to_owned(), "200".to_owned())],
@@ -127,7 +134,10 @@ fn a_409_on_one_application_does_not_lose_the_others() {
         error: "connection refused".into(),
     }));
     assert!(after.is_empty());
-    assert!(matches!(a.mode, Mode::Conflict(_)), "the conflict view stays");
+    assert!(
+        matches!(a.mode, Mode::Conflict(_)),
+        "the conflict view stays"
+    );
 }
 
 #[test]
@@ -145,7 +155,11 @@ fn marks_survive_live_updates_while_their_row_exists_and_esc_clears_them() {
     assert_eq!(a.marks.len(), 1, "telemetry is gone, so is its mark");
     key(&mut a, KeyCode::Esc);
     assert!(a.marks.is_empty());
-    assert_eq!(a.screen().view, View::Matrix, "esc cleared the marks, did not go back");
+    assert_eq!(
+        a.screen().view,
+        View::Matrix,
+        "esc cleared the marks, did not go back"
+    );
 }
 
 #[test]
@@ -164,7 +178,10 @@ fn bulk_target_add_and_remove_skip_cells_they_would_not_change() {
     assert_eq!(preview.pending.edit.describe(), "add target hangzhou");
     assert!(preview.also.is_empty());
     let s = screen(&a, 160, 45);
-    assert!(s.contains("unchanged (not a target, or already one): telemetry×beijing"), "{s}");
+    assert!(
+        s.contains("unchanged (not a target, or already one): telemetry×beijing"),
+        "{s}"
+    );
 }
 
 #[test]
@@ -207,7 +224,10 @@ fn a_click_selects_the_row_under_it_and_a_double_click_drills_in() {
     assert_eq!(a.screen().table.selected, 1);
     assert_eq!(a.screen().view, View::Regions);
     mouse(&mut a, CLICK, 10, 4, 300);
-    assert!(matches!(a.screen().view, View::Group(_)), "double-click drills in");
+    assert!(
+        matches!(a.screen().view, View::Group(_)),
+        "double-click drills in"
+    );
     // Two clicks far apart in time are two clicks.
     let mut b = app();
     screen(&b, 80, 24);
@@ -288,8 +308,7 @@ fn opened(effects: &[Effect]) -> String {
 }
 
 #[test]
-fn e_opens_the_external_editor_and_its_edit_is_previewed_then_saved_with_the_resource_version()
- {
+fn e_opens_the_external_editor_and_its_edit_is_previewed_then_saved_with_the_resource_version() {
     let mut a = with_editor();
     let text = opened(&key(&mut a, KeyCode::Char('E')));
     assert!(text.starts_with("# Editing EdgeApplication default/nginx-app at resourceVersion 100"));
@@ -301,11 +320,13 @@ fn e_opens_the_external_editor_and_its_edit_is_previewed_then_saved_with_the_res
     insta::assert_snapshot!("external_edit_preview_160x45", screen(&a, 160, 45));
     let saved = key(&mut a, KeyCode::Char('y'));
     match saved.as_slice() {
-        [Effect::Patch {
-            patch,
-            resource_version,
-            ..
-        }] => {
+        [
+            Effect::Patch {
+                patch,
+                resource_version,
+                ..
+            },
+        ] => {
             assert_eq!(resource_version, "100");
             assert!(patch.to_string().contains("\"replicas\":5"), "{patch}");
         }
@@ -322,9 +343,15 @@ fn an_unchanged_file_cancels_and_writes_nothing() {
     assert!(format!("{:?}", a.flash).contains("Edit cancelled, no changes made"));
     // An emptied file too; a failed editor writes nothing either.
     let _ = key(&mut a, KeyCode::Char('E'));
-    assert!(a.update(Action::ExternalEdited(Ok(String::new()))).is_empty());
+    assert!(
+        a.update(Action::ExternalEdited(Ok(String::new())))
+            .is_empty()
+    );
     let _ = key(&mut a, KeyCode::Char('E'));
-    assert!(a.update(Action::ExternalEdited(Err("vi exited with 1".into()))).is_empty());
+    assert!(
+        a.update(Action::ExternalEdited(Err("vi exited with 1".into())))
+            .is_empty()
+    );
     assert!(format!("{:?}", a.flash).contains("nothing saved"));
 }
 
@@ -334,9 +361,15 @@ fn a_refused_edit_reopens_the_editor_with_the_reasons_as_comments() {
     let text = opened(&key(&mut a, KeyCode::Char('E')));
     let bad = text.replace("replicas: 3", "replicas: three");
     let again = opened(&a.update(Action::ExternalEdited(Ok(bad))));
-    assert!(again.starts_with("# edgedeck did not save this edit:\n#   ✗ "), "{again}");
+    assert!(
+        again.starts_with("# edgedeck did not save this edit:\n#   ✗ "),
+        "{again}"
+    );
     assert!(again.contains("replicas"), "{again}");
-    assert!(again.contains("replicas: three"), "the operator's text is kept: {again}");
+    assert!(
+        again.contains("replicas: three"),
+        "the operator's text is kept: {again}"
+    );
     insta::assert_snapshot!("external_edit_refused_80x24", screen(&a, 80, 24));
     insta::assert_snapshot!("external_edit_refused_160x45", screen(&a, 160, 45));
     // Fixed: saved. The old reasons (comments) do not get in the way.
@@ -344,12 +377,18 @@ fn a_refused_edit_reopens_the_editor_with_the_reasons_as_comments() {
     a.update(Action::ExternalEdited(Ok(fixed)));
     assert!(matches!(a.mode, Mode::Diff { .. }));
     let saved = key(&mut a, KeyCode::Char('y'));
-    assert_eq!(patch_names(&saved), [("nginx-app".to_owned(), "100".to_owned())]);
+    assert_eq!(
+        patch_names(&saved),
+        [("nginx-app".to_owned(), "100".to_owned())]
+    );
     // The server refuses: the editor opens again with its words.
     let reopened = opened(&a.update(Action::WriteResult(WriteOutcome::Failed {
         error: "admission webhook denied".into(),
     })));
-    assert!(reopened.contains("#   ✗ the API server: admission webhook denied"), "{reopened}");
+    assert!(
+        reopened.contains("#   ✗ the API server: admission webhook denied"),
+        "{reopened}"
+    );
     // Closed unchanged after an error: given up, nothing written.
     assert!(a.update(Action::ExternalEdited(Ok(reopened))).is_empty());
     assert!(matches!(a.mode, Mode::Normal));
@@ -395,11 +434,57 @@ fn the_config_files_rebinding_is_what_the_app_answers_to() {
         },
     );
     command(&mut a, "matrix");
-    assert!(key(&mut a, KeyCode::Char('+')).is_empty(), "+ is no longer bound");
+    assert!(
+        key(&mut a, KeyCode::Char('+')).is_empty(),
+        "+ is no longer bound"
+    );
     assert_eq!(patch_names(&key(&mut a, KeyCode::Char('='))).len(), 1);
     let help = {
         key(&mut a, KeyCode::Char('?'));
-        screen(&a, 160, 45)
+        screen(&a, 160, 120)
     };
-    assert!(help.contains("=         scale this group up by one"), "{help}");
+    assert!(
+        help.contains("=         scale this group up by one"),
+        "{help}"
+    );
+}
+
+#[test]
+fn the_override_form_on_a_marked_cell_sets_the_changed_field_in_every_marked_cell() {
+    let mut a = two_marked();
+    key(&mut a, KeyCode::Char('k')); // back on nginx-app × beijing (marked)
+    key(&mut a, KeyCode::Char('e'));
+    assert!(matches!(a.mode, Mode::Form(_)));
+    // Replicas is the first field: 3 → 7.
+    key(&mut a, KeyCode::End);
+    key(&mut a, KeyCode::Backspace);
+    super::tests::chars(&mut a, "7");
+    super::tests::ctrl(&mut a, 's');
+    let Mode::Diff { preview, .. } = &a.mode else {
+        panic!("expected the preview, flash {:?}", a.flash);
+    };
+    assert_eq!(preview.also.len(), 1);
+    let first = key(&mut a, KeyCode::Char('y'));
+    let Some(Effect::Patch { patch, .. }) = first.first() else {
+        panic!("{first:?}");
+    };
+    let beijing = &patch["spec"]["workloadScope"]["targetNodeGroups"][1]["overriders"];
+    assert_eq!(beijing["replicas"], 7, "{patch}");
+    let second = a.update(Action::WriteResult(WriteOutcome::Ok {
+        what: "saved".into(),
+        written: None,
+    }));
+    let Some(Effect::Patch { patch, key, .. }) = second.first() else {
+        panic!("{second:?}");
+    };
+    assert_eq!(key.name, "telemetry");
+    let cell = &patch["spec"]["workloadScope"]["targetNodeGroups"][0]["overriders"];
+    assert_eq!(
+        cell["replicas"], 7,
+        "only replicas changed, and it did: {patch}"
+    );
+    assert!(
+        cell.get("imageOverriders").is_none(),
+        "nginx-app's image is not copied: {patch}"
+    );
 }

@@ -1,7 +1,9 @@
 //! Bulk edits: `space` marks matrix cells (application × group) or an
 //! application's target rows; `+`/`-`, `a`/`x` then apply to every mark,
-//! through one diff preview listing every application that changes, and one
-//! conflict-safe save per EdgeApplication.
+//! and so does the override form (`e`) opened on a marked cell: the fields
+//! changed there (replicas, image, …) are set in every marked cell, the
+//! others keep theirs. One diff preview lists every application that
+//! changes, and there is one conflict-safe save per EdgeApplication.
 //!
 //! Why this shape: each application is one object with one resourceVersion,
 //! so the edits of its marks are folded into one edit (an [`EditKind::Steps`])
@@ -38,9 +40,9 @@ impl Marks {
     }
 
     pub fn contains(&self, namespace: &str, name: &str, group: &str) -> bool {
-        self.set.iter().any(|m| {
-            m.namespace == namespace && m.name == name && m.group == group
-        })
+        self.set
+            .iter()
+            .any(|m| m.namespace == namespace && m.name == name && m.group == group)
     }
 
     /// Whether any cell of this application is marked.
@@ -158,6 +160,81 @@ impl App {
             ));
             return Vec::new();
         }
+        self.preview_bulk(per_app, &skipped, None);
+        Vec::new()
+    }
+
+    /// Whether the override form is on a marked cell, with others marked.
+    pub(super) fn is_bulk_form(&self, form: &OverrideForm) -> bool {
+        let ns = form.base.metadata.namespace.as_deref().unwrap_or_default();
+        let name = form.base.metadata.name.as_deref().unwrap_or_default();
+        self.marks.len() > 1 && self.marks.contains(ns, name, &form.group)
+    }
+
+    /// The form's changed fields, set in every marked cell that is a target.
+    pub(super) fn bulk_form(&mut self, form: Box<OverrideForm>, edit: EditKind) {
+        let EditKind::Overriders { overriders, .. } = &edit else {
+            return;
+        };
+        let old_of = |app: &EdgeApplication, group: &str| {
+            app.spec
+                .workload_scope
+                .target_node_groups
+                .iter()
+                .find(|t| t.name == group)
+                .map(|t| t.overriders.clone())
+        };
+        let to_map = |o: &crate::api::Overriders| match serde_json::to_value(o) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        let before = to_map(&old_of(&form.base, &form.group).unwrap_or_default());
+        let after = to_map(overriders);
+        let changed: Vec<&String> = before
+            .keys()
+            .chain(after.keys())
+            .filter(|k| before.get(*k) != after.get(*k))
+            .collect();
+        let mut per_app: Vec<(EdgeApplication, Vec<EditKind>)> = Vec::new();
+        let mut skipped = Vec::new();
+        for m in self.marks.iter() {
+            let app = self.fleet.applications.iter().find(|a| {
+                a.metadata.namespace.as_deref() == Some(&m.namespace)
+                    && a.metadata.name.as_deref() == Some(&m.name)
+            });
+            let Some((app, old)) = app.and_then(|a| old_of(a, &m.group).map(|o| (a, o))) else {
+                skipped.push(format!("{}×{}", m.name, m.group));
+                continue;
+            };
+            let mut cell = to_map(&old);
+            for k in &changed {
+                match after.get(*k) {
+                    Some(v) => cell.insert((*k).clone(), v.clone()),
+                    None => cell.remove(*k),
+                };
+            }
+            let Ok(new) = serde_json::from_value(serde_json::Value::Object(cell)) else {
+                continue;
+            };
+            let edit = EditKind::Overriders {
+                group: m.group.clone(),
+                overriders: new,
+            };
+            match per_app.iter_mut().find(|(a, _)| a.metadata == app.metadata) {
+                Some((_, edits)) => edits.push(edit),
+                None => per_app.push((app.clone(), vec![edit])),
+            }
+        }
+        self.preview_bulk(per_app, &skipped, Some(Box::new(Mode::Form(form))));
+    }
+
+    /// One preview of every application's edits; the first is saved first.
+    fn preview_bulk(
+        &mut self,
+        per_app: Vec<(EdgeApplication, Vec<EditKind>)>,
+        skipped: &[String],
+        back: Option<Box<Mode>>,
+    ) {
         let mut previews = Vec::new();
         for (app, mut edits) in per_app {
             let edit = if edits.len() == 1 {
@@ -169,17 +246,22 @@ impl App {
                 Ok(p) => previews.push(p),
                 Err(e) => {
                     self.error(format!("✗ {e}"));
-                    return Vec::new();
+                    self.mode = back.map_or(Mode::Normal, |b| *b);
+                    return;
                 }
             }
         }
+        if previews.is_empty() {
+            self.info("no marked cell would change");
+            self.mode = back.map_or(Mode::Normal, |b| *b);
+            return;
+        }
         let mut first = previews.remove(0);
-        first.also_with(previews, &skipped);
+        first.also_with(previews, skipped);
         self.mode = Mode::Diff {
             preview: Box::new(first),
-            back: None,
+            back,
         };
-        Vec::new()
     }
 
     /// After the first application's save went out: the others, queued.

@@ -51,8 +51,8 @@ mod preview;
 mod writes;
 mod yaml;
 
-pub use command::COMMANDS;
 pub use bulk::{Mark, Marks};
+pub use command::COMMANDS;
 pub use conflict::ConflictView;
 use keys::scroll;
 

@@ -177,7 +177,12 @@ impl DiffPreview {
                 Tag::Heading,
                 format!(
                     "━━ {}/{}: {}",
-                    p.pending.base.metadata.namespace.as_deref().unwrap_or("default"),
+                    p.pending
+                        .base
+                        .metadata
+                        .namespace
+                        .as_deref()
+                        .unwrap_or("default"),
                     p.pending.base.metadata.name.as_deref().unwrap_or("?"),
                     p.pending.edit.describe()
                 ),
@@ -200,7 +205,10 @@ impl DiffPreview {
         if !skipped.is_empty() {
             lines.push((
                 Tag::Note,
-                format!("unchanged (not a target, or already one): {}", skipped.join(", ")),
+                format!(
+                    "unchanged (not a target, or already one): {}",
+                    skipped.join(", ")
+                ),
             ));
         }
         self.lines = lines;

@@ -72,8 +72,11 @@ mod tests {
 
     #[test]
     fn the_editor_runs_through_the_shell_with_its_arguments() {
-        let out = edit("sed -i -e s/replicas:\\ 1/replicas:\\ 4/", "a: 1\nreplicas: 1\n")
-            .expect("edited");
+        let out = edit(
+            "sed -i -e s/replicas:\\ 1/replicas:\\ 4/",
+            "a: 1\nreplicas: 1\n",
+        )
+        .expect("edited");
         assert_eq!(out, "a: 1\nreplicas: 4\n");
     }
 

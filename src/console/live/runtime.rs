@@ -217,9 +217,10 @@ async fn event_loop(
                     // may take its input (a new one starts after).
                     drop(keys);
                     tui.suspend();
-                    let edited = tokio::task::spawn_blocking(move || super::editor::edit(&editor, &text))
-                        .await
-                        .unwrap_or_else(|e| Err(format!("the editor task failed: {e}")));
+                    let edited =
+                        tokio::task::spawn_blocking(move || super::editor::edit(&editor, &text))
+                            .await
+                            .unwrap_or_else(|e| Err(format!("the editor task failed: {e}")));
                     tui.resume()?;
                     keys = EventStream::new();
                     force = true;
