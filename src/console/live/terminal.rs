@@ -11,7 +11,7 @@ use crossterm::cursor::Show;
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::execute;
 use crossterm::terminal::{
-    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+    Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -114,7 +114,13 @@ impl Tui {
         ACTIVE.store(true, Ordering::SeqCst);
         execute!(stdout(), EnterAlternateScreen)?;
         self.set_mouse(self.mouse)?;
-        self.terminal.clear()
+        // Not `Terminal::clear`: it asks the terminal where the cursor is,
+        // and the answer can be lost while the key reader restarts. The
+        // screen is cleared directly, and forgetting the last frame makes
+        // the next draw write every cell.
+        execute!(stdout(), Clear(ClearType::All))?;
+        self.terminal.swap_buffers();
+        Ok(())
     }
 }
 
