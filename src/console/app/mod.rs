@@ -9,8 +9,9 @@
 //! NodeGroup), `yaml` (YAML editor), `preview` (diff), `conflict` (409),
 //! `confirm` (delete / discard questions), `command` (the `:` line),
 //! `filter` (`/`). Beside them: `normal` (actions on the views), `writes`
-//! (the write funnel, queue and outcomes) and `chrome` (header, prompt,
-//! status bar).
+//! (the write funnel, queue and outcomes), `chrome` (header, prompt,
+//! status bar), `bulk` (marks and bulk edits), `mouse`, and
+//! `external_editor` (`E` through `$EDITOR`).
 
 use std::collections::VecDeque;
 use std::sync::Arc;

@@ -10,6 +10,7 @@
 //! - [`stores`]: reflectors → debounced `Arc<Fleet>` snapshots, connection health
 //! - [`engine`]: `--engine auto|on|off` and the in-process engine
 //! - [`executor`]: effects → API requests (409 → conflict), read-only refusal
+//! - [`editor`]: `$KUBE_EDITOR`/`$EDITOR` on a private file, for `E`
 //! - [`embedded`], [`controls`]: the embedded cluster and its simulator controls
 //! - [`paths`]: state directory, log file
 //!
