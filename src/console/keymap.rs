@@ -497,6 +497,42 @@ impl Keymap {
             )
             .short("mark"),
             b(
+                Apps,
+                Char(' '),
+                NONE,
+                "space",
+                Action::ToggleMark,
+                "mark every target of this application for a bulk + - x (esc clears the marks)",
+            )
+            .short("mark"),
+            b(
+                Apps,
+                Char('+'),
+                NONE,
+                "+",
+                Action::ScaleUp,
+                "with marks: scale every marked target up by one",
+            )
+            .writes(),
+            b(
+                Apps,
+                Char('-'),
+                NONE,
+                "-",
+                Action::ScaleDown,
+                "with marks: scale every marked target down by one",
+            )
+            .writes(),
+            b(
+                Apps,
+                Char('x'),
+                NONE,
+                "x",
+                Action::RemoveTarget,
+                "with marks: remove every marked target",
+            )
+            .writes(),
+            b(
                 AppDetail,
                 Char(' '),
                 NONE,

@@ -488,3 +488,30 @@ fn the_override_form_on_a_marked_cell_sets_the_changed_field_in_every_marked_cel
         "nginx-app's image is not copied: {patch}"
     );
 }
+
+#[test]
+fn an_application_row_marks_every_target_and_plus_scales_them_in_one_write() {
+    let mut a = app();
+    command(&mut a, "apps");
+    key(&mut a, KeyCode::Char(' '));
+    assert_eq!(a.marks.len(), 2, "nginx-app targets hangzhou and beijing");
+    insta::assert_snapshot!("apps_marks_80x24", screen(&a, 80, 24));
+    insta::assert_snapshot!("apps_marks_160x45", screen(&a, 160, 45));
+    key(&mut a, KeyCode::Char('+'));
+    let Mode::Diff { preview, .. } = &a.mode else {
+        panic!("expected the preview, flash {:?}", a.flash);
+    };
+    assert!(preview.also.is_empty(), "one application");
+    let saved = key(&mut a, KeyCode::Char('y'));
+    let [Effect::Patch { patch, .. }] = saved.as_slice() else {
+        panic!("one write: {saved:?}");
+    };
+    let targets = &patch["spec"]["workloadScope"]["targetNodeGroups"];
+    assert_eq!(targets[0]["overriders"]["replicas"], 3, "{patch}");
+    assert_eq!(targets[1]["overriders"]["replicas"], 4, "{patch}");
+    // Space again on a fully marked row unmarks it.
+    command(&mut a, "apps");
+    key(&mut a, KeyCode::Char(' '));
+    key(&mut a, KeyCode::Char(' '));
+    assert!(a.marks.is_empty());
+}

@@ -70,6 +70,20 @@ impl Marks {
         self.set.clear();
     }
 
+    /// Marks all of `marks`, or unmarks them all when every one already was;
+    /// whether they are marked now.
+    pub fn toggle_all(&mut self, marks: Vec<Mark>) -> bool {
+        if marks.iter().all(|m| self.set.contains(m)) {
+            for m in &marks {
+                self.set.remove(m);
+            }
+            false
+        } else {
+            self.set.extend(marks);
+            true
+        }
+    }
+
     /// Drops the marks whose application or group is gone.
     pub fn retain_existing(&mut self, derived: &Derived) {
         self.set.retain(|m| {
@@ -89,8 +103,38 @@ pub(super) enum BulkOp {
 
 impl App {
     /// `space`: the cell under the cursor in the matrix, the target row in
-    /// an application's detail.
+    /// an application's detail, every target of the application row in the
+    /// applications view.
     pub(super) fn toggle_mark(&mut self) {
+        if matches!(self.screen().view, View::Apps) {
+            let Some(app) = self.selected_app_object() else {
+                return self.info("select an application first");
+            };
+            let (namespace, name) = (
+                app.metadata.namespace.clone().unwrap_or_default(),
+                app.metadata.name.clone().unwrap_or_default(),
+            );
+            let marks: Vec<Mark> = app
+                .spec
+                .workload_scope
+                .target_node_groups
+                .iter()
+                .map(|t| Mark {
+                    namespace: namespace.clone(),
+                    name: name.clone(),
+                    group: t.name.clone(),
+                })
+                .collect();
+            if marks.is_empty() {
+                return self.info(format!("{name} has no target group to mark"));
+            }
+            let on = self.marks.toggle_all(marks);
+            let n = self.marks.len();
+            return self.info(format!(
+                "{} every target of {namespace}/{name} · {n} marked (+ - x apply to all · esc clears)",
+                if on { "marked" } else { "unmarked" }
+            ));
+        }
         let mark = match (&self.screen().view, self.selected_group()) {
             (View::Matrix | View::AppDetail { .. }, Some(group)) => {
                 self.selected_app_object().map(|app| Mark {
