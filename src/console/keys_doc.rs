@@ -83,6 +83,20 @@ mod tests {
         );
     }
 
+    /// A scope missing from ALL_SCOPES would leave its keys out of KEYS.md
+    /// and out of the config file's `scope.action` names.
+    #[test]
+    fn every_scope_with_bindings_is_listed() {
+        let km = Keymap::with_fleet_controls();
+        for b in &km.bindings {
+            assert!(
+                ALL_SCOPES.contains(&b.scope),
+                "{:?} is not in config::ALL_SCOPES",
+                b.scope
+            );
+        }
+    }
+
     #[test]
     fn every_binding_appears_with_its_action_name() {
         let md = markdown(&Keymap::with_fleet_controls());
