@@ -21,10 +21,12 @@
 
 pub mod action;
 pub mod app;
+pub mod config;
 pub mod edit;
 pub mod engine_stats;
 pub mod fixture;
 pub mod keymap;
+pub mod keys_doc;
 pub mod live;
 pub mod model;
 pub mod theme;
@@ -33,6 +35,8 @@ pub mod widgets;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_bulk;
 #[cfg(test)]
 mod tests_counts;
 
