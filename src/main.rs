@@ -55,6 +55,9 @@ struct ConsoleArgs {
     /// view while the in-process engine does not lead: http://HOST:PORT[/PATH].
     #[arg(long, value_name = "URL", env = "EDGEDECK_ENGINE_METRICS")]
     engine_metrics: Option<edgedeck::telemetry::scrape::MetricsUrl>,
+    /// Leave the mouse to the terminal (its own text selection); also `mouse: false` in the config.
+    #[arg(long)]
+    no_mouse: bool,
 }
 
 /// `--engine`.
@@ -193,6 +196,8 @@ enum Command {
     },
     /// Print the manual page (roff), generated from these same flags: `edgedeck man | man -l -`.
     Man,
+    /// Print the console's key table as markdown (KEYS.md): `edgedeck keys > KEYS.md`.
+    Keys,
 }
 
 #[derive(clap::Args)]
@@ -373,6 +378,18 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Keys => {
+            let md = edgedeck::console::keys_doc::markdown(
+                &edgedeck::console::keymap::Keymap::with_fleet_controls(),
+            );
+            match std::io::stdout().write_all(md.as_bytes()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+                _ => ExitCode::SUCCESS,
+            }
+        }
         Command::Man => match man_page() {
             Ok(page) => {
                 use std::io::Write as _;
@@ -413,17 +430,26 @@ fn man_page() -> std::io::Result<Vec<u8>> {
 /// screen; logs go to a file.
 fn console(args: ConsoleArgs) -> ExitCode {
     use edgedeck::console::live::{self, paths};
-    if let Err(e) = live::check_terminal() {
-        eprintln!("error: {e}");
-        return ExitCode::FAILURE;
-    }
-    let mut options = match console_options(args) {
+    // The config file is checked first: its errors are worth seeing even
+    // where no terminal is.
+    let config = match edgedeck::console::config::default_path() {
+        Some(path) => edgedeck::console::config::load(&path),
+        None => Ok(Default::default()),
+    };
+    let mut options = match config
+        .map_err(|e| e.to_string())
+        .and_then(|c| console_options(args, c))
+    {
         Ok(options) => options,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
+    if let Err(e) = live::check_terminal() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     match paths::init_file_logging(paths::log_file()) {
         Ok(path) => options.log_path = Some(path),
         Err(e) => eprintln!("warning: not logging: {e}"),
@@ -431,10 +457,18 @@ fn console(args: ConsoleArgs) -> ExitCode {
     block_on(edgedeck::console::run(options))
 }
 
-/// What the console flags ask for.
-fn console_options(args: ConsoleArgs) -> Result<edgedeck::console::ConsoleOptions, String> {
+/// What the console flags ask for, over the config file's defaults.
+fn console_options(
+    args: ConsoleArgs,
+    config: edgedeck::console::config::Config,
+) -> Result<edgedeck::console::ConsoleOptions, String> {
     use edgedeck::console::live::{self, EngineMode, Target, paths};
-    let themes = live::resolve_themes(args.theme.as_deref()).map_err(|e| e.to_string())?;
+    let from_file = args.theme.is_none() && config.theme.is_some();
+    let theme = args.theme.or_else(|| config.theme.clone());
+    let themes = live::resolve_themes(theme.as_deref()).map_err(|e| match &config.path {
+        Some(path) if from_file => format!("{}: theme: {e}", path.display()),
+        _ => e.to_string(),
+    })?;
     let target = if args.embedded {
         let path = match args.kubeconfig_out {
             Some(path) => path,
@@ -453,17 +487,20 @@ fn console_options(args: ConsoleArgs) -> Result<edgedeck::console::ConsoleOption
     };
     Ok(edgedeck::console::ConsoleOptions {
         target,
-        readonly: args.readonly,
+        readonly: args.readonly || config.readonly.unwrap_or(false),
         engine: match args.engine {
-            None | Some(EngineArg::Auto) => EngineMode::Auto,
+            None => config.engine.unwrap_or(EngineMode::Auto),
+            Some(EngineArg::Auto) => EngineMode::Auto,
             Some(EngineArg::On) => EngineMode::On,
             Some(EngineArg::Off) => EngineMode::Off,
         },
-        engine_explicit: args.engine.is_some(),
+        engine_explicit: args.engine.is_some() || config.engine.is_some(),
         engine_metrics: args.engine_metrics,
-        theme: args.theme,
+        theme,
         themes,
         log_path: None,
+        mouse: !args.no_mouse && config.mouse.unwrap_or(true),
+        config,
     })
 }
 
@@ -709,7 +746,7 @@ mod tests {
     fn options(args: &[&str]) -> edgedeck::console::ConsoleOptions {
         let cli = Cli::try_parse_from(args).expect("parses");
         assert!(cli.command.is_none(), "{args:?} is the console");
-        console_options(cli.console).expect("options")
+        console_options(cli.console, Default::default()).expect("options")
     }
 
     fn runs(o: &edgedeck::console::ConsoleOptions) -> bool {
@@ -831,9 +868,41 @@ mod tests {
     }
 
     #[test]
+    fn flags_override_the_config_file() {
+        let config = edgedeck::console::config::parse(
+            "theme: light\nengine: off\nmouse: false\nreadonly: true\n",
+            Path::new("/cfg/config.yaml"),
+        )
+        .expect("config");
+        let cli = Cli::try_parse_from(["edgedeck"]).expect("parses");
+        let o = console_options(cli.console, config.clone()).expect("options");
+        assert_eq!(o.theme.as_deref(), Some("light"));
+        assert_eq!(o.engine, EngineMode::Off);
+        assert!(!o.mouse && o.readonly);
+        let cli =
+            Cli::try_parse_from(["edgedeck", "--theme", "dark", "--engine", "on"]).expect("parses");
+        let o = console_options(cli.console, config).expect("options");
+        assert_eq!(o.theme.as_deref(), Some("dark"));
+        assert_eq!(o.engine, EngineMode::On);
+        let cli = Cli::try_parse_from(["edgedeck", "--no-mouse"]).expect("parses");
+        assert!(
+            !console_options(cli.console, Default::default())
+                .expect("o")
+                .mouse
+        );
+        let cli = Cli::try_parse_from(["edgedeck"]).expect("parses");
+        assert!(
+            console_options(cli.console, Default::default())
+                .expect("o")
+                .mouse
+        );
+    }
+
+    #[test]
     fn an_unknown_theme_is_an_error_naming_the_known_ones() {
         let cli = Cli::try_parse_from(["edgedeck", "--theme", "no-such-theme"]).expect("parses");
-        let err = console_options(cli.console).expect_err("unknown theme refused");
+        let err =
+            console_options(cli.console, Default::default()).expect_err("unknown theme refused");
         assert!(
             err.contains("no-such-theme") && err.contains("dark"),
             "{err}"

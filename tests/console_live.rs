@@ -21,8 +21,8 @@ use edgedeck::embedded::{ClusterOptions, start};
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
-use support::PATIENCE;
 use support::demo::{self, DemoCluster};
+use support::fleet::fleet_matching;
 use tokio::sync::watch;
 
 fn session(
@@ -51,30 +51,6 @@ fn session(
     (session, rx)
 }
 
-/// The first fleet satisfying `ok`, or a panic naming `what` after [`PATIENCE`].
-async fn fleet_where(
-    rx: &mut watch::Receiver<Arc<Fleet>>,
-    what: &str,
-    ok: impl Fn(&Fleet) -> bool,
-) -> Arc<Fleet> {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let fleet = rx.borrow_and_update().clone();
-        if ok(&fleet) {
-            return fleet;
-        }
-        match tokio::time::timeout_at(deadline, rx.changed()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => panic!("fleet channel closed waiting for: {what}"),
-            Err(_) => panic!(
-                "timed out waiting for: {what}; last fleet: connection {:?}, {} nodes",
-                fleet.connection,
-                fleet.nodes.len()
-            ),
-        }
-    }
-}
-
 fn synced(f: &Fleet) -> bool {
     f.connection == ConnectionState::Connected
 }
@@ -91,7 +67,7 @@ on_both_clusters! {
 async fn a_snapshot_of_the_demo_fleet_arrives(cluster) {
     let demo = DemoCluster::on(cluster).await;
     let (session, mut rx) = session(demo.client(), demo.name(), EngineMode::Off, false);
-    let fleet = fleet_where(&mut rx, "the demo fleet, connected", synced).await;
+    let fleet = fleet_matching(&mut rx, "the demo fleet, connected", synced).await;
     assert_eq!(fleet.context, demo.name());
     assert!(fleet.version > 0);
     assert_eq!(fleet.nodes.len(), demo::count("Node"));
@@ -103,7 +79,7 @@ async fn a_snapshot_of_the_demo_fleet_arrives(cluster) {
 
     // A namespace switch is a rebuild with the filter set.
     session.send(StoreInput::Namespace(Some("edge-apps".into())));
-    let filtered = fleet_where(&mut rx, "namespace filter", |f| {
+    let filtered = fleet_matching(&mut rx, "namespace filter", |f| {
         f.namespace.as_deref() == Some("edge-apps")
     })
     .await;
@@ -115,7 +91,7 @@ async fn a_current_patch_succeeds_and_a_stale_one_conflicts_without_changing_any
     let demo = DemoCluster::on(cluster).await;
     let client = demo.client();
     let (session, mut rx) = session(client.clone(), demo.name(), EngineMode::Off, false);
-    let fleet = fleet_where(&mut rx, "the demo fleet", |f| {
+    let fleet = fleet_matching(&mut rx, "the demo fleet", |f| {
         synced(f) && !f.applications.is_empty()
     })
     .await;
@@ -187,7 +163,7 @@ async fn an_edit_no_engine_reconciles_is_shown_lagging_until_observed(cluster) {
     let current = apps.get("nginx-app").await.expect("get");
     let caught_up = observe(current.metadata.generation.expect("generation")).await;
     let generation = caught_up.metadata.generation.expect("generation");
-    fleet_where(&mut rx, "nginx-app observed, not lagging", |f| {
+    fleet_matching(&mut rx, "nginx-app observed, not lagging", |f| {
         synced(f)
             && lag_of(f).is_none()
             && f.applications.iter().any(|a| {
@@ -211,7 +187,7 @@ async fn an_edit_no_engine_reconciles_is_shown_lagging_until_observed(cluster) {
         .expect("spec edited");
     let new_generation = edited.metadata.generation.expect("generation");
     assert!(new_generation > generation);
-    let lag = fleet_where(&mut rx, "nginx-app lagging", |f| lag_of(f).is_some())
+    let lag = fleet_matching(&mut rx, "nginx-app lagging", |f| lag_of(f).is_some())
         .await
         .lagging
         .iter()
@@ -221,7 +197,7 @@ async fn an_edit_no_engine_reconciles_is_shown_lagging_until_observed(cluster) {
     assert_eq!((lag.generation, lag.observed), (new_generation, Some(generation)));
 
     observe(new_generation).await;
-    fleet_where(&mut rx, "nginx-app caught up again", |f| lag_of(f).is_none()).await;
+    fleet_matching(&mut rx, "nginx-app caught up again", |f| lag_of(f).is_none()).await;
     session.shutdown().await;
 }
 
@@ -229,7 +205,7 @@ async fn readonly_refuses_every_write_and_nothing_changes(cluster) {
     let demo = DemoCluster::on(cluster).await;
     let client = demo.client();
     let (session, mut rx) = session(client.clone(), demo.name(), EngineMode::Auto, true);
-    let fleet = fleet_where(&mut rx, "the demo fleet", |f| {
+    let fleet = fleet_matching(&mut rx, "the demo fleet", |f| {
         synced(f) && !f.applications.is_empty()
     })
     .await;
@@ -286,7 +262,7 @@ async fn the_engine_runs_in_process_and_releases_its_lease_on_shutdown(cluster) 
     let demo = DemoCluster::on(cluster).await;
     let client = demo.client();
     let (session, mut rx) = session(client.clone(), demo.name(), EngineMode::Auto, false);
-    let fleet = fleet_where(&mut rx, "our engine leading, with events", |f| {
+    let fleet = fleet_matching(&mut rx, "our engine leading, with events", |f| {
         f.lease_holder
             .as_deref()
             .is_some_and(|h| h.starts_with("edgedeck-console-"))
@@ -295,7 +271,7 @@ async fn the_engine_runs_in_process_and_releases_its_lease_on_shutdown(cluster) 
     .await;
     assert!(fleet.engine.contains("in-process"), "{}", fleet.engine);
     // The engine labels nodes into their groups; the stores show it.
-    fleet_where(&mut rx, "nodes labelled by the engine", |f| {
+    fleet_matching(&mut rx, "nodes labelled by the engine", |f| {
         f.nodes.iter().any(|n| {
             n.metadata
                 .labels
@@ -317,7 +293,7 @@ async fn the_engine_runs_in_process_and_releases_its_lease_on_shutdown(cluster) 
 
 async fn a_cluster_without_the_crds_says_how_to_install_them(cluster) {
     let (session, mut rx) = session(cluster.client(), cluster.name(), EngineMode::Off, false);
-    let fleet = fleet_where(&mut rx, "a partial connection", |f| {
+    let fleet = fleet_matching(&mut rx, "a partial connection", |f| {
         matches!(f.connection, ConnectionState::Partial { .. })
     })
     .await;
@@ -393,7 +369,7 @@ async fn delete_needs_the_version_shown_and_readonly_never_deletes(cluster) {
 
 /// The console says it is reconnecting and keeps showing what it last knew.
 async fn keeps_the_data_while_reconnecting(rx: &mut watch::Receiver<Arc<Fleet>>, before: &Fleet) {
-    let lost = fleet_where(rx, "reconnecting", |f| {
+    let lost = fleet_matching(rx, "reconnecting", |f| {
         matches!(f.connection, ConnectionState::Reconnecting { .. })
     })
     .await;
@@ -423,7 +399,7 @@ async fn a_lost_connection_keeps_the_data_and_recovers_by_itself() {
         EngineMode::Off,
         false,
     );
-    let before = fleet_where(&mut rx, "the demo fleet", synced).await;
+    let before = fleet_matching(&mut rx, "the demo fleet", synced).await;
     assert_eq!(before.nodes.len(), demo::count("Node"));
     cluster.shutdown().await;
 
@@ -435,7 +411,7 @@ async fn a_lost_connection_keeps_the_data_and_recovers_by_itself() {
     })
     .await
     .expect("restarts on the same port");
-    fleet_where(&mut rx, "connected again", synced).await;
+    fleet_matching(&mut rx, "connected again", synced).await;
     session.shutdown().await;
 }
 
@@ -445,7 +421,7 @@ async fn a_lost_connection_keeps_the_data_and_recovers_by_itself() {
 async fn a_lost_real_apiserver_keeps_the_data_and_recovers_by_itself() {
     let mut demo = DemoCluster::on(support::cluster::TestCluster::real().await).await;
     let (session, mut rx) = session(demo.client(), "real", EngineMode::Off, false);
-    let before = fleet_where(&mut rx, "the demo fleet", synced).await;
+    let before = fleet_matching(&mut rx, "the demo fleet", synced).await;
     assert_eq!(before.nodes.len(), demo::count("Node"));
     let plane = demo.control_plane_mut().expect("a real control plane");
     plane.stop_apiserver();
@@ -453,7 +429,7 @@ async fn a_lost_real_apiserver_keeps_the_data_and_recovers_by_itself() {
     keeps_the_data_while_reconnecting(&mut rx, &before).await;
 
     plane.start_apiserver().await;
-    fleet_where(&mut rx, "connected again", synced).await;
+    fleet_matching(&mut rx, "connected again", synced).await;
     session.shutdown().await;
 }
 
@@ -491,7 +467,7 @@ async fn a_cluster_that_comes_back_elsewhere_is_followed_through_the_kubeconfig(
         fleet_tx,
         results_tx,
     ));
-    let before = fleet_where(&mut rx, "the demo fleet", |f| {
+    let before = fleet_matching(&mut rx, "the demo fleet", |f| {
         synced(f) && !f.nodes.is_empty()
     })
     .await;
@@ -513,7 +489,7 @@ async fn a_cluster_that_comes_back_elsewhere_is_followed_through_the_kubeconfig(
     second
         .write_kubeconfig(&kubeconfig)
         .expect("kubeconfig rewritten");
-    fleet_where(&mut rx, "the cluster followed to its new address", |f| {
+    fleet_matching(&mut rx, "the cluster followed to its new address", |f| {
         synced(f)
             && f.nodes
                 .iter()

@@ -17,6 +17,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 use support::cluster::TestCluster;
+use support::fleet::fleet_where;
 use support::metrics::{self, Scrape};
 use support::proxy::FreezingProxy;
 use support::real::free_port;
@@ -30,25 +31,6 @@ use edgedeck::console::model::Fleet;
 use edgedeck::telemetry::Controller;
 use edgedeck::telemetry::scrape::MetricsUrl;
 use tokio::sync::watch;
-
-/// The first value `pick` finds in a published fleet, or a panic naming `what`.
-async fn fleet_where<T>(
-    rx: &mut watch::Receiver<Arc<Fleet>>,
-    what: &str,
-    pick: impl Fn(&Fleet) -> Option<T>,
-) -> T {
-    let deadline = tokio::time::Instant::now() + support::PATIENCE;
-    loop {
-        if let Some(found) = pick(&rx.borrow_and_update()) {
-            return found;
-        }
-        match tokio::time::timeout_at(deadline, rx.changed()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => panic!("fleet channel closed waiting for: {what}"),
-            Err(_) => panic!("timed out waiting for: {what}"),
-        }
-    }
-}
 
 /// An `edgedeck engine` child, killed when dropped (also on a failed assertion).
 struct EngineProcess {

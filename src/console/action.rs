@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crossterm::event::KeyEvent;
+use crossterm::event::{KeyEvent, MouseEvent};
 use serde_json::Value;
 
 use super::logs::{LogChunk, LogRequest};
@@ -35,6 +35,15 @@ pub enum Action {
     FleetUpdated(Arc<Fleet>),
     /// Outcome of an [`Effect`] that writes.
     WriteResult(WriteOutcome),
+    /// A mouse event (only with mouse capture on), and when it came, to
+    /// tell a double-click.
+    Mouse {
+        event: MouseEvent,
+        at: SystemTime,
+    },
+    /// The `$EDITOR` of [`Effect::EditExternally`] returned: the file's text,
+    /// or why there is none (the editor failed to start or exited non-zero).
+    ExternalEdited(Result<String, String>),
 
     Quit,
     Back,
@@ -70,6 +79,8 @@ pub enum Action {
     ToggleRegionOffline,
     /// `ctrl-d`: delete the selected EdgeApplication or NodeGroup, after a confirmation.
     Delete,
+    /// `space`: mark the selected matrix cell or target row for a bulk edit (or unmark it).
+    ToggleMark,
     Goto(ViewKind),
     SetTheme(String),
     SetContext(Option<String>),
@@ -154,6 +165,13 @@ pub enum Effect {
     SetOffline {
         nodes: Vec<String>,
         offline: bool,
+    },
+    /// Suspend the TUI, open `text` in `editor` (`$KUBE_EDITOR`/`$EDITOR`,
+    /// run by `sh -c` as kubectl does), and answer with
+    /// [`Action::ExternalEdited`]. Writes nothing itself.
+    EditExternally {
+        editor: String,
+        text: String,
     },
     Quit,
 }

@@ -351,7 +351,7 @@ impl Keymap {
                 NONE,
                 "E",
                 Action::EditYaml,
-                "edit the EdgeApplication as YAML",
+                "edit the EdgeApplication as YAML (in $KUBE_EDITOR / $EDITOR when set)",
             )
             .hint()
             .writes()
@@ -398,7 +398,7 @@ impl Keymap {
                 NONE,
                 "E",
                 Action::EditYaml,
-                "edit the EdgeApplication as YAML",
+                "edit the EdgeApplication as YAML (in $KUBE_EDITOR / $EDITOR when set)",
             )
             .writes(),
             b(
@@ -460,7 +460,7 @@ impl Keymap {
                 NONE,
                 "E",
                 Action::EditYaml,
-                "edit the EdgeApplication as YAML",
+                "edit the EdgeApplication as YAML (in $KUBE_EDITOR / $EDITOR when set)",
             )
             .hint()
             .writes()
@@ -496,6 +496,60 @@ impl Keymap {
                 "remove the selected target group",
             )
             .writes(),
+            b(
+                Matrix,
+                Char(' '),
+                NONE,
+                "space",
+                Action::ToggleMark,
+                "mark this cell for a bulk + - a x (esc clears the marks)",
+            )
+            .short("mark"),
+            b(
+                Apps,
+                Char(' '),
+                NONE,
+                "space",
+                Action::ToggleMark,
+                "mark every target of this application for a bulk + - x (esc clears the marks)",
+            )
+            .short("mark"),
+            b(
+                Apps,
+                Char('+'),
+                NONE,
+                "+",
+                Action::ScaleUp,
+                "with marks: scale every marked target up by one",
+            )
+            .writes(),
+            b(
+                Apps,
+                Char('-'),
+                NONE,
+                "-",
+                Action::ScaleDown,
+                "with marks: scale every marked target down by one",
+            )
+            .writes(),
+            b(
+                Apps,
+                Char('x'),
+                NONE,
+                "x",
+                Action::RemoveTarget,
+                "with marks: remove every marked target",
+            )
+            .writes(),
+            b(
+                AppDetail,
+                Char(' '),
+                NONE,
+                "space",
+                Action::ToggleMark,
+                "mark this target for a bulk + - x (esc clears the marks)",
+            )
+            .short("mark"),
             b(Text, Char('j'), NONE, "j/↓", Action::Down, "scroll down"),
             b(Text, KeyCode::Down, NONE, "↓", Action::Down, "scroll down"),
             b(Text, Char('k'), NONE, "k/↑", Action::Up, "scroll up"),

@@ -21,11 +21,13 @@
 
 pub mod action;
 pub mod app;
+pub mod config;
 pub mod edit;
 pub mod engine_stats;
 pub mod fixture;
 pub mod fixture_pods;
 pub mod keymap;
+pub mod keys_doc;
 pub mod live;
 pub mod logs;
 pub mod model;
@@ -35,6 +37,8 @@ pub mod widgets;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_bulk;
 #[cfg(test)]
 mod tests_counts;
 #[cfg(test)]

@@ -417,8 +417,15 @@ pub fn reconcile(
             out.extend(owned.iter().map(|s| Mutation::delete(s)));
         }
     }
+    // A selectorless Service keeps whatever Endpoints it has; only those of a
+    // Service that is gone are this controller's to clean up.
+    let present: BTreeSet<(&str, &str)> = services
+        .iter()
+        .filter(|s| !object::is_deleting(s))
+        .map(|s| (object::namespace(s), object::name(s)))
+        .collect();
     for (key, e) in &endpoints_by_name {
-        if !managed.contains(key) && object::label(e, LABEL_SKIP_MIRROR) == Some("true") {
+        if !present.contains(key) && object::label(e, LABEL_SKIP_MIRROR) == Some("true") {
             out.push(Mutation::delete(e));
         }
     }
@@ -581,6 +588,10 @@ mod tests {
         let mut manual = service(json!(80));
         manual["spec"]["selector"] = json!({});
         assert!(reconcile(&[&manual], &[], &[], &[], &[&user]).is_empty());
+        // Even the Endpoints the controller once wrote for it, skip-mirror
+        // label and all: kube-controller-manager only deletes those once the
+        // Service itself is gone.
+        assert!(reconcile(&[&manual], &[], &[], &[], &[&endpoints[0]]).is_empty());
     }
 
     #[test]

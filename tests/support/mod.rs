@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 pub mod cluster;
 pub mod demo;
 pub mod edge;
+pub mod fleet;
 pub mod kubectl;
 pub mod metrics;
 pub mod netns;

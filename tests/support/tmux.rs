@@ -37,7 +37,31 @@ impl Console {
             kubeconfig,
             &["--embedded", "--kubeconfig-out", &path],
             args,
+            &[],
         )
+    }
+
+    /// [`Console::embedded`] or [`Console::with_kubeconfig`] (`kubeconfig`
+    /// given), with `env` set for the console (`EDITOR`, …).
+    pub fn with_env(kubeconfig: Option<&Path>, args: &[&str], env: &[(&str, &str)]) -> Console {
+        let dir = tempfile::tempdir().expect("tempdir");
+        match kubeconfig {
+            Some(k) => {
+                let path = k.to_str().expect("utf-8 path").to_owned();
+                Console::launch(dir, k.to_owned(), &["--kubeconfig", &path], args, env)
+            }
+            None => {
+                let kubeconfig = dir.path().join("kubeconfig");
+                let path = kubeconfig.to_str().expect("utf-8 path").to_owned();
+                Console::launch(
+                    dir,
+                    kubeconfig,
+                    &["--embedded", "--kubeconfig-out", &path],
+                    args,
+                    env,
+                )
+            }
+        }
     }
 
     /// Starts `edgedeck --kubeconfig <kubeconfig> <args>`: the console on an
@@ -45,7 +69,13 @@ impl Console {
     pub fn with_kubeconfig(kubeconfig: &Path, args: &[&str]) -> Console {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = kubeconfig.to_str().expect("utf-8 path").to_owned();
-        Console::launch(dir, kubeconfig.to_owned(), &["--kubeconfig", &path], args)
+        Console::launch(
+            dir,
+            kubeconfig.to_owned(),
+            &["--kubeconfig", &path],
+            args,
+            &[],
+        )
     }
 
     fn launch(
@@ -53,6 +83,7 @@ impl Console {
         kubeconfig: PathBuf,
         target: &[&str],
         args: &[&str],
+        env: &[(&str, &str)],
     ) -> Console {
         let socket = dir.path().join("tmux.sock");
         let conf = dir.path().join("tmux.conf");
@@ -87,6 +118,10 @@ impl Console {
             .command(&new_session)
             .env("XDG_STATE_HOME", &state)
             .env("XDG_CONFIG_HOME", &config)
+            // The built-in editor unless a test names one.
+            .env_remove("KUBE_EDITOR")
+            .env_remove("EDITOR")
+            .envs(env.iter().copied())
             .output()
             .expect("tmux runs (is it installed?)");
         check("new-session", &out);
@@ -150,6 +185,14 @@ impl Console {
             texts.iter().all(|t| s.contains(t))
         })
         .await
+    }
+
+    /// Whether the program in the pane asked the terminal for mouse
+    /// reports: "1" or "0" (tmux's `mouse_any_flag`).
+    pub fn pane_mouse_mode(&self) -> String {
+        self.tmux(&["display-message", "-p", "-t", SESSION, "#{mouse_any_flag}"])
+            .trim()
+            .to_owned()
     }
 
     /// Waits for the console's kubeconfig (`--embedded` writes it once its

@@ -16,6 +16,9 @@ impl App {
                 self.mode = Mode::Form(form);
             }
             Action::Enter => match form.edit() {
+                Some(edit) if form.validate() && self.is_bulk_form(&form) => {
+                    self.bulk_form(form, edit);
+                }
                 Some(edit) if form.validate() => {
                     let base = form.base.clone();
                     self.preview(base, edit, Some(Box::new(Mode::Form(form))));

@@ -9,8 +9,9 @@
 //! NodeGroup), `yaml` (YAML editor), `preview` (diff), `conflict` (409),
 //! `confirm` (delete / discard questions), `command` (the `:` line),
 //! `filter` (`/`). Beside them: `normal` (actions on the views), `writes`
-//! (the write funnel, queue and outcomes) and `chrome` (header, prompt,
-//! status bar).
+//! (the write funnel, queue and outcomes), `chrome` (header, prompt,
+//! status bar), `bulk` (marks and bulk edits), `mouse`, and
+//! `external_editor` (`E` through `$EDITOR`).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -36,19 +37,23 @@ use super::views::{self, Ctx, ObjRef, Screen, View};
 use crate::api::{API_VERSION, EdgeApplication};
 use crate::engine::ObjectKey;
 
+mod bulk;
 mod chrome;
 mod command;
 mod confirm;
 mod conflict;
+mod external_editor;
 mod filter;
 mod form;
 mod keys;
 mod logs;
+mod mouse;
 mod normal;
 mod preview;
 mod writes;
 mod yaml;
 
+pub use bulk::{Mark, Marks};
 pub use command::COMMANDS;
 pub use conflict::ConflictView;
 use keys::scroll;
@@ -67,6 +72,13 @@ pub struct Options {
     pub log_path: Option<String>,
     /// Where the embedded cluster's kubeconfig was written (shown in the header).
     pub kubeconfig_out: Option<String>,
+    /// Mouse events are acted on (the terminal captures them only then).
+    pub mouse: bool,
+    /// The config file's key rebinding, on top of the keymap.
+    pub keys: Vec<super::config::Rebind>,
+    /// `$KUBE_EDITOR` / `$EDITOR`: `E` opens the object there instead of the
+    /// built-in YAML editor.
+    pub external_editor: Option<String>,
 }
 
 impl Default for Options {
@@ -79,6 +91,9 @@ impl Default for Options {
             contexts: Vec::new(),
             log_path: None,
             kubeconfig_out: None,
+            mouse: true,
+            keys: Vec::new(),
+            external_editor: None,
         }
     }
 }
@@ -149,6 +164,15 @@ pub struct App {
     logs: Option<Box<crate::console::logs::LogPane>>,
     /// Id of the last log stream asked for (chunks of older ones are dropped).
     log_id: u64,
+    pub mouse: bool,
+    rebinds: Vec<super::config::Rebind>,
+    external_editor: Option<String>,
+    /// The object open in `$EDITOR`, from `E` until it is saved or given up.
+    external: Option<external_editor::ExternalEdit>,
+    /// Matrix cells and target rows marked with `space` for a bulk edit.
+    pub marks: Marks,
+    /// The last left click, to tell a double-click.
+    last_click: Option<mouse::Click>,
 }
 
 struct QueuedEdit {
@@ -195,11 +219,7 @@ impl App {
             derived,
             stack: vec![Screen::new(View::Regions)],
             mode: Mode::Normal,
-            keymap: if controls {
-                Keymap::with_fleet_controls()
-            } else {
-                Keymap::new()
-            },
+            keymap: keymap_for(controls, &options.keys),
             themes: options.themes,
             theme,
             readonly: options.readonly,
@@ -220,6 +240,12 @@ impl App {
             left: Vec::new(),
             logs: None,
             log_id: 0,
+            mouse: options.mouse,
+            rebinds: options.keys,
+            external_editor: options.external_editor,
+            external: None,
+            marks: Marks::default(),
+            last_click: None,
         };
         app.refresh_tables();
         app
@@ -242,6 +268,7 @@ impl App {
             now: self.now,
             readonly: self.readonly,
             log_path: self.log_path.as_deref(),
+            marks: &self.marks,
         }
     }
 
@@ -278,6 +305,7 @@ impl App {
                 now: self.now,
                 readonly: self.readonly,
                 log_path: self.log_path.as_deref(),
+                marks: &self.marks,
             };
             for screen in self.stack.iter_mut().skip(first) {
                 if let Some(src) = views::source(&screen.view, &ctx) {
@@ -351,14 +379,11 @@ impl App {
                 }
                 if fleet.controls != self.controls {
                     self.controls = fleet.controls;
-                    self.keymap = if fleet.controls {
-                        Keymap::with_fleet_controls()
-                    } else {
-                        Keymap::new()
-                    };
+                    self.keymap = keymap_for(fleet.controls, &self.rebinds);
                 }
                 self.fleet = fleet;
                 self.derived = Derived::compute(&self.fleet);
+                self.marks.retain_existing(&self.derived);
                 self.refresh_tables();
                 if let Mode::NewGroup(form) = &mut self.mode {
                     form.refresh(&self.fleet.nodes, &self.fleet.node_groups);
@@ -371,6 +396,11 @@ impl App {
                 self.dirty = true;
                 return self.on_write_result(outcome);
             }
+            Action::Mouse { event, at } => return self.on_mouse(event, at),
+            Action::ExternalEdited(result) => {
+                self.dirty = true;
+                return self.on_external_edited(result);
+            }
             _ => {}
         }
         self.dirty = true;
@@ -379,4 +409,15 @@ impl App {
             _ => self.modal(action),
         }
     }
+}
+
+/// The shipped keymap (with the simulator's keys when it runs), rebound as the config file says.
+fn keymap_for(controls: bool, rebinds: &[super::config::Rebind]) -> Keymap {
+    let mut keymap = if controls {
+        Keymap::with_fleet_controls()
+    } else {
+        Keymap::new()
+    };
+    super::config::apply(&mut keymap, rebinds);
+    keymap
 }

@@ -15,7 +15,11 @@ impl App {
                 return vec![Effect::Quit];
             }
             Action::Back => {
-                if self.stack.len() > 1 {
+                if !self.marks.is_empty() {
+                    let n = self.marks.len();
+                    self.marks.clear();
+                    self.info(format!("{n} mark(s) cleared"));
+                } else if self.stack.len() > 1 {
                     self.flash = None;
                     self.stack.pop();
                     self.refresh_top();
@@ -162,12 +166,26 @@ impl App {
             }
             Action::Edit => return self.start_edit(),
             Action::EditYaml => {
+                if let (false, Some(editor)) = (self.readonly, self.external_editor.clone()) {
+                    return self.open_external(editor);
+                }
                 if !self.refuse_readonly() {
                     match self.selected_app_object() {
                         Some(app) => self.mode = Mode::YamlEdit(Box::new(YamlEditor::new(app))),
                         None => self.info("select an application first"),
                     }
                 }
+            }
+            Action::ToggleMark => self.toggle_mark(),
+            Action::ScaleUp | Action::ScaleDown | Action::AddTarget | Action::RemoveTarget
+                if !self.marks.is_empty() =>
+            {
+                return self.bulk(match action {
+                    Action::ScaleUp => bulk::BulkOp::Scale(1),
+                    Action::ScaleDown => bulk::BulkOp::Scale(-1),
+                    Action::AddTarget => bulk::BulkOp::AddTarget,
+                    _ => bulk::BulkOp::RemoveTarget,
+                });
             }
             Action::ScaleUp | Action::ScaleDown => {
                 if self.refuse_readonly() {

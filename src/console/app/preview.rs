@@ -12,7 +12,12 @@ impl App {
         action: Action,
     ) -> Vec<Effect> {
         match action {
-            Action::Back => self.mode = back.map_or(Mode::Normal, |b| *b),
+            Action::Back => {
+                if self.external.take().is_some() {
+                    self.info("edit not saved");
+                }
+                self.mode = back.map_or(Mode::Normal, |b| *b)
+            }
             Action::Up | Action::Down => {
                 preview.scroll = scroll(preview.scroll, matches!(action, Action::Down))
                     .min(preview.text.max_scroll());
@@ -31,10 +36,13 @@ impl App {
                     self.mode = Mode::Diff { preview, back };
                     return Vec::new();
                 }
-                let preview = *preview;
-                let effects = self.save_candidate(preview.pending, &preview.candidate);
+                let mut preview = *preview;
+                let also = std::mem::take(&mut preview.also);
+                let mut effects = self.save_candidate(preview.pending, &preview.candidate);
                 if !effects.is_empty() {
                     self.saving_from = back;
+                    effects.extend(self.queue_also(also));
+                    self.marks.clear();
                 }
                 return effects;
             }

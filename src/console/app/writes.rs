@@ -12,23 +12,31 @@ impl App {
                 self.pending = None;
                 self.status_retries = 0;
                 self.saving_from = None;
+                self.external = None;
                 self.info(format!("✓ {what}"));
                 return self.send_queued(written.map(|w| *w));
             }
             WriteOutcome::Failed { error } => {
-                self.pending = None;
+                let failed = self.pending.take();
                 self.status_retries = 0;
-                let dropped = self.drop_queue();
-                match self.saving_from.take() {
+                let dropped = self.drop_queued_for(failed.as_ref());
+                if let Some(reopen) = self.external_write_failed(&error) {
+                    return reopen;
+                }
+                let message = match self.saving_from.take() {
                     // Only when nothing else took the keyboard meanwhile.
                     Some(editor) if matches!(self.mode, Mode::Normal) => {
                         self.mode = *editor;
-                        self.error(format!(
+                        format!(
                             "✗ write failed: {error}{dropped}; your edit is still open (ctrl-s to try again)"
-                        ));
+                        )
                     }
-                    _ => self.error(format!("✗ write failed: {error}{dropped}")),
-                }
+                    _ => format!("✗ write failed: {error}{dropped}"),
+                };
+                // Other applications of a bulk edit are independent of this one.
+                let others = self.send_queued(None);
+                self.error(message);
+                return others;
             }
             WriteOutcome::Done { message } => self.info(format!("✓ {message}")),
             WriteOutcome::Error { message } => self.error(format!("✗ {message}")),
@@ -46,15 +54,20 @@ impl App {
                 }
                 Some(pending) => {
                     self.status_retries = 0;
-                    // Queued edits were meant for the object this one would
-                    // have made; the user decides anew on what is there now.
-                    let dropped = self.drop_queue();
+                    // Queued edits of this object were meant for the object
+                    // this one would have made; the user decides anew on
+                    // what is there now. Other objects' edits still go.
+                    let dropped = self.drop_queued_for(Some(&pending));
                     // The conflict view carries the edit from here on.
                     self.saving_from = None;
+                    self.external = None;
+                    self.mode = Mode::Conflict(Box::new(ConflictView::new(pending, *current)));
+                    let others = self.send_queued(None);
                     self.flash = Some(Flash::Error(format!(
                         "✗ 409 Conflict: the object changed meanwhile{dropped}"
                     )));
-                    self.mode = Mode::Conflict(Box::new(ConflictView::new(pending, *current)));
+                    self.flash_at = self.now;
+                    return others;
                 }
                 None => self.error("✗ conflict on a write that is no longer pending"),
             },
@@ -113,7 +126,13 @@ impl App {
             Mode::Diff { preview, .. } => {
                 let edit = preview.pending.edit.clone();
                 match DiffPreview::new(current, edit) {
-                    Ok(rebased) => **preview = rebased,
+                    Ok(mut rebased) => {
+                        // A bulk preview keeps the others; each is sent on
+                        // what the fleet holds when its turn comes.
+                        let also = std::mem::take(&mut preview.also);
+                        rebased.also_with(also, &[]);
+                        **preview = rebased
+                    }
                     Err(e) => {
                         self.error(format!("✗ your edit no longer applies: {e}"));
                         return;
@@ -174,10 +193,21 @@ impl App {
         }
     }
 
-    /// Forgets the queued edits; the words to add to the message saying why.
-    pub(super) fn drop_queue(&mut self) -> String {
+    /// Forgets the queued edits of the object `pending` wrote (all of them
+    /// when it is not known); the words to add to the message saying why.
+    pub(super) fn drop_queued_for(&mut self, pending: Option<&PendingWrite>) -> String {
         let n = self.queued.len();
-        self.queued.clear();
+        match pending {
+            Some(p) => {
+                let app = (
+                    p.base.metadata.namespace.clone(),
+                    p.base.metadata.name.clone().unwrap_or_default(),
+                );
+                self.queued.retain(|q| q.app != app);
+            }
+            None => self.queued.clear(),
+        }
+        let n = n - self.queued.len();
         if n == 0 {
             String::new()
         } else {

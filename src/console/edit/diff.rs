@@ -97,6 +97,9 @@ pub struct DiffPreview {
     pub text: crate::console::widgets::text::TextState,
     /// Whether anything changes at all.
     pub changes: bool,
+    /// A bulk edit: the other applications that change, each saved on its
+    /// own after this one (their lines are in `lines` too).
+    pub also: Vec<DiffPreview>,
 }
 
 impl DiffPreview {
@@ -159,7 +162,66 @@ impl DiffPreview {
             scroll: 0,
             text: Default::default(),
             changes,
+            also: Vec::new(),
         })
+    }
+
+    /// Makes this the preview of a bulk edit: every application under its
+    /// own heading, and the marks that change nothing named at the end.
+    pub fn also_with(&mut self, others: Vec<DiffPreview>, skipped: &[String]) {
+        if others.is_empty() && skipped.is_empty() {
+            return;
+        }
+        let heading = |p: &DiffPreview| {
+            (
+                Tag::Heading,
+                format!(
+                    "━━ {}/{}: {}",
+                    p.pending
+                        .base
+                        .metadata
+                        .namespace
+                        .as_deref()
+                        .unwrap_or("default"),
+                    p.pending.base.metadata.name.as_deref().unwrap_or("?"),
+                    p.pending.edit.describe()
+                ),
+            )
+        };
+        let mut lines = vec![(
+            Tag::Note,
+            format!(
+                "{} application(s) change; each is saved on its own, with its resourceVersion",
+                1 + others.len()
+            ),
+        )];
+        lines.push(heading(self));
+        lines.append(&mut self.lines);
+        for p in &others {
+            lines.push(heading(p));
+            lines.extend(p.lines.iter().cloned());
+            self.changes |= p.changes;
+        }
+        if !skipped.is_empty() {
+            lines.push((
+                Tag::Note,
+                format!(
+                    "unchanged (not a target, or already one): {}",
+                    skipped.join(", ")
+                ),
+            ));
+        }
+        self.lines = lines;
+        self.also = others;
+    }
+
+    /// What the title names: the edit, or how many applications a bulk edit changes.
+    pub fn what(&self) -> String {
+        if self.also.is_empty() {
+            self.pending.edit.describe()
+        } else {
+            format!("bulk edit of {} applications", 1 + self.also.len())
+        }
     }
 }
 
@@ -177,10 +239,7 @@ pub fn styled_lines(lines: &[(Tag, String)], theme: &Theme) -> Vec<Line<'static>
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, preview: &DiffPreview, theme: &Theme) {
-    let title = format!(
-        "Diff: {} — y save · esc back",
-        preview.pending.edit.describe()
-    );
+    let title = format!("Diff: {} — y save · esc back", preview.what());
     text::draw(
         frame,
         area,

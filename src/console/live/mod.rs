@@ -12,6 +12,7 @@
 //! - [`logs`]: a pod's log streamed to the Logs view
 //! - [`engine`]: `--engine auto|on|off` and the in-process engine
 //! - [`executor`]: effects → API requests (409 → conflict), read-only refusal
+//! - [`editor`]: `$KUBE_EDITOR`/`$EDITOR` on a private file, for `E`
 //! - [`embedded`], [`controls`]: the embedded cluster and its simulator controls
 //! - [`paths`]: state directory, log file
 //!
@@ -19,6 +20,7 @@
 
 pub mod backend;
 pub mod controls;
+pub mod editor;
 pub mod embedded;
 pub mod engine;
 pub mod executor;
@@ -73,6 +75,10 @@ pub struct ConsoleOptions {
     pub themes: ThemeSet,
     /// Where logs go (shown in help and the engine view).
     pub log_path: Option<PathBuf>,
+    /// Mouse capture (off: the terminal's own text selection works).
+    pub mouse: bool,
+    /// The config file's settings (key rebinding, log tail, soak time).
+    pub config: crate::console::config::Config,
 }
 
 #[derive(Debug, Error)]

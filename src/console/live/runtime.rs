@@ -95,6 +95,9 @@ pub async fn run(opts: ConsoleOptions) -> Result<(), ConsoleError> {
             contexts,
             log_path: opts.log_path.as_ref().map(|p| p.display().to_string()),
             kubeconfig_out,
+            mouse: opts.mouse,
+            keys: opts.config.keys.clone(),
+            external_editor: super::editor::from_env(),
         },
     );
 
@@ -113,7 +116,7 @@ pub async fn run(opts: ConsoleOptions) -> Result<(), ConsoleError> {
     };
     let mut backend = tokio::spawn(backend::run(config, commands_rx, fleet_tx, results_tx));
 
-    let mut tui = match Tui::enter() {
+    let mut tui = match Tui::enter().and_then(|mut tui| tui.set_mouse(opts.mouse).map(|()| tui)) {
         Ok(tui) => tui,
         Err(e) => {
             let _ = commands.send(Command::Shutdown);
@@ -172,6 +175,9 @@ async fn event_loop(
                 Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
                     effects = app.update(Action::Key(key));
                 }
+                Some(Ok(Event::Mouse(event))) => {
+                    effects = app.update(Action::Mouse { event, at: SystemTime::now() });
+                }
                 Some(Ok(Event::Resize(_, _))) => force = true,
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e.into()),
@@ -202,9 +208,27 @@ async fn event_loop(
             _ = terminate.recv() => break,
             _ = hangup.recv() => break,
         }
-        for effect in effects {
-            if effect != Effect::Quit {
-                let _ = commands.send(Command::Effect(effect));
+        let mut effects = std::collections::VecDeque::from(effects);
+        while let Some(effect) = effects.pop_front() {
+            match effect {
+                Effect::Quit => {}
+                Effect::EditExternally { editor, text } => {
+                    // The editor owns the terminal meanwhile: no key reader
+                    // may take its input (a new one starts after).
+                    drop(keys);
+                    tui.suspend();
+                    let edited =
+                        tokio::task::spawn_blocking(move || super::editor::edit(&editor, &text))
+                            .await
+                            .unwrap_or_else(|e| Err(format!("the editor task failed: {e}")));
+                    tui.resume()?;
+                    keys = EventStream::new();
+                    force = true;
+                    effects.extend(app.update(Action::ExternalEdited(edited)));
+                }
+                effect => {
+                    let _ = commands.send(Command::Effect(effect));
+                }
             }
         }
         if app.take_dirty() || force {

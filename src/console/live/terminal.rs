@@ -8,9 +8,10 @@ use std::sync::{Once, OnceLock};
 use std::thread::ThreadId;
 
 use crossterm::cursor::Show;
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::execute;
 use crossterm::terminal::{
-    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+    Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -19,6 +20,8 @@ use crate::console::App;
 
 /// Whether the TUI owns the terminal right now.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// Whether the terminal reports the mouse to us (given back on restore).
+static MOUSE: AtomicBool = AtomicBool::new(false);
 /// The thread drawing the TUI.
 static UI_THREAD: OnceLock<ThreadId> = OnceLock::new();
 static HOOK: Once = Once::new();
@@ -26,6 +29,9 @@ static HOOK: Once = Once::new();
 /// Leaves raw mode and the alternate screen and shows the cursor; harmless when already done.
 pub fn restore() {
     if ACTIVE.swap(false, Ordering::SeqCst) {
+        if MOUSE.swap(false, Ordering::SeqCst) {
+            let _ = execute!(stdout(), DisableMouseCapture);
+        }
         let _ = disable_raw_mode();
         let _ = execute!(stdout(), LeaveAlternateScreen, Show);
     }
@@ -52,6 +58,7 @@ fn install_panic_hook() {
 
 pub struct Tui {
     terminal: Terminal<CrosstermBackend<Stdout>>,
+    mouse: bool,
 }
 
 impl Tui {
@@ -66,7 +73,10 @@ impl Tui {
             return Err(e);
         }
         match Terminal::new(CrosstermBackend::new(stdout())) {
-            Ok(terminal) => Ok(Tui { terminal }),
+            Ok(terminal) => Ok(Tui {
+                terminal,
+                mouse: false,
+            }),
             Err(e) => {
                 restore();
                 Err(e)
@@ -81,6 +91,36 @@ impl Tui {
     /// Gives the terminal back.
     pub fn leave(&mut self) {
         restore();
+    }
+
+    /// Mouse capture on or off. Off, the terminal keeps its own text selection.
+    pub fn set_mouse(&mut self, on: bool) -> io::Result<()> {
+        self.mouse = on;
+        if on {
+            execute!(stdout(), EnableMouseCapture)?;
+        }
+        MOUSE.store(on, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Gives the terminal to another program (`$EDITOR`) until [`Tui::resume`].
+    pub fn suspend(&mut self) {
+        restore();
+    }
+
+    /// Takes the terminal back after [`Tui::suspend`] and redraws everything.
+    pub fn resume(&mut self) -> io::Result<()> {
+        enable_raw_mode()?;
+        ACTIVE.store(true, Ordering::SeqCst);
+        execute!(stdout(), EnterAlternateScreen)?;
+        self.set_mouse(self.mouse)?;
+        // Not `Terminal::clear`: it asks the terminal where the cursor is,
+        // and the answer can be lost while the key reader restarts. The
+        // screen is cleared directly, and forgetting the last frame makes
+        // the next draw write every cell.
+        execute!(stdout(), Clear(ClearType::All))?;
+        self.terminal.swap_buffers();
+        Ok(())
     }
 }
 

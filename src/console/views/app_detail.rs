@@ -58,13 +58,25 @@ pub fn overrides_summary(o: &Overriders) -> String {
 pub struct TargetsTable<'a> {
     pub app: Option<&'a AppInfo>,
     pub object: Option<&'a EdgeApplication>,
+    /// The target groups marked for a bulk edit.
+    pub marked: Vec<String>,
 }
 
 impl<'a> TargetsTable<'a> {
     pub fn new(ctx: &'a Ctx<'a>, namespace: &str, name: &str) -> Self {
         let app = ctx.derived.app(namespace, name);
         let object = app.and_then(|a| ctx.fleet.applications.get(a.object));
-        TargetsTable { app, object }
+        let marked = ctx
+            .marks
+            .iter()
+            .filter(|m| m.namespace == namespace && m.name == name)
+            .map(|m| m.group.clone())
+            .collect();
+        TargetsTable {
+            app,
+            object,
+            marked,
+        }
     }
 
     pub fn group_name(&self, row: usize) -> Option<&str> {
@@ -114,7 +126,11 @@ impl TableSource for TargetsTable<'_> {
             .and_then(|a| a.status.groups.iter().find(|g| g.name == t.name));
         let standing = self.app.and_then(|a| a.replicas_in(&t.name));
         vec![
-            Line::from(t.name.clone()),
+            if self.marked.contains(&t.name) {
+                styled(format!("* {}", t.name), theme.accent())
+            } else {
+                Line::from(t.name.clone())
+            },
             match (self.app, standing) {
                 (Some(app), Some(s)) => {
                     let (text, style) = app_standing_text(app, s, theme);

@@ -63,7 +63,12 @@ impl TableSource for AppsTable<'_> {
         }
         vec![
             Line::from(a.namespace.clone()),
-            Line::from(a.name.clone()),
+            // Marked for a bulk edit (space): every target of it.
+            if self.ctx.marks.any_of(&a.namespace, &a.name) {
+                styled(format!("* {}", a.name), theme.accent())
+            } else {
+                Line::from(a.name.clone())
+            },
             Line::from(a.targets.join(",")),
             if let Some(lag) = &a.lag {
                 styled(

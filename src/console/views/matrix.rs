@@ -69,13 +69,31 @@ pub fn cell_text(
     }
 }
 
+/// How many group columns fit in `area`, and the first one shown when
+/// `selected` is the selected one.
+fn window(area: Rect, selected: usize, groups: usize) -> (usize, usize, usize) {
+    let visible_cols = usize::from(area.width.saturating_sub(APP_COL + 3) / (CELL + 1)).max(1);
+    let selected_col = selected.min(groups.saturating_sub(1));
+    let first_col = (selected_col + 1).saturating_sub(visible_cols);
+    (visible_cols, selected_col, first_col)
+}
+
+/// The group column (its index among all groups) drawn at terminal column
+/// `x`, as the matrix was last drawn; `None` on the application column.
+pub fn column_at(screen: &Screen, groups: usize, x: u16) -> Option<usize> {
+    let area = screen.table.area.get();
+    let (visible, _, first) = window(area, screen.column, groups);
+    // The border, the application column, then cells one space apart.
+    let start = area.x + 1 + APP_COL + 1;
+    let shown = usize::from(x.checked_sub(start)? / (CELL + 1));
+    (shown < visible && first + shown < groups).then_some(first + shown)
+}
+
 pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx) {
     let theme = ctx.theme;
     let groups = group_names(ctx);
     let state = &screen.table;
-    let visible_cols = usize::from(area.width.saturating_sub(APP_COL + 3) / (CELL + 1)).max(1);
-    let selected_col = screen.column.min(groups.len().saturating_sub(1));
-    let first_col = (selected_col + 1).saturating_sub(visible_cols);
+    let (visible_cols, selected_col, first_col) = window(area, screen.column, groups.len());
     let shown: Vec<&str> = groups
         .iter()
         .skip(first_col)
@@ -85,6 +103,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx) {
 
     let height = usize::from(area.height.saturating_sub(3));
     state.page.set(height);
+    state.area.set(area);
     let mut offset = state.offset.get();
     if state.selected < offset {
         offset = state.selected;
@@ -116,14 +135,28 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx) {
                 theme.base()
             };
             let mut cells = vec![ellipsize(styled(src.filter_text(app), name_style), APP_COL)];
+            let (ns, name) = ctx
+                .derived
+                .apps
+                .get(app)
+                .map_or(("", ""), |a| (a.namespace.as_str(), a.name.as_str()));
             for (ci, g) in shown.iter().enumerate() {
                 let (t, s) = cell_text(ctx, app, g, theme);
                 let selected = is_row && first_col + ci == selected_col;
+                // A marked cell (space, for a bulk edit) carries a * where
+                // the selection's bracket would open.
+                let mark = if ctx.marks.contains(ns, name, g) {
+                    "*"
+                } else {
+                    ""
+                };
                 cells.push(ellipsize(
                     if selected {
-                        styled(format!("[{t}]"), theme.selected())
-                    } else {
+                        styled(format!("[{mark}{t}]"), theme.selected())
+                    } else if mark.is_empty() {
                         styled(format!(" {t}"), s)
+                    } else {
+                        styled(format!("*{t}"), s.add_modifier(Modifier::BOLD))
                     },
                     CELL,
                 ));
@@ -149,6 +182,11 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx) {
         .title(Line::from(vec![
             Span::styled(" Matrix ready/desired ", theme.title()),
             Span::styled(format!("[{}]{more} ", state.order.len()), theme.muted()),
+            if ctx.marks.is_empty() {
+                Span::raw("")
+            } else {
+                Span::styled(format!("{} marked ", ctx.marks.len()), theme.accent())
+            },
         ]));
     frame.render_widget(
         Table::new(rows, widths)

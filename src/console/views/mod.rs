@@ -42,6 +42,8 @@ pub struct Ctx<'a> {
     pub readonly: bool,
     /// Where the console logs (shown in help and the engine view).
     pub log_path: Option<&'a str>,
+    /// What `space` marked for a bulk edit.
+    pub marks: &'a crate::console::app::Marks,
 }
 
 /// An object the user can look at with `y` / `d`.

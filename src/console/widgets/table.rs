@@ -60,6 +60,8 @@ pub struct TableState {
     /// The widest content seen per column since the view opened: columns
     /// grow to fit what scrolls by but do not shrink back, so they hold still.
     pub seen: std::cell::RefCell<Vec<u16>>,
+    /// Where the table was last drawn, borders included: a mouse click maps to a row through it.
+    pub area: StdCell<Rect>,
 }
 
 impl TableState {
@@ -117,6 +119,19 @@ impl TableState {
         moved
     }
 
+    /// The position in `order` of the row drawn at terminal row `y`, column
+    /// `x` (under the border and the header line), if there is one.
+    pub fn position_at(&self, x: u16, y: u16) -> Option<usize> {
+        let area = self.area.get();
+        let inside = x > area.x && x + 1 < area.x + area.width;
+        let first = area.y + 2;
+        if !inside || y < first || y + 1 >= area.y + area.height {
+            return None;
+        }
+        let pos = self.offset.get() + usize::from(y - first);
+        (pos < self.order.len()).then_some(pos)
+    }
+
     pub fn page_size(&self) -> i64 {
         i64::try_from(self.page.get().max(1)).unwrap_or(1)
     }
@@ -151,6 +166,7 @@ pub fn draw(
     let columns = source.columns();
     let inner_height = usize::from(area.height.saturating_sub(3)); // borders + header
     state.page.set(inner_height);
+    state.area.set(area);
     let total = state.order.len();
     let mut offset = state.offset.get();
     if state.selected < offset {
