@@ -148,6 +148,39 @@ shot 08-engine
 keys 1; wait_for "Regions ["; keys g j j Enter; wait_for "Group hangzhou"; settle 1
 shot 09-group
 
+
+# The pods of hangzhou (`p`), one pod's log (`l`), then the Events view.
+keys Escape; wait_for "Regions ["; keys p; wait_for "Pods of hangzhou"; settle 1
+shot 15-pods
+keys / ; tm send-keys -t shots -l nginx-hangzhou; keys Enter; keys l; wait_for "streaming"; sleep 5
+shot 16-logs
+# The simulator records no Events: two are created with kubectl, one per API.
+KUBECONFIG=$WORK/kubeconfig kubectl apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Event
+metadata: {name: nginx-hangzhou.probe, namespace: edge-apps}
+involvedObject: {kind: Deployment, name: nginx-hangzhou, namespace: edge-apps}
+type: Normal
+reason: ScalingReplicaSet
+message: Scaled up replica set nginx-hangzhou to 2
+source: {component: deployment-controller}
+---
+apiVersion: events.k8s.io/v1
+kind: Event
+metadata: {name: hz-edge-01.probe, namespace: default}
+eventTime: "$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)"
+reportingController: node-controller
+reportingInstance: node-controller-1
+action: StatusChange
+reason: NodeNotReady
+note: Node hz-edge-01 status is now NodeNotReady
+type: Warning
+regarding: {kind: Node, name: hz-edge-01}
+YAML
+keys Escape; keys : ; tm send-keys -t shots -l events; keys Enter; wait_for "ScalingReplicaSet"; wait_for "NodeNotReady"; settle 1
+shot 17-events
+keys 1; wait_for "Regions ["
+
 # Take the selected region (hangzhou) offline with the simulator's `O` key
 # and show how regions, applications and traffic react.
 keys Escape; wait_for "Regions ["

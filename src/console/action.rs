@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use crossterm::event::{KeyEvent, MouseEvent};
 use serde_json::Value;
 
+use super::logs::{LogChunk, LogRequest};
 use super::model::Fleet;
 use crate::api::EdgeApplication;
 use crate::engine::ObjectKey;
@@ -20,6 +21,8 @@ pub enum ViewKind {
     Traffic,
     Engine,
     Nodes,
+    Pods,
+    Events,
 }
 
 #[derive(Debug, Clone)]
@@ -82,6 +85,17 @@ pub enum Action {
     SetTheme(String),
     SetContext(Option<String>),
     SetNamespace(Option<String>),
+    /// `p`: the pods of the selected group, node or generated workload.
+    Pods,
+    /// `l`: the selected pod's log (a generated workload: pick one of its pods).
+    Logs,
+    /// Logs view: follow on/off, previous container on/off, next container,
+    /// next tail length, wrap on/off.
+    LogFollow,
+    LogPrevious,
+    LogContainer,
+    LogTail,
+    LogWrap,
 }
 
 /// What the I/O layer reports back about a write.
@@ -110,6 +124,8 @@ pub enum WriteOutcome {
     Error {
         message: String,
     },
+    /// Lines (or the end) of the log stream the Logs view asked for.
+    Log(LogChunk),
 }
 
 /// I/O the App wants done. The App never performs I/O itself.
@@ -141,6 +157,10 @@ pub enum Effect {
         key: ObjectKey,
         resource_version: String,
     },
+    /// Stream a pod's log (`pods/log`); replaces the stream running.
+    StreamLogs(LogRequest),
+    /// The Logs view closed: stop the stream.
+    StopLogs,
     /// Embedded fleet simulator: take `nodes` offline (or back online).
     SetOffline {
         nodes: Vec<String>,

@@ -95,7 +95,8 @@ fn deployment(ns: &str, name: &str, app: &str, replicas: i64, ready: i64) -> Val
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": name, "namespace": ns, "generation": 1,
                      "labels": {"apps.kubeedge.io/edgeapplication-name": app}},
-        "spec": {"replicas": replicas},
+        "spec": {"replicas": replicas, "template": {"spec": {"nodeSelector": {
+            "apps.kubeedge.io/belonging-to": name.rsplit('-').next().unwrap_or_default()}}}},
         "status": {"observedGeneration": 1, "replicas": replicas, "updatedReplicas": replicas,
                    "readyReplicas": ready, "availableReplicas": ready}
     })
@@ -245,6 +246,9 @@ pub fn demo_fleet() -> Fleet {
         lagging: Vec::new(),
         offline: Default::default(),
         controls: false,
+        pods: super::fixture_pods::pods(),
+        cluster_events: super::fixture_pods::cluster_events(),
+        node_leases: super::fixture_pods::node_leases(),
     }
 }
 

@@ -5,6 +5,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::action::{Action, ViewKind};
 use super::views::View;
 
+mod pods;
+
 /// Where a binding applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -26,6 +28,10 @@ pub enum Scope {
     GroupForm,
     Diff,
     Conflict,
+    Pods,
+    /// Kubernetes Events.
+    Events,
+    Logs,
 }
 
 impl Scope {
@@ -44,6 +50,9 @@ impl Scope {
             Scope::GroupForm => "New NodeGroup",
             Scope::Diff => "Diff preview",
             Scope::Conflict => "Conflict (409)",
+            Scope::Pods => "Pods",
+            Scope::Events => "Events",
+            Scope::Logs => "Logs",
         }
     }
 }
@@ -132,7 +141,7 @@ use KeyCode::Char;
 impl Keymap {
     pub fn new() -> Keymap {
         use Scope::*;
-        let bindings =
+        let mut bindings =
             vec![
             b(
                 Table,
@@ -140,7 +149,7 @@ impl Keymap {
                 CTRL,
                 "ctrl-d",
                 Action::Delete,
-                "delete the selected EdgeApplication or NodeGroup (asks first)",
+                "delete the selected EdgeApplication, NodeGroup or pod (asks first)",
             )
             .writes()
             .short("delete"),
@@ -150,7 +159,7 @@ impl Keymap {
                 NONE,
                 ":",
                 Action::StartCommand,
-                "command line (:regions :apps :matrix :traffic :engine :nodes :ctx :ns :theme :q)",
+                "command line (:regions :apps :matrix :traffic :engine :nodes :pods :events :ctx :ns :theme :q)",
             )
             .hint(),
             b(
@@ -668,6 +677,7 @@ impl Keymap {
             )
             .hint(),
         ];
+        bindings.extend(pods::bindings());
         Keymap { bindings }
     }
 
@@ -710,6 +720,9 @@ impl Keymap {
             View::Apps => Some(Scope::Apps),
             View::Matrix => Some(Scope::Matrix),
             View::AppDetail { .. } => Some(Scope::AppDetail),
+            View::Pods(_) => Some(Scope::Pods),
+            View::Events => Some(Scope::Events),
+            View::Logs(_) => Some(Scope::Logs),
             _ => None,
         };
         let body = if view.is_text() {

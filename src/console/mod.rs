@@ -25,9 +25,11 @@ pub mod config;
 pub mod edit;
 pub mod engine_stats;
 pub mod fixture;
+pub mod fixture_pods;
 pub mod keymap;
 pub mod keys_doc;
 pub mod live;
+pub mod logs;
 pub mod model;
 pub mod theme;
 pub mod views;
@@ -39,6 +41,8 @@ mod tests;
 mod tests_bulk;
 #[cfg(test)]
 mod tests_counts;
+#[cfg(test)]
+mod tests_pods;
 
 pub use action::{Action, Effect, ViewKind, WriteOutcome};
 pub use app::{App, Options};

@@ -3,7 +3,10 @@
 //! version. Nothing here decides a domain question itself: membership,
 //! rendering, availability and traffic all come from `crate::engine`.
 
+pub mod cluster_events;
+pub mod heartbeats;
 mod objects;
+pub mod pods;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::SystemTime;
@@ -69,6 +72,12 @@ pub struct Fleet {
     pub lagging: Vec<AppLag>,
     /// Nodes the embedded fleet simulator holds offline (embedded mode only).
     pub offline: BTreeSet<String>,
+    /// Every pod, slim (see [`pods`]), sorted by namespace and name.
+    pub pods: Vec<pods::PodInfo>,
+    /// Kubernetes Events of both APIs, one per uid, newest first.
+    pub cluster_events: Vec<cluster_events::ClusterEvent>,
+    /// Leases in `kube-node-lease`.
+    pub node_leases: Vec<heartbeats::NodeLease>,
     /// The embedded fleet simulator can take nodes offline (`o`, `O` keys).
     pub controls: bool,
 }
@@ -279,6 +288,10 @@ pub struct Derived {
     pub ungrouped: Vec<usize>,
     pub apps: Vec<AppInfo>,
     pub services: Vec<ServiceInfo>,
+    /// Heartbeats, in `nodes` order.
+    pub beats: Vec<heartbeats::NodeBeat>,
+    /// Workload, application and group of each pod, in `Fleet::pods` order.
+    pub pod_places: Vec<pods::PodPlace>,
 }
 
 fn in_namespace(ns: Option<&str>, filter: Option<&str>) -> bool {
@@ -559,8 +572,12 @@ impl Derived {
             .map(|(i, _)| i)
             .collect();
 
+        let beats = heartbeats::compute(fleet, &nodes);
+        let pod_places = pods::place(fleet, &nodes);
         Derived {
             version: fleet.version,
+            beats,
+            pod_places,
             membership,
             index,
             nodes,

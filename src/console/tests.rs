@@ -231,7 +231,7 @@ fn snapshot_yaml_masks_secrets_and_describe() {
 fn snapshot_help_generated_from_keymap() {
     let mut a = app();
     key(&mut a, KeyCode::Char('?'));
-    let s = screen(&a, W, 100);
+    let s = screen(&a, W, 130);
     for b in &a.keymap.bindings {
         assert!(s.contains(b.help), "help lists {:?}", b.help);
     }
@@ -862,7 +862,7 @@ fn the_selected_row_is_drawn_in_selection_colours_only() {
     let row = (0..buf.area.height)
         .find(|&y| {
             let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
-            line.contains("NotReady ·") && line.contains("beijing")
+            line.contains("NotReady for 7m ·") && line.contains("beijing")
         })
         .expect("beijing row, selected first, with its NotReady warning");
     let (fg, bg) = (a.theme.selected_fg, a.theme.selected_bg);

@@ -41,6 +41,7 @@ mod openapi;
 mod operations;
 mod patch;
 mod persist;
+mod pod_log;
 mod request;
 mod resources;
 mod selectors;

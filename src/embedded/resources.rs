@@ -184,6 +184,9 @@ const BUILTINS: &[Builtin] = &[
         &[],
     ),
     builtin("coordination.k8s.io", "v1", "Lease", "leases", true, &[]),
+    // Stored apart from core Events (kube-apiserver serves one store under
+    // both); the console reads both and keeps one per uid.
+    builtin("events.k8s.io", "v1", "Event", "events", true, &[]),
     // kube-proxy watches them for the cluster's Service ranges.
     with_status(builtin(
         "networking.k8s.io",

@@ -236,6 +236,11 @@ async fn resource_request(
         Some("scale") if info.scale.is_some() => {
             return scale_request(state, info, path, method, headers, query, body.as_ref());
         }
+        Some("log") if info.kind == "Pod" && method == Method::GET => {
+            let pod = operations::get(cluster, info, ns, path.name.as_deref().unwrap_or(""))?;
+            let q = super::pod_log::LogQuery::parse(query)?;
+            return super::pod_log::respond(pod, q, state.shutdown.clone());
+        }
         Some(_) => return Err(ApiError::NoSuchResource),
     };
     let table = table_mode(headers, query);

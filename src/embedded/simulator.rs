@@ -149,6 +149,7 @@ pub fn step_once(cluster: &Cluster, sim: &Simulator) {
         Err(_) => return,
     };
     let snapshot_at = started.elapsed();
+    renew_leases(cluster, &world.nodes, &offline);
     let mutations = simulation::step(&world, &offline, Timestamp::now(), &sim.config);
     let stepped_at = started.elapsed();
     let count = mutations.len();
@@ -169,6 +170,60 @@ pub fn step_once(cluster: &Cluster, sim: &Simulator) {
         mutations = count,
         "simulator step"
     );
+}
+
+/// Node Leases in `kube-node-lease`, renewed like a kubelet's (see
+/// [`simulation::leases`]); stored apart from the step's kinds, which the
+/// controllers never read.
+fn renew_leases(cluster: &Cluster, nodes: &[&Value], offline: &Offline) {
+    let Some(info) = cluster
+        .registry()
+        .find("coordination.k8s.io", "v1", "leases")
+    else {
+        return;
+    };
+    let leases: Vec<Arc<Value>> = cluster
+        .store
+        .snapshot(&info.key())
+        .into_iter()
+        .filter(|l| {
+            l.pointer("/metadata/namespace").and_then(Value::as_str)
+                == Some(simulation::leases::NAMESPACE)
+        })
+        .collect();
+    let refs: Vec<&Value> = leases.iter().map(|l| &**l).collect();
+    let writes = simulation::leases::renew(nodes, &refs, offline, Timestamp::now());
+    if writes.is_empty() {
+        return;
+    }
+    let namespace = Some(simulation::leases::NAMESPACE);
+    cluster.store.transaction(|txn| {
+        for lease in writes {
+            let name = lease
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let result = if lease.pointer("/metadata/resourceVersion").is_some() {
+                operations::object_key(&info, namespace, &name).map(|key| {
+                    let current = txn.get(&info.key(), &key);
+                    // Changed since read: renewed next step.
+                    if current
+                        .as_ref()
+                        .and_then(|c| c.pointer("/metadata/resourceVersion"))
+                        == lease.pointer("/metadata/resourceVersion")
+                    {
+                        operations::store_existing(txn, &info, &key, lease);
+                    }
+                })
+            } else {
+                operations::create_internal(txn, &info, namespace, lease, MANAGER).map(|_| ())
+            };
+            if let Err(e) = result {
+                tracing::debug!(error = %e, lease = name, "simulated lease write dropped");
+            }
+        }
+    });
 }
 
 fn apply(

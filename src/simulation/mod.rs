@@ -104,6 +104,7 @@
 pub mod controls;
 pub mod endpoints;
 pub mod kubelet;
+pub mod leases;
 pub mod load;
 pub mod nodes;
 pub mod object;

@@ -397,6 +397,8 @@ impl ControlPlane {
                 format!("--server-address=127.0.0.1:{}", free_port()),
                 "--cidr=10.244.0.1/16".into(),
                 "--node-ip=10.250.0.1".into(),
+                // Renew a Lease in kube-node-lease per node, as a kubelet does (every 10 s).
+                "--node-lease-duration-seconds=40".into(),
             ],
         );
         self.wait_until(

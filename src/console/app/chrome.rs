@@ -55,6 +55,9 @@ impl App {
             View::Nodes => views::nodes::draw(frame, area, screen, ctx),
             View::Yaml(r) => views::yaml::draw(frame, area, screen, ctx, r),
             View::Describe(r) => views::describe::draw(frame, area, screen, ctx, r),
+            View::Pods(scope) => views::pods::draw(frame, area, screen, ctx, scope),
+            View::Events => views::events::draw(frame, area, screen, ctx),
+            View::Logs(_) => views::logs::draw(frame, area, screen, ctx, self.log_pane()),
             View::Help => views::help::draw(
                 frame,
                 area,

@@ -2,9 +2,9 @@
 
 use super::*;
 
-pub const COMMANDS: [&str; 12] = [
-    "regions", "apps", "matrix", "traffic", "engine", "nodes", "ctx", "ns", "theme", "help",
-    "newgroup", "q",
+pub const COMMANDS: [&str; 14] = [
+    "regions", "apps", "matrix", "traffic", "engine", "nodes", "pods", "events", "ctx", "ns",
+    "theme", "help", "newgroup", "q",
 ];
 
 impl App {
@@ -62,6 +62,8 @@ impl App {
             ViewKind::Traffic => View::Traffic,
             ViewKind::Engine => View::Engine,
             ViewKind::Nodes => View::Nodes,
+            ViewKind::Pods => View::Pods(views::pods::PodScope::All),
+            ViewKind::Events => View::Events,
         };
         self.flash = None;
         // Coming back to a view finds it as it was left: selection, filter, column.
@@ -96,6 +98,8 @@ impl App {
             "traffic" | "svc" => Action::Goto(ViewKind::Traffic),
             "engine" => Action::Goto(ViewKind::Engine),
             "nodes" | "node" | "no" => Action::Goto(ViewKind::Nodes),
+            "pods" | "pod" | "po" => Action::Goto(ViewKind::Pods),
+            "events" | "event" | "ev" => Action::Goto(ViewKind::Events),
             "ctx" | "context" => Action::SetContext(arg),
             "ns" | "namespace" => Action::SetNamespace(arg.filter(|a| a != "all" && a != "-A")),
             "theme" => match arg {

@@ -46,6 +46,7 @@ mod external_editor;
 mod filter;
 mod form;
 mod keys;
+mod logs;
 mod mouse;
 mod normal;
 mod preview;
@@ -159,6 +160,10 @@ pub struct App {
     flash_at: SystemTime,
     /// The top-level screens switched away from, as they were left.
     left: Vec<Screen>,
+    /// The log the Logs view shows, while it is open.
+    logs: Option<Box<crate::console::logs::LogPane>>,
+    /// Id of the last log stream asked for (chunks of older ones are dropped).
+    log_id: u64,
     pub mouse: bool,
     rebinds: Vec<super::config::Rebind>,
     external_editor: Option<String>,
@@ -233,6 +238,8 @@ impl App {
             saving_from: None,
             flash_at: options.now,
             left: Vec::new(),
+            logs: None,
+            log_id: 0,
             mouse: options.mouse,
             rebinds: options.keys,
             external_editor: options.external_editor,
@@ -339,11 +346,13 @@ impl App {
 
     /// Shows ages that change with the clock.
     fn shows_ages(&self) -> bool {
-        matches!(self.screen().view, View::Engine | View::AppDetail { .. })
-            || matches!(
-                self.fleet.connection,
-                super::model::ConnectionState::Reconnecting { .. }
-            )
+        matches!(
+            self.screen().view,
+            View::Engine | View::AppDetail { .. } | View::Pods(_) | View::Events
+        ) || matches!(
+            self.fleet.connection,
+            super::model::ConnectionState::Reconnecting { .. }
+        )
     }
 
     /// The single entry point for every change of state.

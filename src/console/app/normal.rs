@@ -5,6 +5,9 @@ use super::*;
 
 impl App {
     pub(super) fn normal(&mut self, action: Action) -> Vec<Effect> {
+        if let Some(effects) = self.pods_and_logs(&action) {
+            return effects;
+        }
         let is_text = self.is_text_view();
         match action {
             Action::Quit => {
@@ -309,6 +312,7 @@ impl App {
                         g.metadata.resource_version.clone(),
                     )
                 }),
+            Some(ObjRef::Pod { namespace, name }) => self.pod_to_delete(&namespace, &name),
             _ => None,
         };
         match found {
@@ -322,7 +326,7 @@ impl App {
             Some((key, None)) => {
                 self.error(format!("{key} has no resourceVersion; not deleting blind"))
             }
-            None => self.info("select an EdgeApplication or a NodeGroup to delete"),
+            None => self.info("select an EdgeApplication, a NodeGroup or a pod to delete"),
         }
         Vec::new()
     }
@@ -415,7 +419,9 @@ impl App {
                 let t = views::app_detail::TargetsTable::new(&ctx, namespace, name);
                 t.group_name(row).map(|g| View::Group(g.to_owned()))
             }
-            View::Group(_) | View::Nodes | View::Traffic => self.selected_ref().map(View::Describe),
+            View::Group(_) | View::Nodes | View::Traffic | View::Pods(_) | View::Events => {
+                self.selected_ref().map(View::Describe)
+            }
             _ => None,
         }
     }
@@ -459,6 +465,11 @@ impl App {
                     name: s.name.clone(),
                 })
             }
+            View::Pods(_) => self.selected_pod().map(|p| ObjRef::Pod {
+                namespace: p.namespace,
+                name: p.name,
+            }),
+            View::Events => self.selected_event_object(),
             _ => None,
         }
     }

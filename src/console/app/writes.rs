@@ -7,6 +7,7 @@ use super::*;
 impl App {
     pub(super) fn on_write_result(&mut self, outcome: WriteOutcome) -> Vec<Effect> {
         match outcome {
+            WriteOutcome::Log(chunk) => self.on_log(chunk),
             WriteOutcome::Ok { what, written } => {
                 self.pending = None;
                 self.status_retries = 0;

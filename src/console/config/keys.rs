@@ -118,6 +118,7 @@ fn chains() -> Vec<Vec<Scope>> {
         match s {
             Global | Table | Text => {}
             Editor | GroupForm | Diff | Conflict => out.push(vec![*s]),
+            Logs => out.push(vec![*s, Text, Global]),
             _ => out.push(vec![*s, Table, Global]),
         }
     }
@@ -178,6 +179,9 @@ pub const ALL_SCOPES: &[Scope] = &[
     Scope::Apps,
     Scope::Matrix,
     Scope::AppDetail,
+    Scope::Pods,
+    Scope::Events,
+    Scope::Logs,
     Scope::Text,
     Scope::Editor,
     Scope::GroupForm,

@@ -66,6 +66,8 @@ struct Backend {
     /// What the session's client connects to, from the kubeconfig (None for
     /// the embedded cluster, or when it could not be read).
     endpoint: Option<crate::connect::Endpoint>,
+    /// The log stream the Logs view shows, if any.
+    log_stream: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// How often, while the connection is lost, the kubeconfig is read again:
@@ -95,6 +97,7 @@ pub async fn run(
         namespace: None,
         session: None,
         endpoint: None,
+        log_stream: None,
     };
     let started = match config.start {
         Start::Client { client, context } => {
@@ -225,6 +228,33 @@ impl Backend {
                 }
             }
             Effect::SwitchContext(name) => self.switch_context(name).await,
+            Effect::StreamLogs(request) => {
+                if let Some(old) = self.log_stream.take() {
+                    old.abort();
+                }
+                match &self.client {
+                    Some(client) => {
+                        self.log_stream = Some(super::logs::spawn(
+                            client.clone(),
+                            request,
+                            self.results.clone(),
+                        ));
+                    }
+                    None => {
+                        let _ = self.results.send(WriteOutcome::Log(
+                            crate::console::logs::LogChunk::Failed {
+                                id: request.id,
+                                error: "not connected".into(),
+                            },
+                        ));
+                    }
+                }
+            }
+            Effect::StopLogs => {
+                if let Some(old) = self.log_stream.take() {
+                    old.abort();
+                }
+            }
             write => {
                 let Some(session) = &self.session else {
                     let _ = self.results.send(WriteOutcome::Failed {
@@ -345,6 +375,9 @@ impl Backend {
 
     /// Engine first (releases the lease), then watches, then the embedded cluster.
     async fn stop(&mut self) {
+        if let Some(old) = self.log_stream.take() {
+            old.abort();
+        }
         if let Some(session) = self.session.take() {
             session.shutdown().await;
         }

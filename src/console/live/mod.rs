@@ -8,6 +8,8 @@
 //! - [`backend`]: embedded cluster start with progress, sessions, context switches
 //! - [`session`]: one cluster connection: [`stores`] + [`engine`] + [`executor`]
 //! - [`stores`]: reflectors → debounced `Arc<Fleet>` snapshots, connection health
+//!   ([`pods`]: the slim pod, event and node-lease stores)
+//! - [`logs`]: a pod's log streamed to the Logs view
 //! - [`engine`]: `--engine auto|on|off` and the in-process engine
 //! - [`executor`]: effects → API requests (409 → conflict), read-only refusal
 //! - [`editor`]: `$KUBE_EDITOR`/`$EDITOR` on a private file, for `E`
@@ -23,7 +25,9 @@ pub mod embedded;
 pub mod engine;
 pub mod executor;
 pub mod lag;
+pub mod logs;
 pub mod paths;
+pub mod pods;
 pub mod runtime;
 pub mod session;
 pub mod stores;

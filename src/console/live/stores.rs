@@ -36,6 +36,7 @@ use super::lag::LagTracker;
 use super::throttle::Throttle;
 use crate::api::{EdgeApplication, LABEL_EDGEAPPLICATION_NAME, NodeGroup};
 use crate::console::engine_stats::EngineReading;
+use crate::console::model::heartbeats::NODE_LEASE_NAMESPACE;
 use crate::console::model::{ConnectionState, Fleet};
 use crate::controllers::events::EngineEvent;
 
@@ -57,10 +58,14 @@ pub enum Kind {
     DaemonSets,
     Services,
     EndpointSlices,
+    Pods,
+    Events,
+    EventsV1,
+    NodeLeases,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Nodes,
         Kind::NodeGroups,
         Kind::EdgeApplications,
@@ -69,6 +74,10 @@ impl Kind {
         Kind::DaemonSets,
         Kind::Services,
         Kind::EndpointSlices,
+        Kind::Pods,
+        Kind::Events,
+        Kind::EventsV1,
+        Kind::NodeLeases,
     ];
 
     pub fn label(self) -> &'static str {
@@ -81,6 +90,10 @@ impl Kind {
             Kind::DaemonSets => "daemonsets",
             Kind::Services => "services",
             Kind::EndpointSlices => "endpointslices",
+            Kind::Pods => "pods",
+            Kind::Events => "events",
+            Kind::EventsV1 => "events.k8s.io",
+            Kind::NodeLeases => "node leases",
         }
     }
 
@@ -299,6 +312,7 @@ struct Readers {
     daemon_sets: Store<DaemonSet>,
     services: Store<Service>,
     endpoint_slices: Store<EndpointSlice>,
+    extra: super::pods::ExtraReaders,
 }
 
 /// Running watches and the builder publishing fleets.
@@ -319,13 +333,17 @@ impl Stores {
         let all = watcher::Config::default();
 
         macro_rules! watch_kind {
-            ($kind:expr, $config:expr) => {{
+            ($kind:expr, $config:expr) => {
+                watch_kind!($kind, $config, Api::all(client.clone()), |_| {})
+            };
+            ($kind:expr, $config:expr, $api:expr, $slim:expr) => {{
                 let (reader, writer) = reflector::store();
                 let index = Kind::ALL.iter().position(|k| *k == $kind).unwrap_or(0);
                 tasks.push(tokio::spawn(watch_resource(
                     index,
-                    Api::all(client.clone()),
+                    $api,
                     $config,
+                    $slim,
                     writer,
                     signal_tx.clone(),
                     cancel.clone(),
@@ -341,7 +359,33 @@ impl Stores {
             stateful_sets: watch_kind!(Kind::StatefulSets, generated.clone()),
             daemon_sets: watch_kind!(Kind::DaemonSets, generated.clone()),
             services: watch_kind!(Kind::Services, all.clone()),
-            endpoint_slices: watch_kind!(Kind::EndpointSlices, all),
+            endpoint_slices: watch_kind!(Kind::EndpointSlices, all.clone()),
+            extra: super::pods::ExtraReaders {
+                pods: watch_kind!(
+                    Kind::Pods,
+                    all.clone(),
+                    Api::all(client.clone()),
+                    crate::console::model::pods::slim_pod
+                ),
+                events: watch_kind!(
+                    Kind::Events,
+                    all.clone(),
+                    Api::all(client.clone()),
+                    super::pods::slim_core_event
+                ),
+                events_v1: watch_kind!(
+                    Kind::EventsV1,
+                    all.clone(),
+                    Api::all(client.clone()),
+                    super::pods::slim_event_v1
+                ),
+                leases: watch_kind!(
+                    Kind::NodeLeases,
+                    all,
+                    Api::namespaced(client.clone(), NODE_LEASE_NAMESPACE),
+                    super::pods::slim_lease
+                ),
+            },
         };
         drop(signal_tx);
         tasks.push(tokio::spawn(build_fleets(
@@ -382,6 +426,7 @@ async fn watch_resource<K>(
     index: usize,
     api: Api<K>,
     config: watcher::Config,
+    slim: fn(&mut K),
     writer: Writer<K>,
     signals: mpsc::UnboundedSender<Signal>,
     cancel: CancellationToken,
@@ -394,8 +439,9 @@ async fn watch_resource<K>(
         p.label_selector = config.label_selector.clone();
         p
     };
-    let stream =
-        reflector::reflector(writer, watcher::watcher(api.clone(), config)).default_backoff();
+    // Slimmed before the store keeps it (issue #9: memory at 10,000 nodes).
+    let stream = reflector::reflector(writer, watcher::watcher(api.clone(), config).modify(slim))
+        .default_backoff();
     let mut stream = std::pin::pin!(stream);
     let send = |event| {
         let _ = signals.send(Signal { index, event });
@@ -636,6 +682,9 @@ fn build(
             .map(|c| c.offline())
             .unwrap_or_default(),
         controls: config.controls.is_some(),
+        pods: readers.extra.pods(),
+        cluster_events: readers.extra.events(),
+        node_leases: readers.extra.leases(),
     };
     (fleet, next)
 }
@@ -663,7 +712,10 @@ mod tests {
         match connection(&h) {
             ConnectionState::Connecting { step } => {
                 assert!(step.contains("nodes"), "{step}");
-                assert!(step.contains("7/8"), "{step}");
+                assert!(
+                    step.contains(&format!("{}/{}", Kind::ALL.len() - 1, Kind::ALL.len())),
+                    "{step}"
+                );
             }
             other => panic!("{other:?}"),
         }

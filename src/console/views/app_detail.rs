@@ -301,6 +301,24 @@ pub fn draw(
         false,
     );
 
+    let [e_area, k_area] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(e_area);
+    let cluster: Vec<Line> = super::events::recent_lines(ctx, |e, p| {
+        p.app.as_deref() == Some(name) && e.object_namespace == namespace
+            || e.is_about("EdgeApplication", namespace, name)
+    })
+    .into_iter()
+    .map(|l| crate::console::widgets::table::ellipsize(l, k_area.width.saturating_sub(2)))
+    .collect();
+    frame.render_widget(
+        Paragraph::new(cluster).style(theme.base()).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(theme.border())
+                .title(Span::styled(" Cluster events ", theme.title())),
+        ),
+        k_area,
+    );
     let key = format!("{namespace}/{name}");
     let events: Vec<Line> = ctx
         .fleet

@@ -196,6 +196,23 @@ pub fn describe(obj: &ObjRef, ctx: &Ctx) -> Option<String> {
                 }
             }
         }
+        ObjRef::Pod { namespace, name } => {
+            if let Some((i, p)) = ctx
+                .fleet
+                .pods
+                .iter()
+                .enumerate()
+                .find(|(_, p)| p.namespace == *namespace && p.name == *name)
+            {
+                let place = d.pod_places.get(i).cloned().unwrap_or_default();
+                out.push(format!(
+                    "Engine:       group {}, application {}, node {}",
+                    place.group.as_deref().unwrap_or("<none>"),
+                    place.app.as_deref().unwrap_or("<none>"),
+                    p.node.as_deref().unwrap_or("<none>")
+                ));
+            }
+        }
         ObjRef::Workload(_) => {
             let status = crate::engine::status::availability(&v);
             out.push(format!("Engine:       {status:?}"));
@@ -206,10 +223,13 @@ pub fn describe(obj: &ObjRef, ctx: &Ctx) -> Option<String> {
 }
 
 /// `Events:` last, as kubectl ends a describe: the engine's events of this
-/// object, oldest first.
+/// object, oldest first, then the cluster's own Events about it (newest
+/// first, the last few, as kubectl lists them).
 fn events(obj: &ObjRef, ctx: &Ctx, out: &mut Vec<String>) {
     let key = match obj {
-        ObjRef::App { namespace, name } | ObjRef::Service { namespace, name } => {
+        ObjRef::App { namespace, name }
+        | ObjRef::Service { namespace, name }
+        | ObjRef::Pod { namespace, name } => {
             format!("{namespace}/{name}")
         }
         ObjRef::Node(n) | ObjRef::NodeGroup(n) => n.clone(),
@@ -221,7 +241,15 @@ fn events(obj: &ObjRef, ctx: &Ctx, out: &mut Vec<String>) {
         .iter()
         .filter(|e| !key.is_empty() && e.object == key)
         .collect();
-    if mine.is_empty() {
+    let (kind, namespace, name) = obj.identity();
+    let cluster: Vec<_> = ctx
+        .fleet
+        .cluster_events
+        .iter()
+        .filter(|e| e.is_about(kind, namespace, name))
+        .take(super::events::RECENT)
+        .collect();
+    if mine.is_empty() && cluster.is_empty() {
         out.push("Events:       <none>".into());
         return;
     }
@@ -242,6 +270,22 @@ fn events(obj: &ObjRef, ctx: &Ctx, out: &mut Vec<String>) {
             "  {kind:<8} {:<6} {:<16} {message}",
             super::age(ctx.now, e.at),
             e.source.to_string()
+        ));
+    }
+    for e in cluster {
+        let kind = if e.warning { "Warning" } else { "Normal" };
+        let count = if e.count > 1 {
+            format!(" (x{})", e.count)
+        } else {
+            String::new()
+        };
+        out.push(format!(
+            "  {kind:<8} {:<6} {:<16} {}: {}{count}",
+            e.last
+                .map_or_else(|| "-".into(), |t| super::age(ctx.now, t)),
+            e.source,
+            e.reason,
+            e.message
         ));
     }
 }

@@ -15,23 +15,25 @@ use crate::console::widgets::table::{
 /// One row of the nodes table: a member or a node whose selection failed.
 struct NodeRow {
     name: String,
+    /// Index into `Derived::nodes` (a named node that does not exist has none).
+    node: Option<usize>,
     ready: ReadyStatus,
     selection: Option<SelectionStatus>,
     reason: String,
     labels: String,
 }
 
-pub struct NodesTable {
+pub struct NodesTable<'a> {
+    ctx: &'a Ctx<'a>,
     rows: Vec<NodeRow>,
 }
 
-impl NodesTable {
-    pub fn new(ctx: &Ctx, group: &str) -> NodesTable {
+impl<'a> NodesTable<'a> {
+    pub fn new(ctx: &'a Ctx<'a>, group: &str) -> NodesTable<'a> {
         let d = ctx.derived;
+        let index_of = |name: &str| d.nodes.binary_search_by(|n| n.name.as_str().cmp(name)).ok();
         let labels_of = |name: &str| {
-            d.nodes
-                .binary_search_by(|n| n.name.as_str().cmp(name))
-                .ok()
+            index_of(name)
                 .and_then(|i| d.nodes.get(i))
                 .map(|n| n.labels.clone())
                 .unwrap_or_default()
@@ -41,6 +43,7 @@ impl NodesTable {
                 .iter()
                 .filter_map(|&i| d.nodes.get(i))
                 .map(|n| NodeRow {
+                    node: index_of(&n.name),
                     name: n.name.clone(),
                     ready: n.ready,
                     selection: None,
@@ -54,6 +57,7 @@ impl NodesTable {
                     g.statuses
                         .iter()
                         .map(|s| NodeRow {
+                            node: index_of(&s.node_name),
                             name: s.node_name.clone(),
                             ready: s.ready_status,
                             selection: Some(s.selection_status),
@@ -64,7 +68,7 @@ impl NodesTable {
                 })
                 .unwrap_or_default()
         };
-        NodesTable { rows }
+        NodesTable { ctx, rows }
     }
 
     pub fn node_name(&self, row: usize) -> Option<&str> {
@@ -72,12 +76,15 @@ impl NodesTable {
     }
 }
 
-impl TableSource for NodesTable {
+impl TableSource for NodesTable<'_> {
     fn columns(&self) -> Vec<Column> {
         vec![
             col("NODE", Constraint::Length(16)),
             col("STATUS", Constraint::Length(11)),
             col("SELECTION", Constraint::Length(12)),
+            col("HEARTBEAT", Constraint::Length(9)),
+            col("OFFLINE SINCE", Constraint::Length(13)),
+            col("PODS", Constraint::Length(4)),
             col("REASON", Constraint::Fill(1)),
             col("LABELS", Constraint::Fill(1)),
         ]
@@ -98,8 +105,12 @@ impl TableSource for NodesTable {
         match column {
             1 => num(r.ready as i64),
             2 => num(r.selection.map_or(2, |s| s as i64)),
-            3 => text(&r.reason),
-            4 => text(&r.labels),
+            3..=5 => match r.node {
+                Some(i) => super::heartbeat::sort_key(self.ctx, i, column - 3),
+                None => num(i64::MIN),
+            },
+            6 => text(&r.reason),
+            7 => text(&r.labels),
             _ => text(&r.name),
         }
     }
@@ -116,6 +127,15 @@ impl TableSource for NodesTable {
                 Some(SelectionStatus::Failed) => styled("✗ Failed", theme.error()),
                 None => styled("-", theme.muted()),
             },
+            r.node.map_or_else(
+                || styled("-", theme.muted()),
+                |i| super::heartbeat::beat_cell(self.ctx, i),
+            ),
+            r.node.map_or_else(Line::default, |i| {
+                super::heartbeat::offline_cell(self.ctx, i)
+            }),
+            r.node
+                .map_or_else(Line::default, |i| super::heartbeat::pods_cell(self.ctx, i)),
             Line::from(r.reason.clone()),
             styled(r.labels.clone(), theme.muted()),
         ]
@@ -244,12 +264,15 @@ impl TableSource for ServicesTable<'_> {
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx, group: &str) {
-    let [top, middle, bottom] = Layout::vertical([
+    let events = group_events(ctx, group);
+    let [top, middle, bottom, events_area] = Layout::vertical([
         Constraint::Percentage(50),
         Constraint::Percentage(30),
         Constraint::Percentage(20),
+        Constraint::Length(u16::try_from(events.len().max(1)).unwrap_or(1) + 2),
     ])
     .areas(area);
+    draw_events(frame, events_area, ctx, events);
     let nodes = NodesTable::new(ctx, group);
     table::draw(
         frame,
@@ -293,5 +316,35 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx, group: &s
         &st,
         ctx.theme,
         false,
+    );
+}
+
+/// The last Kubernetes Events of the group: of its nodes, its pods, itself.
+fn group_events(ctx: &Ctx, group: &str) -> Vec<Line<'static>> {
+    let lines = super::events::recent_lines(ctx, |e, p| {
+        p.group.as_deref() == Some(group) || e.is_about("NodeGroup", "", group)
+    });
+    if lines.is_empty() {
+        return vec![styled("  no recent events", ctx.theme.muted())];
+    }
+    lines
+}
+
+fn draw_events(frame: &mut Frame, area: Rect, ctx: &Ctx, lines: Vec<Line<'static>>) {
+    use ratatui::text::Span;
+    use ratatui::widgets::{Block, Borders, Paragraph};
+    let theme = ctx.theme;
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .map(|l| table::ellipsize(l, area.width.saturating_sub(2)))
+        .collect();
+    frame.render_widget(
+        Paragraph::new(lines).style(theme.base()).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(theme.border())
+                .title(Span::styled(" Events ", theme.title())),
+        ),
+        area,
     );
 }

@@ -5,10 +5,14 @@ pub mod app_detail;
 pub mod apps;
 pub mod describe;
 pub mod engine;
+pub mod events;
 pub mod group;
+pub mod heartbeat;
 pub mod help;
+pub mod logs;
 pub mod matrix;
 pub mod nodes;
+pub mod pods;
 pub mod regions;
 pub mod traffic;
 pub mod yaml;
@@ -50,6 +54,7 @@ pub enum ObjRef {
     App { namespace: String, name: String },
     Workload(ObjectKey),
     Service { namespace: String, name: String },
+    Pod { namespace: String, name: String },
 }
 
 impl ObjRef {
@@ -68,6 +73,19 @@ impl ObjRef {
                 k.name
             ),
             ObjRef::Service { namespace, name } => format!("service/{namespace}/{name}"),
+            ObjRef::Pod { namespace, name } => format!("pod/{namespace}/{name}"),
+        }
+    }
+
+    /// Kind, namespace (empty when cluster-scoped) and name, as Events name objects.
+    pub fn identity(&self) -> (&str, &str, &str) {
+        match self {
+            ObjRef::Node(n) => ("Node", "", n),
+            ObjRef::NodeGroup(n) => ("NodeGroup", "", n),
+            ObjRef::App { namespace, name } => ("EdgeApplication", namespace, name),
+            ObjRef::Service { namespace, name } => ("Service", namespace, name),
+            ObjRef::Pod { namespace, name } => ("Pod", namespace, name),
+            ObjRef::Workload(k) => (&k.kind, k.namespace.as_deref().unwrap_or(""), &k.name),
         }
     }
 
@@ -100,6 +118,12 @@ impl ObjRef {
                 .iter()
                 .find(|o| named(&o.metadata, Some(namespace), name))
                 .and_then(|o| with_kind(o, "v1", "Service")),
+            // The console keeps pods slim (issue #9): what it holds, not the whole object.
+            ObjRef::Pod { namespace, name } => fleet
+                .pods
+                .iter()
+                .find(|p| p.namespace == *namespace && p.name == *name)
+                .map(pods::as_json),
             ObjRef::Workload(key) => fleet
                 .workloads
                 .iter()
@@ -126,19 +150,29 @@ pub enum View {
     Group(String),
     Apps,
     Matrix,
-    AppDetail { namespace: String, name: String },
+    AppDetail {
+        namespace: String,
+        name: String,
+    },
     Traffic,
     Engine,
     Nodes,
     Yaml(ObjRef),
     Describe(ObjRef),
     Help,
+    Pods(pods::PodScope),
+    /// Kubernetes Events of the cluster (the Engine view shows the engine's own).
+    Events,
+    Logs(logs::LogTarget),
 }
 
 impl View {
     /// A scrolling text (YAML, describe, help) rather than a table.
     pub fn is_text(&self) -> bool {
-        matches!(self, View::Yaml(_) | View::Describe(_) | View::Help)
+        matches!(
+            self,
+            View::Yaml(_) | View::Describe(_) | View::Help | View::Logs(_)
+        )
     }
 
     pub fn crumb(&self) -> String {
@@ -154,6 +188,9 @@ impl View {
             View::Yaml(r) => format!("YAML {}", r.label()),
             View::Describe(r) => format!("Describe {}", r.label()),
             View::Help => "Help".into(),
+            View::Pods(scope) => scope.label(),
+            View::Events => "Events".into(),
+            View::Logs(t) => format!("Logs {}/{} [{}]", t.namespace, t.pod, t.container),
         }
     }
 }
@@ -196,7 +233,9 @@ pub fn source<'a>(view: &View, ctx: &'a Ctx<'a>) -> Option<Box<dyn TableSource +
         View::Traffic => Some(Box::new(traffic::TrafficTable::new(ctx))),
         View::Engine => Some(Box::new(engine::EventsTable { ctx })),
         View::Nodes => Some(Box::new(nodes::NodesTable { ctx })),
-        View::Yaml(_) | View::Describe(_) | View::Help => None,
+        View::Pods(scope) => Some(Box::new(pods::PodsTable::new(ctx, scope))),
+        View::Events => Some(Box::new(events::ClusterEventsTable::new(ctx))),
+        View::Yaml(_) | View::Describe(_) | View::Help | View::Logs(_) => None,
     }
 }
 

@@ -19,6 +19,9 @@ impl TableSource for NodesTable<'_> {
             col("NODE", Constraint::Length(16)),
             col("GROUP", Constraint::Length(16)),
             col("STATUS", Constraint::Length(11)),
+            col("HEARTBEAT", Constraint::Length(9)),
+            col("OFFLINE SINCE", Constraint::Length(13)),
+            col("PODS", Constraint::Length(4)),
             col("LABELS", Constraint::Fill(2)),
         ]
     }
@@ -47,7 +50,8 @@ impl TableSource for NodesTable<'_> {
         match column {
             1 => text(n.group.as_deref().unwrap_or("")),
             2 => num(n.ready as i64),
-            3 => text(&n.labels),
+            3..=5 => super::heartbeat::sort_key(self.ctx, row, column - 3),
+            6 => text(&n.labels),
             _ => text(&n.name),
         }
     }
@@ -62,6 +66,9 @@ impl TableSource for NodesTable<'_> {
                 None => styled(UNGROUPED, theme.muted()),
             },
             ready_cell(n.ready, theme),
+            super::heartbeat::beat_cell(self.ctx, row),
+            super::heartbeat::offline_cell(self.ctx, row),
+            super::heartbeat::pods_cell(self.ctx, row),
             styled(n.labels.clone(), theme.muted()),
         ]
     }

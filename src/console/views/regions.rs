@@ -35,8 +35,13 @@ impl<'a> RegionsTable<'a> {
     }
 }
 
-/// Health as words and symbols: `✓ healthy`, `✗ 1 NotReady · ▲ 1/2 workloads`.
-pub fn health(g: &GroupInfo, theme: &crate::console::theme::Theme) -> Line<'static> {
+/// Health as words and symbols: `✓ healthy`, `✗ 1 NotReady for 7m · ▲ 1/2
+/// workloads`; `offline_for`: how long the region has been degraded.
+pub fn health(
+    g: &GroupInfo,
+    offline_for: Option<String>,
+    theme: &crate::console::theme::Theme,
+) -> Line<'static> {
     if g.is_healthy() && g.failed_selections == 0 {
         if g.members.is_empty() && g.object.is_some() {
             return Line::from(Span::styled("◌ empty", theme.warn()));
@@ -50,15 +55,17 @@ pub fn health(g: &GroupInfo, theme: &crate::console::theme::Theme) -> Line<'stat
         }
         spans.push(s);
     };
+    let since = offline_for.map(|f| format!(" for {f}")).unwrap_or_default();
     if g.not_ready > 0 {
         push(Span::styled(
-            format!("✗ {} NotReady", g.not_ready),
+            format!("✗ {} NotReady{since}", g.not_ready),
             theme.error(),
         ));
     }
     if g.unknown > 0 {
+        let since = if g.not_ready > 0 { "" } else { since.as_str() };
         push(Span::styled(
-            format!("? {} Unknown", g.unknown),
+            format!("? {} Unknown{since}", g.unknown),
             theme.warn(),
         ));
     }
@@ -172,7 +179,15 @@ impl TableSource for RegionsTable<'_> {
             } else {
                 super::standing_cell(g.replicas.as_ref(), theme)
             },
-            health(g, theme),
+            health(
+                g,
+                crate::console::model::heartbeats::degraded_since(
+                    &self.ctx.derived.beats,
+                    &g.members,
+                )
+                .map(|since| super::age(self.ctx.now, since)),
+                theme,
+            ),
         ]
     }
 }
