@@ -6,7 +6,8 @@
 //! each stream's health, coalesces changes with a [`Throttle`] and publishes
 //! an `Arc<Fleet>` with a higher version on a `watch` channel. Watch errors
 //! keep the data and mark the fleet `Reconnecting`; a missing CRD is named
-//! with the command that installs it.
+//! with the command that installs it, and a resource the user may not read
+//! (403) is named as such — a narrow role is not a lost connection.
 
 use std::collections::VecDeque;
 use std::fmt::Debug;
@@ -119,6 +120,11 @@ pub enum StreamHealth {
     Ready,
     /// The resource is not served (CRD missing); retried with backoff.
     Missing,
+    /// The user may not list or watch it (403); retried with backoff, so a
+    /// role granted later is picked up.
+    Forbidden {
+        error: String,
+    },
     Failing {
         since: SystemTime,
         error: String,
@@ -155,8 +161,13 @@ pub fn connection(health: &[(Kind, StreamHealth)]) -> ConnectionState {
     }
     let problems: Vec<String> = health
         .iter()
-        .filter(|(_, h)| *h == StreamHealth::Missing)
-        .map(|(k, _)| k.missing_message())
+        .filter_map(|(k, h)| match h {
+            StreamHealth::Missing => Some(k.missing_message()),
+            StreamHealth::Forbidden { error } => {
+                Some(format!("not allowed to list {}: {error}", k.label()))
+            }
+            _ => None,
+        })
         .collect();
     if problems.is_empty() {
         ConnectionState::Connected
@@ -172,26 +183,32 @@ pub enum Failure {
     Missing,
     /// The watch expired (410 Gone); the watcher relists by itself. Not a lost connection.
     Expired,
+    /// The user may not read the resource (403).
+    Forbidden,
     /// The API server cannot be reached or refused the request.
     Lost,
 }
 
 /// What a watcher error means, and a one-line description of it.
 pub fn classify(error: &watcher::Error) -> (Failure, String) {
+    let code = |e: &kube::Error| match e {
+        kube::Error::Api(s) => Some(s.code),
+        _ => None,
+    };
     match error {
         watcher::Error::InitialListFailed(e) => (
-            if matches!(e, kube::Error::Api(s) if s.code == 404) {
-                Failure::Missing
-            } else {
-                Failure::Lost
+            match code(e) {
+                Some(404) => Failure::Missing,
+                Some(403) => Failure::Forbidden,
+                _ => Failure::Lost,
             },
             short_error(e),
         ),
         watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => {
-            let kind = if matches!(e, kube::Error::Api(s) if s.code == 410) {
-                Failure::Expired
-            } else {
-                Failure::Lost
+            let kind = match code(e) {
+                Some(410) => Failure::Expired,
+                Some(403) => Failure::Forbidden,
+                _ => Failure::Lost,
             };
             (kind, short_error(e))
         }
@@ -259,7 +276,7 @@ enum SignalEvent {
     /// (Re)listed or recovered: healthy, and the store may have changed.
     Ready,
     Failed {
-        missing: bool,
+        failure: Failure,
         error: String,
     },
 }
@@ -479,16 +496,16 @@ async fn watch_resource<K>(
                         Failure::Expired => {
                             tracing::debug!(resource, error = %text, "watch expired; relisting");
                         }
-                        Failure::Missing => {
-                            tracing::warn!(resource, error = %text, "resource not served; retrying");
+                        Failure::Missing | Failure::Forbidden => {
+                            tracing::warn!(resource, error = %text, "resource not readable; retrying");
                             // Found again by the watcher's own relist.
                             failing = false;
-                            send(SignalEvent::Failed { missing: true, error: text });
+                            send(SignalEvent::Failed { failure: kind, error: text });
                         }
                         Failure::Lost => {
                             tracing::warn!(resource, error = %text, "watch failed; retrying");
                             failing = true;
-                            send(SignalEvent::Failed { missing: false, error: text });
+                            send(SignalEvent::Failed { failure: kind, error: text });
                         }
                     }
                 }
@@ -553,8 +570,13 @@ async fn build_fleets(
                         match event {
                             SignalEvent::Changed => {}
                             SignalEvent::Ready => *h = StreamHealth::Ready,
-                            SignalEvent::Failed { missing: true, .. } => *h = StreamHealth::Missing,
-                            SignalEvent::Failed { missing: false, error } => {
+                            SignalEvent::Failed { failure: Failure::Missing, .. } => {
+                                *h = StreamHealth::Missing;
+                            }
+                            SignalEvent::Failed { failure: Failure::Forbidden, error } => {
+                                *h = StreamHealth::Forbidden { error };
+                            }
+                            SignalEvent::Failed { error, .. } => {
                                 let since = match h {
                                     StreamHealth::Failing { since, .. } => *since,
                                     _ => SystemTime::now(),
@@ -769,10 +791,34 @@ mod tests {
         let missing = watcher::Error::InitialListFailed(kube::Error::Api(status(404)));
         assert_eq!(classify(&missing).0, Failure::Missing);
         assert!(classify(&missing).1.contains("404"));
-        let forbidden = watcher::Error::InitialListFailed(kube::Error::Api(status(403)));
-        assert_eq!(classify(&forbidden).0, Failure::Lost);
         let watch = watcher::Error::WatchFailed(kube::Error::Api(status(404)));
         assert_eq!(classify(&watch).0, Failure::Lost);
+    }
+
+    // A user whose role may list nodes but not pods is connected: only the
+    // views that need pods are without them, and they say why.
+    #[test]
+    fn a_forbidden_resource_is_named_not_a_lost_connection() {
+        for error in [
+            watcher::Error::InitialListFailed(kube::Error::Api(status(403))),
+            watcher::Error::WatchStartFailed(kube::Error::Api(status(403))),
+        ] {
+            assert_eq!(classify(&error).0, Failure::Forbidden, "{error:?}");
+        }
+        let mut h = all(StreamHealth::Ready);
+        let pods = h.iter().position(|(k, _)| *k == Kind::Pods).expect("pods");
+        h[pods].1 = StreamHealth::Forbidden {
+            error: "pods is forbidden: User \"ops\" cannot list resource \"pods\" (403)".into(),
+        };
+        match connection(&h) {
+            ConnectionState::Partial { problems } => assert_eq!(
+                problems,
+                [
+                    "not allowed to list pods: pods is forbidden: User \"ops\" cannot list resource \"pods\" (403)"
+                ]
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
