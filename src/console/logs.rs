@@ -125,13 +125,17 @@ impl LogPane {
         self.request.clone()
     }
 
-    /// The tail length after the current one in [`TAILS`].
+    /// The next longer tail of [`TAILS`] (all lines, then back to the
+    /// shortest); a length from the config file steps on from where it is.
     pub fn next_tail(&self) -> Option<i64> {
-        let i = TAILS
-            .iter()
-            .position(|t| *t == self.request.tail)
-            .unwrap_or(0);
-        TAILS[(i + 1) % TAILS.len()]
+        match self.request.tail {
+            None => TAILS[0],
+            Some(now) => TAILS
+                .iter()
+                .copied()
+                .find(|t| t.is_none_or(|n| n > now))
+                .flatten(),
+        }
     }
 
     /// The container after the current one.

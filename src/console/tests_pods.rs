@@ -247,6 +247,25 @@ fn logs_stream_follow_and_pause_when_scrolled_up() {
 }
 
 #[test]
+fn a_log_starts_with_the_config_files_tail_and_t_steps_on_from_it() {
+    let mut a = App::new(
+        Arc::new(fixture::demo_fleet()),
+        Options {
+            log_tail: Some(500),
+            ..options()
+        },
+    );
+    command(&mut a, "pods");
+    select(&mut a, "zz9q1");
+    let tail = |effects: Vec<Effect>| match effects.as_slice() {
+        [Effect::StreamLogs(r)] => r.tail,
+        other => panic!("expected a log stream, got {other:?}"),
+    };
+    assert_eq!(tail(key(&mut a, KeyCode::Char('l'))), Some(500));
+    assert_eq!(tail(key(&mut a, KeyCode::Char('t'))), Some(1000));
+}
+
+#[test]
 fn log_options_restart_the_stream_and_old_chunks_are_dropped() {
     let mut a = app();
     let id = open_log(&mut a);

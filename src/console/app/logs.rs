@@ -3,7 +3,7 @@
 //! view's own keys, the chunks its stream sends back, and `ctrl-d` on a pod.
 
 use super::*;
-use crate::console::logs::{LogChunk, LogPane, LogRequest, LogTarget, TAILS};
+use crate::console::logs::{LogChunk, LogPane, LogRequest, LogTarget};
 use crate::console::views::pods::{PodScope, PodsTable};
 
 /// Where the Logs view scrolls to follow: past the end (drawing clamps it).
@@ -77,7 +77,7 @@ impl App {
                 },
                 follow: true,
                 previous: false,
-                tail: TAILS[0],
+                tail: self.log_tail,
             };
             self.logs = Some(Box::new(LogPane::new(request.clone(), pod.containers)));
             self.push(View::Logs(request.target.clone()));

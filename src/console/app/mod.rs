@@ -79,6 +79,8 @@ pub struct Options {
     /// `$KUBE_EDITOR` / `$EDITOR`: `E` opens the object there instead of the
     /// built-in YAML editor.
     pub external_editor: Option<String>,
+    /// Lines a log view starts with (`log_tail` in the config file).
+    pub log_tail: Option<i64>,
 }
 
 impl Default for Options {
@@ -94,6 +96,7 @@ impl Default for Options {
             mouse: true,
             keys: Vec::new(),
             external_editor: None,
+            log_tail: crate::console::logs::TAILS[0],
         }
     }
 }
@@ -167,6 +170,7 @@ pub struct App {
     pub mouse: bool,
     rebinds: Vec<super::config::Rebind>,
     external_editor: Option<String>,
+    log_tail: Option<i64>,
     /// The object open in `$EDITOR`, from `E` until it is saved or given up.
     external: Option<external_editor::ExternalEdit>,
     /// Matrix cells and target rows marked with `space` for a bulk edit.
@@ -243,6 +247,7 @@ impl App {
             mouse: options.mouse,
             rebinds: options.keys,
             external_editor: options.external_editor,
+            log_tail: options.log_tail,
             external: None,
             marks: Marks::default(),
             last_click: None,

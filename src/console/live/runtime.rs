@@ -98,6 +98,10 @@ pub async fn run(opts: ConsoleOptions) -> Result<(), ConsoleError> {
             mouse: opts.mouse,
             keys: opts.config.keys.clone(),
             external_editor: super::editor::from_env(),
+            log_tail: opts
+                .config
+                .log_tail
+                .map_or(crate::console::logs::TAILS[0], |n| Some(i64::from(n))),
         },
     );
 
