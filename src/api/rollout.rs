@@ -71,8 +71,8 @@ pub struct RolloutSpec {
     /// Return the application to exactly what it was before the rollout.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub abort: bool,
-    /// Bumped by `resume`: any spec change ends a pause the engine made
-    /// (deadline, hand edit), because it changes `metadata.generation`.
+    /// Bumped by `resume`: a pause the engine made (deadline, hand edit)
+    /// lasts until this changes, whatever else of the spec does.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub resumes: u32,
 }
@@ -132,10 +132,10 @@ pub struct RolloutStatus {
     /// Since when every group of the current wave has been healthy (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthy_since: Option<String>,
-    /// The rollout's `metadata.generation` when the engine paused it: the
-    /// pause lasts until the spec changes (`resume`).
+    /// `spec.resumes` when the engine paused the rollout: the pause lasts
+    /// until `resume` bumps it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub paused_generation: Option<i64>,
+    pub paused_at_resumes: Option<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<GroupRolloutStatus>,
     /// One line for `kubectl get`: what is happening or why it stopped.

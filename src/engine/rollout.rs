@@ -39,8 +39,7 @@
 //! kubectl shows and changes it.
 //!
 //! **Rules, in the order they bite:** terminal phases do nothing; abort
-//! writes the original back; a pause the engine made lasts until the spec
-//! changes; a hand edit of the application pauses (nothing is overwritten
+//! writes the original back; a pause the engine made lasts until `resume`; a hand edit of the application pauses (nothing is overwritten
 //! until the operator resumes or aborts); an operator pause writes nothing;
 //! otherwise the current wave is written, judged ([`health::group_health`])
 //! and soaked, then promoted (auto, or once approved), or paused with
@@ -305,19 +304,36 @@ pub fn step(rollout: &Rollout, cluster: &Cluster, now: Timestamp) -> Step {
             requeue_after: None,
         };
     }
-    match status.paused_generation {
-        Some(g) if g == generation => return done(status),
+    match status.paused_at_resumes {
+        Some(r) if r == spec.resumes => return done(status),
         Some(_) => {
             // Resumed: the wave starts over, and is written again even if
             // a hand edit was what paused it (the operator chose to).
-            status.paused_generation = None;
+            status.paused_at_resumes = None;
             status.last_applied = None;
             status.healthy_since = None;
         }
         None => {}
     }
+    let wave = status.current_wave as usize;
+    let last_wave = wave + 1 >= status.waves.len();
+    let promoted: BTreeSet<String> = status
+        .waves
+        .iter()
+        .take(wave + 1)
+        .flatten()
+        .cloned()
+        .collect();
+    let desired = match wave_spec(&original, &target, &promoted, last_wave) {
+        Ok(d) => d,
+        Err(reason) => return pause(status, spec.resumes, reason),
+    };
+    // The wave's spec equal to the live one is the rollout's own write
+    // whose status did not land (an engine stopped between the two): no
+    // hand edit.
     if let Some(last) = &status.last_applied
         && last != live
+        && *live != desired
     {
         let path = delta::first_difference(
             &serde_json::to_value(live).unwrap_or_default(),
@@ -328,7 +344,7 @@ pub fn step(rollout: &Rollout, cluster: &Cluster, now: Timestamp) -> Step {
         let wave = status.current_wave;
         return pause(
             status,
-            generation,
+            spec.resumes,
             format!(
                 "EdgeApplication {} was edited during the rollout (spec{path} differs from \
                  what the rollout wrote): nothing is overwritten; `resume` re-applies wave {wave}, \
@@ -342,19 +358,6 @@ pub fn step(rollout: &Rollout, cluster: &Cluster, now: Timestamp) -> Step {
         status.message = Some("paused by the operator".into());
         return done(status);
     }
-    let wave = status.current_wave as usize;
-    let last_wave = wave + 1 >= status.waves.len();
-    let promoted: BTreeSet<String> = status
-        .waves
-        .iter()
-        .take(wave + 1)
-        .flatten()
-        .cloned()
-        .collect();
-    let desired = match wave_spec(&original, &target, &promoted, last_wave) {
-        Ok(d) => d,
-        Err(reason) => return pause(status, generation, reason),
-    };
     if status.last_applied.as_ref() != Some(&desired) {
         let write = (*live != desired).then(|| desired.clone());
         status.last_applied = Some(desired);
@@ -371,7 +374,7 @@ pub fn step(rollout: &Rollout, cluster: &Cluster, now: Timestamp) -> Step {
             requeue_after: Some(1),
         };
     }
-    judge(rollout, cluster, status, now, generation)
+    judge(rollout, cluster, status, now)
 }
 
 fn start(rollout: &Rollout, app: &EdgeApplication) -> Result<Vec<Vec<String>>, String> {
@@ -382,9 +385,9 @@ fn start(rollout: &Rollout, app: &EdgeApplication) -> Result<Vec<Vec<String>>, S
     Ok(waves)
 }
 
-fn pause(mut status: RolloutStatus, generation: i64, reason: String) -> Step {
+fn pause(mut status: RolloutStatus, resumes: u32, reason: String) -> Step {
     status.phase = RolloutPhase::Paused;
-    status.paused_generation = Some(generation);
+    status.paused_at_resumes = Some(resumes);
     status.message = Some(reason);
     Step {
         write: None,
@@ -394,13 +397,7 @@ fn pause(mut status: RolloutStatus, generation: i64, reason: String) -> Step {
 }
 
 /// Health, soak, promotion and the deadline of the current wave.
-fn judge(
-    rollout: &Rollout,
-    cluster: &Cluster,
-    mut status: RolloutStatus,
-    now: Timestamp,
-    generation: i64,
-) -> Step {
+fn judge(rollout: &Rollout, cluster: &Cluster, mut status: RolloutStatus, now: Timestamp) -> Step {
     let spec = &rollout.spec;
     let done = |status| Step {
         write: None,
@@ -479,7 +476,7 @@ fn judge(
             .collect();
         return pause(
             status,
-            generation,
+            spec.resumes,
             format!(
                 "wave {wave} not healthy after {deadline}s: {}",
                 reasons.join("; ")

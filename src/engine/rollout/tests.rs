@@ -629,3 +629,29 @@ fn an_engine_restart_mid_wave_resumes_from_the_status() {
     assert_eq!(world.image_in("hangzhou"), "nginx:1.1");
     assert_eq!(world.image_in("xian"), "nginx:1.0");
 }
+
+#[test]
+fn a_write_whose_status_was_lost_is_not_taken_for_a_hand_edit() {
+    let mut world = World::new(original(), rollout(changed("nginx:1.1"), three_waves()));
+    while world
+        .rollout
+        .status
+        .as_ref()
+        .is_none_or(|s| s.current_wave < 1)
+    {
+        world.tick();
+    }
+    let before_write = world.rollout.status.clone();
+    let step = world.tick();
+    assert!(step.write.is_some(), "wave 1 is written");
+    // The engine stopped after writing the application, before its status.
+    world.rollout.status = before_write;
+    let next = world.tick();
+    assert_ne!(
+        next.status.phase,
+        RolloutPhase::Paused,
+        "{:?}",
+        next.status.message
+    );
+    world.run_until(RolloutPhase::Completed);
+}
