@@ -70,7 +70,7 @@ enum EngineArg {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Print the NodeGroup and EdgeApplication CustomResourceDefinitions as YAML.
+    /// Print the NodeGroup, EdgeApplication and Rollout CustomResourceDefinitions as YAML.
     Crds,
     /// Render EdgeApplications offline, as the controller would, and print the generated objects.
     ///
@@ -186,6 +186,8 @@ enum Command {
     /// Nodes are left out unless --with-nodes: the NodeGroups select nodes by
     /// label, and the summary says which labels existing nodes need.
     Seed(SeedArgs),
+    /// Roll a change out to an EdgeApplication's groups in waves (rollouts.edgedeck.io).
+    Rollout(edgedeck::rollout_cli::RolloutArgs),
     /// Print a shell completion script: `edgedeck completions bash > /etc/bash_completion.d/edgedeck`.
     Completions {
         #[arg(value_enum)]
@@ -364,6 +366,7 @@ fn main() -> ExitCode {
             }))
         }
         Command::Seed(args) => block_on(seed(args)),
+        Command::Rollout(args) => block_on(edgedeck::rollout_cli::run(args)),
         Command::Completions { shell } => match completions(shell, &mut std::io::stdout()) {
             Ok(()) => ExitCode::SUCCESS,
             // `edgedeck completions bash | head` closes the pipe early: not an error worth a word.

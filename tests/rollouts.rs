@@ -171,8 +171,17 @@ async fn status_when(
     what: &str,
     done: impl Fn(&RolloutStatus) -> bool,
 ) -> RolloutStatus {
+    status_of(rollouts, "web-rollout", what, done).await
+}
+
+async fn status_of(
+    rollouts: &Api<Rollout>,
+    name: &str,
+    what: &str,
+    done: impl Fn(&RolloutStatus) -> bool,
+) -> RolloutStatus {
     eventually(what, || async {
-        let status = rollouts.get_status("web-rollout").await.ok()?.status?;
+        let status = rollouts.get_status(name).await.ok()?.status?;
         done(&status).then_some(status)
     })
     .await
@@ -333,6 +342,59 @@ async fn a_hand_edit_during_a_rollout_pauses_it_with_a_reason(cluster) {
     let app = apps.get("web").await.expect("app");
     assert_eq!(app.spec.workload_scope.target_node_groups[2].overriders.replicas, Some(2));
     assert_eq!(still.current_wave, 0);
+    engine.shutdown().await;
+}
+}
+
+fn edgedeck(kubeconfig: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_edgedeck"))
+        .arg("rollout")
+        .args(args)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .output()
+        .expect("run edgedeck rollout");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+on_both_clusters! {
+async fn the_cli_starts_shows_promotes_and_aborts_a_rollout(cluster) {
+    let cluster = cluster.with_crds().await;
+    let client = cluster.client();
+    let (apps, engine) = fleet(&client).await;
+    let before = apps.get("web").await.expect("app").spec;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("web.yaml");
+    let edited = json!({"apiVersion": "apps.kubeedge.io/v1alpha1", "kind": "EdgeApplication",
+        "metadata": {"name": "web"}, "spec": app_spec("nginx:1.1")});
+    std::fs::write(&file, serde_json::to_string(&edited).unwrap()).expect("file");
+    let kc = cluster.kubeconfig().to_owned();
+    let file = file.to_str().unwrap();
+    let (ok, text) = edgedeck(&kc, &["start", "web", "-f", file, "--wave", "chengdu",
+        "--wave", "1", "--wave", "100%", "--manual", "--soak", "1"]);
+    assert!(ok, "{text}");
+    let (ok, text) = edgedeck(&kc, &["start", "web", "-f", file]);
+    assert!(!ok && text.contains("still running"), "a second start is refused: {text}");
+    let rollouts: Api<Rollout> = Api::namespaced(client.clone(), "default");
+    status_of(&rollouts, "web", "wave 0 healthy", |s| s.phase == RolloutPhase::WaitingForPromotion).await;
+    let (ok, text) = edgedeck(&kc, &["status", "web"]);
+    assert!(ok && text.contains("WaitingForPromotion") && text.contains("chengdu"), "{text}");
+    let (ok, text) = edgedeck(&kc, &["promote", "web"]);
+    assert!(ok, "{text}");
+    status_of(&rollouts, "web", "wave 1 healthy", |s| {
+        s.phase == RolloutPhase::WaitingForPromotion && s.current_wave == 1
+    })
+    .await;
+    let (ok, text) = edgedeck(&kc, &["abort", "web"]);
+    assert!(ok, "{text}");
+    status_of(&rollouts, "web", "aborted", |s| s.phase == RolloutPhase::Aborted).await;
+    assert_eq!(apps.get("web").await.expect("app").spec, before);
+    let (ok, text) = edgedeck(&kc, &["undo", "web", "--soak", "1"]);
+    assert!(ok, "{text}");
+    status_of(&rollouts, "web", "undo completed", |s| s.phase == RolloutPhase::Completed).await;
+    assert_eq!(apps.get("web").await.expect("app").spec, before, "undo of an abort is a no-op");
     engine.shutdown().await;
 }
 }
