@@ -202,7 +202,10 @@ pub async fn run(args: RolloutArgs) -> Result<(), String> {
     }
 }
 
-fn read_target(file: &PathBuf, app: &str) -> Result<crate::api::EdgeApplicationSpec, String> {
+fn read_target(
+    file: &std::path::Path,
+    app: &str,
+) -> Result<crate::api::EdgeApplicationSpec, String> {
     let path = file.display().to_string();
     let objects = crate::manifests::read_file(&path).map_err(|e| e.to_string())?;
     let [object] = objects.as_slice() else {

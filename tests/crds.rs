@@ -89,7 +89,10 @@ fn crds_match_the_kubeedge_contract() {
     let v = &rollout.spec.versions[0];
     assert_eq!(v.name, "v1alpha1");
     assert!(
-        v.subresources.as_ref().and_then(|s| s.status.as_ref()).is_some(),
+        v.subresources
+            .as_ref()
+            .and_then(|s| s.status.as_ref())
+            .is_some(),
         "a Rollout's progress is a status subresource the engine alone writes"
     );
 }

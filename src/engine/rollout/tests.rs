@@ -143,7 +143,7 @@ impl World {
         }
         settle(&mut self.app);
         self.rollout.status = Some(step.status.clone());
-        self.now = self.now + jiff::SignedDuration::from_secs(5);
+        self.now += jiff::SignedDuration::from_secs(5);
         step
     }
 
@@ -437,9 +437,11 @@ fn a_group_added_by_the_change_joins_in_its_wave() {
     assert_eq!(world.app.spec, target);
 }
 
+/// Image, replicas, env and args of the one container.
+type Change = (String, i64, Vec<(String, String)>, Option<Vec<String>>);
+
 /// A generated template change within the overriders' reach.
-fn arb_change() -> impl Strategy<Value = (String, i64, Vec<(String, String)>, Option<Vec<String>>)>
-{
+fn arb_change() -> impl Strategy<Value = Change> {
     let image = prop_oneof![
         Just("nginx:1.0".to_owned()),
         Just("nginx:1.1".to_owned()),
@@ -452,7 +454,7 @@ fn arb_change() -> impl Strategy<Value = (String, i64, Vec<(String, String)>, Op
     (image, 0i64..4, env, args)
 }
 
-fn manifest_of(change: &(String, i64, Vec<(String, String)>, Option<Vec<String>>)) -> Value {
+fn manifest_of(change: &Change) -> Value {
     let env: Vec<Value> = change
         .2
         .iter()
