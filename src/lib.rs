@@ -11,5 +11,6 @@ pub mod embedded;
 pub mod engine;
 pub mod headless;
 pub mod manifests;
+pub mod rollout_cli;
 pub mod simulation;
 pub mod telemetry;

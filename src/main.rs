@@ -73,7 +73,7 @@ enum EngineArg {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Print the NodeGroup and EdgeApplication CustomResourceDefinitions as YAML.
+    /// Print the NodeGroup, EdgeApplication and Rollout CustomResourceDefinitions as YAML.
     Crds,
     /// Render EdgeApplications offline, as the controller would, and print the generated objects.
     ///
@@ -189,6 +189,8 @@ enum Command {
     /// Nodes are left out unless --with-nodes: the NodeGroups select nodes by
     /// label, and the summary says which labels existing nodes need.
     Seed(SeedArgs),
+    /// Roll a change out to an EdgeApplication's groups in waves (rollouts.edgedeck.io).
+    Rollout(edgedeck::rollout_cli::RolloutArgs),
     /// Print a shell completion script: `edgedeck completions bash > /etc/bash_completion.d/edgedeck`.
     Completions {
         #[arg(value_enum)]
@@ -369,6 +371,7 @@ fn main() -> ExitCode {
             }))
         }
         Command::Seed(args) => block_on(seed(args)),
+        Command::Rollout(args) => block_on(edgedeck::rollout_cli::run(args)),
         Command::Completions { shell } => match completions(shell, &mut std::io::stdout()) {
             Ok(()) => ExitCode::SUCCESS,
             // `edgedeck completions bash | head` closes the pipe early: not an error worth a word.

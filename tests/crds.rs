@@ -32,7 +32,7 @@ fn crd<'a>(crds: &'a [CustomResourceDefinition], name: &str) -> &'a CustomResour
 #[test]
 fn crds_match_the_kubeedge_contract() {
     let crds = printed_crds();
-    assert_eq!(crds.len(), 2);
+    assert_eq!(crds.len(), 3, "KubeEdge's two and edgedeck's Rollout");
 
     let ng = crd(&crds, "nodegroups.apps.kubeedge.io");
     assert_eq!(ng.spec.group, "apps.kubeedge.io");
@@ -83,6 +83,18 @@ fn crds_match_the_kubeedge_contract() {
         .map(|c| c.name.as_str())
         .collect();
     assert_eq!(eapp_columns, ["Target Groups", "Available", "Age"]);
+
+    let rollout = crd(&crds, "rollouts.edgedeck.io");
+    assert_eq!(rollout.spec.scope, "Namespaced");
+    let v = &rollout.spec.versions[0];
+    assert_eq!(v.name, "v1alpha1");
+    assert!(
+        v.subresources
+            .as_ref()
+            .and_then(|s| s.status.as_ref())
+            .is_some(),
+        "a Rollout's progress is a status subresource the engine alone writes"
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@
 mod edge_application;
 mod names;
 mod node_group;
+mod rollout;
 mod schema;
 pub mod typed;
 pub mod validation;
@@ -15,20 +16,24 @@ pub mod validation;
 pub use edge_application::*;
 pub use names::*;
 pub use node_group::*;
+pub use rollout::*;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-/// Both CRDs, in the order they should be applied.
+/// Every CRD, in the order they should be applied: KubeEdge's two, then
+/// edgedeck's own Rollout.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    let mut crds = vec![NodeGroup::crd(), EdgeApplication::crd()];
+    // The Rollout embeds an EdgeApplication spec, so it gets the same
+    // relaxations: a target KubeEdge accepts must be accepted here.
+    let mut crds = vec![NodeGroup::crd(), EdgeApplication::crd(), Rollout::crd()];
     for crd in &mut crds {
         schema::match_kubeedge(crd);
     }
     crds
 }
 
-/// Both CRDs as one multi-document YAML stream (what `edgedeck crds` prints).
+/// Every CRD as one multi-document YAML stream (what `edgedeck crds` prints).
 pub fn crds_yaml() -> Result<String, serde_yaml_ng::Error> {
     let mut out = String::new();
     for crd in crds() {

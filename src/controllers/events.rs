@@ -8,6 +8,7 @@ use std::time::SystemTime;
 pub enum Source {
     NodeGroup,
     EdgeApplication,
+    Rollout,
     Leader,
     Engine,
 }
@@ -19,7 +20,8 @@ impl Source {
         match self {
             Source::NodeGroup => Some(Controller::NodeGroup),
             Source::EdgeApplication => Some(Controller::EdgeApplication),
-            Source::Leader | Source::Engine => None,
+            // Not yet among the metered controllers (`telemetry::Controller`).
+            Source::Rollout | Source::Leader | Source::Engine => None,
         }
     }
 }
@@ -29,6 +31,7 @@ impl fmt::Display for Source {
         f.write_str(match self {
             Source::NodeGroup => "nodegroup",
             Source::EdgeApplication => "edgeapplication",
+            Source::Rollout => "rollout",
             Source::Leader => "leader",
             Source::Engine => "engine",
         })

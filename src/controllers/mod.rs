@@ -7,6 +7,7 @@ pub mod edge_application;
 pub mod events;
 pub mod leader;
 pub mod node_group;
+pub mod rollout;
 pub mod served_schema;
 pub mod supervisor;
 
@@ -146,7 +147,7 @@ async fn run(ctx: Arc<Context>, options: EngineOptions, cancel: CancellationToke
     ));
 }
 
-/// Runs both controllers until `cancel` fires, each restarted should it
+/// Runs every controller until `cancel` fires, each restarted should it
 /// end before that: one controller ending must not leave the engine
 /// half-running with nobody noticing.
 async fn controllers(ctx: Arc<Context>, cancel: CancellationToken) {
@@ -163,10 +164,11 @@ async fn controllers(ctx: Arc<Context>, cancel: CancellationToken) {
         supervise(
             ctx.clone(),
             Source::EdgeApplication,
-            cancel,
-            restarts,
+            cancel.clone(),
+            restarts.clone(),
             edge_application::run,
         ),
+        supervise(ctx.clone(), Source::Rollout, cancel, restarts, rollout::run),
     );
     ctx.telemetry.set_leading(false);
 }

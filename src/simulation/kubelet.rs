@@ -3,6 +3,14 @@
 //! Running, podIP, container statuses) and become Ready `ready_after` after
 //! they started; pods on NotReady nodes are marked not ready; pods of
 //! deleted nodes and terminating pods without finalizers are removed.
+//!
+//! A container whose image tag is `broken` (`nginx:broken`,
+//! `reg.io/app:broken`) crash-loops, so a bad release can be staged in
+//! demos and tests: it never becomes ready, its status says `waiting` with
+//! reason `CrashLoopBackOff`, `lastState.terminated` exit code 1, and its
+//! `restartCount` grows by one every [`CRASH_PERIOD_S`] seconds after the
+//! pod started. Its pod stays Running and never Ready. The console's log
+//! view relies on exactly this contract.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -14,6 +22,26 @@ use super::nodes::{self, is_ready as node_ready};
 use super::object::{self, Cond, CondStyle};
 use super::scheduler::node_name;
 use super::{Config, Mutation, Offline};
+
+/// The image tag that makes a simulated container crash-loop.
+pub const BROKEN_TAG: &str = "broken";
+/// Seconds between two restarts of a crash-looping container.
+pub const CRASH_PERIOD_S: i64 = 10;
+
+/// Whether a container with this image crash-loops in the simulation.
+pub fn is_broken_image(image: &str) -> bool {
+    crate::engine::image::ImageRef::parse(image).is_ok_and(|i| i.tag.as_deref() == Some(BROKEN_TAG))
+}
+
+fn has_broken_container(pod: &Value) -> bool {
+    pod.pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .is_some_and(|cs| {
+            cs.iter()
+                .filter_map(|c| c.get("image").and_then(Value::as_str))
+                .any(is_broken_image)
+        })
+}
 
 /// Whether the pod's Ready condition is True.
 pub fn is_ready(pod: &Value) -> bool {
@@ -162,9 +190,10 @@ fn running_status(
         .unwrap_or_default();
     let mut conditions = object::conditions_of(pod);
     let names = container_names(pod);
-    let ready_s = if ready { "True" } else { "False" };
+    let pod_ready = ready && !has_broken_container(pod);
+    let ready_s = if pod_ready { "True" } else { "False" };
     let unready = format!("containers with unready status: [{}]", names.join(" "));
-    let (reason, message) = if ready {
+    let (reason, message) = if pod_ready {
         (None, None)
     } else {
         (Some("ContainersNotReady"), Some(unready.as_str()))
@@ -194,6 +223,9 @@ fn running_status(
                 .map(|c| {
                     let name = c.get("name").and_then(Value::as_str).unwrap_or("");
                     let image = c.get("image").and_then(Value::as_str).unwrap_or("");
+                    if is_broken_image(image) {
+                        return crash_looping(&pod_key, name, image, start, now);
+                    }
                     json!({
                         "containerID": format!("containerd://{}", object::hex(&[&pod_key, name, start], 64)),
                         "image": image,
@@ -222,6 +254,35 @@ fn running_status(
     );
     status.insert("containerStatuses".into(), Value::Array(statuses));
     Value::Object(status)
+}
+
+/// A container that exits with 1 every [`CRASH_PERIOD_S`] seconds since
+/// `start`, as the kubelet reports one in back-off.
+fn crash_looping(pod_key: &str, name: &str, image: &str, start: &str, now: &str) -> Value {
+    let seconds = |t: &str| object::parse_time(Some(&json!(t))).map(|t| t.as_second());
+    let (start_s, now_s) = (seconds(start).unwrap_or(0), seconds(now).unwrap_or(0));
+    let restarts = 1 + (now_s - start_s).max(0) / CRASH_PERIOD_S;
+    let last_run = start_s + (restarts - 1) * CRASH_PERIOD_S;
+    let at = |s: i64| Timestamp::from_second(s).map_or_else(|_| start.to_owned(), object::rfc3339);
+    json!({
+        "containerID": format!("containerd://{}", object::hex(&[pod_key, name, &restarts.to_string()], 64)),
+        "image": image,
+        "imageID": image_id(image),
+        "lastState": {"terminated": {
+            "exitCode": 1,
+            "reason": "Error",
+            "startedAt": at(last_run),
+            "finishedAt": at(last_run + 1),
+        }},
+        "name": name,
+        "ready": false,
+        "restartCount": restarts,
+        "started": false,
+        "state": {"waiting": {
+            "reason": "CrashLoopBackOff",
+            "message": format!("back-off {CRASH_PERIOD_S}s restarting failed container={name} pod={pod_key}"),
+        }},
+    })
 }
 
 /// Ready=False (and ContainersReady unchanged), as the node lifecycle
@@ -253,7 +314,7 @@ fn mark_not_ready(pod: &Value, now: &str) -> Value {
 /// Fast path: a running pod with an IP on a healthy node whose readiness is
 /// already what time says it should be.
 fn settled(pod: &Value, node: &Value, offline: bool, now_s: i64, config: &Config) -> bool {
-    if offline || !node_ready(node) {
+    if offline || !node_ready(node) || has_broken_container(pod) {
         return false;
     }
     let running = object::str_at(pod, "/status/phase") == Some("Running")
@@ -375,6 +436,42 @@ mod tests {
         json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
             "spec": {"nodeName": "n1", "containers": [{"name": "web", "image": "nginx:1.27"}]},
             "status": {"phase": "Pending"}})
+    }
+
+    #[test]
+    fn a_broken_tag_crash_loops_and_never_becomes_ready() {
+        let n = node(true);
+        let config = Config::default();
+        let off = Offline::new();
+        let mut p = pod("bad");
+        p["spec"]["containers"] = json!([
+            {"name": "web", "image": "reg.io/nginx:broken"},
+            {"name": "side", "image": "busybox:1"}]);
+        let started = one(sync(&[&p], &[&n], &off, t(0), &config));
+        let web = &started["status"]["containerStatuses"][0];
+        assert_eq!(web["state"]["waiting"]["reason"], "CrashLoopBackOff");
+        assert_eq!(web["restartCount"], 1);
+        assert_eq!(web["ready"], false);
+        assert_eq!(web["lastState"]["terminated"]["exitCode"], 1);
+        let later = one(sync(&[&started], &[&n], &off, t(35), &config));
+        assert_eq!(later["status"]["phase"], "Running");
+        assert_eq!(later["status"]["containerStatuses"][0]["restartCount"], 4);
+        assert_eq!(
+            later["status"]["containerStatuses"][1]["ready"], true,
+            "the sidecar runs"
+        );
+        assert!(!is_ready(&later), "never Ready");
+        assert_eq!(
+            object::condition_status(&later, "ContainersReady"),
+            Some("False")
+        );
+        // Within one crash period nothing changes: no write per pass.
+        assert!(sync(&[&later], &[&n], &off, t(36), &config).is_empty());
+        assert!(is_broken_image("nginx:broken"));
+        assert!(!is_broken_image("broken:1"), "the tag, not the name");
+        assert!(!is_broken_image(
+            "nginx@sha256:0123456789abcdef0123456789abcdef"
+        ));
     }
 
     fn one(muts: Vec<Mutation>) -> Value {

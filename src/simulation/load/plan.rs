@@ -132,7 +132,11 @@ mod tests {
             kinds(&plan.crds),
             BTreeSet::from(["CustomResourceDefinition"])
         );
-        assert_eq!(plan.crd_definitions().expect("typed").len(), 2);
+        assert_eq!(
+            plan.crd_definitions().expect("typed").len(),
+            crate::api::crds().len(),
+            "every CRD edgedeck has, the Rollout too"
+        );
         let namespaces: Vec<&str> = plan.namespaces.iter().map(object::name).collect();
         assert_eq!(namespaces, ["default", "kube-system", DEMO_NAMESPACE]);
         let rest = kinds(&plan.rest);
