@@ -6,7 +6,7 @@ mod support;
 
 use edgedeck::embedded::{ClusterOptions, RunningCluster, start};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use k8s_openapi::api::core::v1::{Event, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::Client;
 use kube::api::{Api, ListParams, PostParams};
@@ -223,6 +223,105 @@ async fn pods_for_a_region_without_nodes_stay_pending_with_a_reason() {
     })
     .await;
     assert!(message.starts_with("0/5 nodes are available"), "{message}");
+}
+
+/// (reason, type, message) of the Events about `name`'s pods, oldest first.
+async fn pod_events(client: &Client, pod_prefix: &str) -> Vec<(String, String, String)> {
+    let events: Api<Event> = Api::namespaced(client.clone(), "default");
+    let Ok(list) = events.list(&ListParams::default()).await else {
+        return Vec::new();
+    };
+    let mut found: Vec<_> = list
+        .items
+        .into_iter()
+        .filter(|e| {
+            e.involved_object.kind.as_deref() == Some("Pod")
+                && e.involved_object
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with(pod_prefix))
+        })
+        .map(|e| {
+            (
+                e.last_timestamp.map(|t| t.0),
+                e.reason.unwrap_or_default(),
+                e.type_.unwrap_or_default(),
+                e.message.unwrap_or_default(),
+            )
+        })
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, r, t, m)| (r, t, m)).collect()
+}
+
+// The Events view of the demo is only as good as what the cluster records:
+// the kubelet's, the scheduler's and the node controller's words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_records_events_like_the_scheduler_and_kubelet() {
+    let (_cluster, client) = simulated().await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let mut broken = deployment("crashy", "hangzhou", 1);
+    broken
+        .spec
+        .as_mut()
+        .expect("spec")
+        .template
+        .spec
+        .as_mut()
+        .expect("pod spec")
+        .containers[0]
+        .image = Some("nginx:broken".into());
+    for d in [
+        deployment("web", "hangzhou", 1),
+        broken,
+        deployment("lost", "shanghai", 1),
+    ] {
+        deployments
+            .create(&PostParams::default(), &d)
+            .await
+            .expect("created");
+    }
+    let reasons = |events: &[(String, String, String)]| -> Vec<String> {
+        events.iter().map(|(r, _, _)| r.clone()).collect()
+    };
+    let web = eventually("web's pod scheduled and started", || async {
+        let events = pod_events(&client, "web-").await;
+        reasons(&events)
+            .contains(&"Started".to_string())
+            .then_some(events)
+    })
+    .await;
+    assert_eq!(reasons(&web), ["Scheduled", "Started"], "{web:?}");
+    assert!(
+        web[0].2.starts_with("Successfully assigned default/web-"),
+        "{web:?}"
+    );
+
+    let crashy = eventually("crashy backing off", || async {
+        let events = pod_events(&client, "crashy-").await;
+        events
+            .iter()
+            .any(|(r, _, _)| r == "BackOff")
+            .then_some(events)
+    })
+    .await;
+    let backoff = crashy
+        .iter()
+        .find(|(r, _, _)| r == "BackOff")
+        .expect("BackOff");
+    assert_eq!(backoff.1, "Warning");
+    assert!(
+        !reasons(&crashy).contains(&"Started".to_string()),
+        "{crashy:?}"
+    );
+
+    let lost = eventually("lost unschedulable", || async {
+        let events = pod_events(&client, "lost-").await;
+        (!events.is_empty()).then_some(events)
+    })
+    .await;
+    assert_eq!(lost[0].0, "FailedScheduling");
+    assert!(lost[0].2.starts_with("0/5 nodes are available"), "{lost:?}");
 }
 
 #[tokio::test]

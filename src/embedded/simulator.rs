@@ -150,7 +150,9 @@ pub fn step_once(cluster: &Cluster, sim: &Simulator) {
     };
     let snapshot_at = started.elapsed();
     renew_leases(cluster, &world.nodes, &offline);
-    let mutations = simulation::step(&world, &offline, Timestamp::now(), &sim.config);
+    let now = Timestamp::now();
+    let mutations = simulation::step(&world, &offline, now, &sim.config);
+    let events = simulation::events::record(&world, &mutations, now);
     let stepped_at = started.elapsed();
     let count = mutations.len();
     if count > 0 {
@@ -162,6 +164,7 @@ pub fn step_once(cluster: &Cluster, sim: &Simulator) {
             }
         });
     }
+    write_events(cluster, events, now);
     // Where a slow fleet spends its time (RUST_LOG=edgedeck::embedded::simulator=debug).
     tracing::debug!(
         snapshot_ms = snapshot_at.as_millis(),
@@ -170,6 +173,46 @@ pub fn step_once(cluster: &Cluster, sim: &Simulator) {
         mutations = count,
         "simulator step"
     );
+}
+
+/// Records the step's Events and drops those of ours past their TTL, as
+/// kube-apiserver's `--event-ttl` does.
+fn write_events(cluster: &Cluster, events: Vec<Value>, now: Timestamp) {
+    let Some(info) = cluster.registry().find("", "v1", "events") else {
+        return;
+    };
+    let stale: Vec<Arc<Value>> = cluster
+        .store
+        .snapshot(&info.key())
+        .into_iter()
+        .filter(|e| simulation::events::expired(e, now))
+        .collect();
+    if events.is_empty() && stale.is_empty() {
+        return;
+    }
+    cluster.store.transaction(|txn| {
+        for event in events {
+            let namespace = event
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            if let Err(e) =
+                operations::create_internal(txn, &info, namespace.as_deref(), event, MANAGER)
+            {
+                tracing::debug!(error = %e, "simulated event dropped");
+            }
+        }
+        for event in stale {
+            let namespace = event.pointer("/metadata/namespace").and_then(Value::as_str);
+            let name = event
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if let Ok(key) = operations::object_key(&info, namespace, name) {
+                let _ = operations::delete_in(txn, &info, &key, &DeleteOptions::default());
+            }
+        }
+    });
 }
 
 /// Node Leases in `kube-node-lease`, renewed like a kubelet's (see

@@ -103,6 +103,7 @@
 
 pub mod controls;
 pub mod endpoints;
+pub mod events;
 pub mod kubelet;
 pub mod leases;
 pub mod load;
