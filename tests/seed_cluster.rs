@@ -84,7 +84,7 @@ on_both_clusters! {
         let options = LoadOptions { nodes: Nodes::Kwok, ..LoadOptions::default() };
 
         let first = load::load(&client, demo(), &options).await.expect("first load");
-        assert_eq!(first.applied["CustomResourceDefinition"], 2, "{first:?}");
+        assert_eq!(first.applied["CustomResourceDefinition"], edgedeck::api::crds().len(), "{first:?}");
         assert_eq!(first.applied["NodeGroup"], REGIONS.len());
         assert_eq!(first.applied["EdgeApplication"], DEMO_APPS.len());
         assert_eq!(first.applied["Node"], demo_node_names().len());
@@ -122,8 +122,9 @@ async fn the_seed_command_loads_the_demo_and_says_what_it_did() {
     let out = edgedeck(&["seed", "demo", "--kubeconfig", kubeconfig, "--with-nodes"]).await;
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let crds = format!("{} CustomResourceDefinition", edgedeck::api::crds().len());
     for part in [
-        "2 CustomResourceDefinition",
+        crds.as_str(),
         "2 EdgeApplication",
         "26 Node,",
         "5 NodeGroup",

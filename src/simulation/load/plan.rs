@@ -47,7 +47,13 @@ impl Plan {
                 map.remove("status");
             }
             match object::kind(&object) {
-                "CustomResourceDefinition" => plan.crds.push(object),
+                "CustomResourceDefinition" => {
+                    // Its own group is asked about when waiting for it to be served.
+                    if let Some(group) = object.pointer("/spec/group").and_then(Value::as_str) {
+                        groups.insert(group.to_owned());
+                    }
+                    plan.crds.push(object);
+                }
                 "Namespace" => plan.namespaces.push(object),
                 "Node" if nodes == Nodes::Skip => plan.skipped_nodes += 1,
                 "Node" => plan.rest.push(mark_for_kwok(object)),
@@ -149,7 +155,15 @@ mod tests {
         let plan = demo(Nodes::Skip);
         assert_eq!(
             plan.groups,
-            ["", "apiextensions.k8s.io", "apps", "apps.kubeedge.io"]
+            // edgedeck.io: no object of the seed uses the Rollout CRD, but
+            // loading waits until discovery lists every CRD it creates.
+            [
+                "",
+                "apiextensions.k8s.io",
+                "apps",
+                "apps.kubeedge.io",
+                "edgedeck.io"
+            ]
         );
     }
 
