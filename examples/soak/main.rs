@@ -308,10 +308,6 @@ async fn main() -> std::process::ExitCode {
     .await
     .expect("the embedded cluster starts");
     let client = running.client().expect("client");
-    let engine = Engine::spawn(client.clone(), EngineOptions::default());
-    if args.without_engine {
-        engine.shutdown().await;
-    }
     let engine =
         (!args.without_engine).then(|| Engine::spawn(client.clone(), EngineOptions::default()));
     let stuck = Arc::new(AtomicU64::new(0));
