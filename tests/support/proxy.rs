@@ -77,7 +77,10 @@ async fn relay(
     let born = *epochs.borrow();
     let severed = {
         let epochs = epochs.clone();
-        move || *epochs.borrow() != born
+        move || {
+            let now = *epochs.borrow();
+            now != born
+        }
     };
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
@@ -103,9 +106,11 @@ async fn relay(
     };
     let downstream = async move {
         let mut epochs = epochs;
+        // The guard wait_for returns is not Send: make it a plain value at once.
+        let severed = async move { epochs.wait_for(|e| *e != born).await.map(|_| ()) };
         tokio::select! {
             _ = tokio::io::copy(&mut server_read, &mut client_write) => {}
-            _ = epochs.wait_for(|e| *e != born) => {
+            _ = severed => {
                 // Severed: silence, with the connection left open.
                 std::future::pending::<()>().await;
             }
