@@ -66,17 +66,25 @@ async fn each_error_fault_answers_with_its_kubernetes_status() {
     assert_eq!(throttled.json()["details"]["retryAfterSeconds"], 1);
 
     set_faults(&target, "500=100%").await;
-    assert_eq!(get(&target, "/api/v1/namespaces").await.status_failure(500), "InternalError");
+    assert_eq!(
+        get(&target, "/api/v1/namespaces").await.status_failure(500),
+        "InternalError"
+    );
     set_faults(&target, "503=1").await;
     assert_eq!(
-        get(&target, "/apis/apps/v1/deployments").await.status_failure(503),
+        get(&target, "/apis/apps/v1/deployments")
+            .await
+            .status_failure(503),
         "ServiceUnavailable"
     );
 
     // A conflict only ever answers a write.
     set_faults(&target, "409=1").await;
     assert_eq!(get(&target, "/api/v1/namespaces").await.status, 200);
-    assert_eq!(create_configmap(&target).await.status_failure(409), "Conflict");
+    assert_eq!(
+        create_configmap(&target).await.status_failure(409),
+        "Conflict"
+    );
 
     // Gone only answers a watch resuming from a resourceVersion.
     set_faults(&target, "410=1").await;
@@ -94,7 +102,11 @@ async fn each_error_fault_answers_with_its_kubernetes_status() {
 
     let cleared = raw_http::request(&target, "DELETE", "/edgedeck/faults", &[], b"").await;
     assert_eq!(cleared.json()["spec"], serde_json::Value::Null);
-    assert_eq!(create_configmap(&target).await.status, 201, "no faults after clearing");
+    assert_eq!(
+        create_configmap(&target).await.status,
+        201,
+        "no faults after clearing"
+    );
 }
 
 #[tokio::test]
@@ -102,9 +114,15 @@ async fn a_bad_spec_on_the_control_endpoint_is_a_400_naming_the_problem() {
     let (_cluster, target) = cluster(ClusterOptions::default()).await;
     let refused = set_faults(&target, "503=0.1,drop-watch=often").await;
     assert_eq!(refused.status_failure(400), "BadRequest");
-    let message = refused.json()["message"].as_str().unwrap_or_default().to_owned();
+    let message = refused.json()["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert!(message.contains("drop-watch=often"), "{message}");
-    assert_eq!(get(&target, "/edgedeck/faults").await.json()["spec"], serde_json::Value::Null);
+    assert_eq!(
+        get(&target, "/edgedeck/faults").await.json()["spec"],
+        serde_json::Value::Null
+    );
 }
 
 #[tokio::test]
@@ -156,7 +174,10 @@ async fn a_restart_keeps_the_data_directory_and_the_address() {
     let client = running.client().expect("client");
     let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     let created = configmaps
-        .create(&PostParams::default(), &serde_json::from_str(CONFIGMAP).expect("cm"))
+        .create(
+            &PostParams::default(),
+            &serde_json::from_str(CONFIGMAP).expect("cm"),
+        )
         .await
         .expect("created");
 
