@@ -338,9 +338,11 @@ pub fn create(
     body: Value,
     opts: &WriteOptions,
 ) -> ApiResult<Value> {
+    // Read before the transaction: the registry reads the store.
+    let registry = cluster.registry();
     cluster.store.transaction(|t| {
         let created = create_in(t, info, namespace, body, opts, "Update", false)?;
-        collect_if_orphaned(t, cluster, info, namespace, &created, opts)?;
+        collect_if_orphaned(t, &registry, info, namespace, &created, opts)?;
         Ok(created)
     })
 }
@@ -352,7 +354,7 @@ pub fn create(
 /// outliving their EdgeApplication on this server and never on a real one.
 fn collect_if_orphaned(
     txn: &mut Txn<'_>,
-    cluster: &Cluster,
+    registry: &super::resources::Registry,
     info: &ResourceInfo,
     namespace: Option<&str>,
     created: &Value,
@@ -368,7 +370,6 @@ fn collect_if_orphaned(
     if opts.dry_run {
         return Ok(());
     }
-    let registry = cluster.registry();
     let gone = |owner: &Value| -> bool {
         let text = |f: &str| owner.get(f).and_then(Value::as_str).unwrap_or_default();
         let (group, version) = text("apiVersion")
@@ -714,6 +715,7 @@ pub fn patch(
         ));
     }
     let key = object_key(info, namespace, name)?;
+    let registry = cluster.registry();
     cluster.store.transaction(|t| {
         let Some(old) = t.get(&info.key(), &key) else {
             if kind == PatchKind::Apply && sub == Subresource::Main {
@@ -725,7 +727,7 @@ pub fn patch(
                 }
                 check_name_matches(&body, name)?;
                 let created = create_in(t, info, namespace, body, opts, "Apply", false)?;
-                collect_if_orphaned(t, cluster, info, namespace, &created, opts)?;
+                collect_if_orphaned(t, &registry, info, namespace, &created, opts)?;
                 return Ok(created);
             }
             return Err(not_found(info, name));
