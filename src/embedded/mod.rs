@@ -126,7 +126,7 @@ pub struct RunningCluster {
     cluster: Arc<Cluster>,
     simulator: Option<Arc<simulator::Simulator>>,
     /// What it was started with, to start it again (see [`RunningCluster::restart`]).
-    options: ClusterOptions,
+    options: Box<ClusterOptions>,
 }
 
 fn seed_namespaces(cluster: &Cluster) {
@@ -322,10 +322,10 @@ pub async fn start(opts: ClusterOptions) -> Result<RunningCluster, ClusterError>
         task: Some(task),
         cluster,
         simulator,
-        options: ClusterOptions {
+        options: Box::new(ClusterOptions {
             listen: addr,
             ..opts
-        },
+        }),
     })
 }
 
@@ -404,7 +404,7 @@ impl RunningCluster {
         if self.options.data_dir.is_none() {
             return Err(ClusterError::RestartWithoutDataDir);
         }
-        let options = self.options.clone();
+        let options = (*self.options).clone();
         // The simulated kubelets that were silent stay silent.
         let offline: Vec<String> = self.offline_nodes().into_iter().collect();
         self.shutdown().await;
