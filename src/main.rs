@@ -176,6 +176,10 @@ enum Command {
         /// Serve objects only: no simulated kubelet, scheduler or workload controllers.
         #[arg(long)]
         no_simulate: bool,
+        /// Inject faults, e.g. seed=7,429=0.05,503=0.02,drop-watch=0.2,delay=0.1:200ms,410=0.5,restart=2m
+        /// (see RELIABILITY.md); changed at run time through /edgedeck/faults.
+        #[arg(long, value_name = "SPEC")]
+        faults: Option<edgedeck::embedded::faults::FaultSpec>,
         #[command(flatten)]
         log: LogArgs,
     },
@@ -358,6 +362,7 @@ fn main() -> ExitCode {
             scale,
             data_dir,
             no_simulate,
+            faults,
             log,
         } => {
             init_logging(log.log_format);
@@ -368,6 +373,7 @@ fn main() -> ExitCode {
                 scale,
                 data_dir,
                 no_simulate,
+                faults,
             }))
         }
         Command::Seed(args) => block_on(seed(args)),
@@ -514,6 +520,7 @@ struct ClusterCommand {
     scale: ScaleArgs,
     data_dir: Option<PathBuf>,
     no_simulate: bool,
+    faults: Option<edgedeck::embedded::faults::FaultSpec>,
 }
 
 /// The edgedeck CRDs, then the seed's objects.
@@ -574,11 +581,12 @@ async fn cluster(command: ClusterCommand) -> Result<(), String> {
         None => default_kubeconfig(command.data_dir.as_deref())?,
     };
     let kubeconfig = std::path::absolute(&kubeconfig).unwrap_or(kubeconfig);
-    let running = embedded::start(ClusterOptions {
+    let mut running = embedded::start(ClusterOptions {
         listen: command.listen,
         data_dir: command.data_dir,
         initial_objects,
         simulate: !command.no_simulate,
+        faults: std::sync::Arc::new(embedded::faults::Faults::new(command.faults)),
         ..ClusterOptions::default()
     })
     .await
@@ -593,9 +601,17 @@ async fn cluster(command: ClusterCommand) -> Result<(), String> {
         running.shutdown().await;
         return Err("cannot print the server address".into());
     }
-    let outcome = tokio::select! {
-        () = signals.recv() => Ok(()),
-        failure = running.persistence_failed() => Err(failure),
+    let outcome = loop {
+        tokio::select! {
+            () = signals.recv() => break Ok(()),
+            failure = running.persistence_failed() => break Err(failure),
+            // Asked for by the faults (--faults restart=…, /edgedeck/faults/restart).
+            () = running.restart_requested() => {}
+        }
+        running = running
+            .restart()
+            .await
+            .map_err(|e| format!("restarting the embedded cluster: {e}"))?;
     };
     tracing::info!("shutting down the embedded cluster");
     running.shutdown().await;

@@ -90,12 +90,12 @@ pub async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
         reported: status::Reported::default(),
     });
     let queue = stream::select_all([
-        app_requests(&client, writer).boxed(),
-        owner_requests::<Deployment>(&client, "deployments").boxed(),
-        owner_requests::<StatefulSet>(&client, "statefulsets").boxed(),
-        owner_requests::<DaemonSet>(&client, "daemonsets").boxed(),
-        owner_requests::<Service>(&client, "services").boxed(),
-        owner_requests::<ConfigMap>(&client, "configmaps").boxed(),
+        app_requests(&client, state.ctx.watch_config(), writer).boxed(),
+        owner_requests::<Deployment>(&client, state.ctx.watch_config(), "deployments").boxed(),
+        owner_requests::<StatefulSet>(&client, state.ctx.watch_config(), "statefulsets").boxed(),
+        owner_requests::<DaemonSet>(&client, state.ctx.watch_config(), "daemonsets").boxed(),
+        owner_requests::<Service>(&client, state.ctx.watch_config(), "services").boxed(),
+        owner_requests::<ConfigMap>(&client, state.ctx.watch_config(), "configmaps").boxed(),
     ])
     .inspect(supervisor::mark_queued(&state.ctx, CONTROLLER))
     .take_until(cancel.clone().cancelled_owned());
@@ -158,19 +158,17 @@ fn observe(ctx: &Context, apps: &reflector::Store<EdgeApplication>) {
 /// Every change to an application reconciles it.
 fn app_requests(
     client: &Client,
+    config: watcher::Config,
     writer: Writer<EdgeApplication>,
 ) -> impl Stream<Item = Request> + Send + use<> {
-    let apps = watcher(
-        Api::<EdgeApplication>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(writer)
-    .applied_objects()
-    .map_err(|source| WatchError {
-        resource: "edgeapplications",
-        source,
-    });
+    let apps = watcher(Api::<EdgeApplication>::all(client.clone()), config)
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .map_err(|source| WatchError {
+            resource: "edgeapplications",
+            source,
+        });
     trigger_self(apps, ())
 }
 
@@ -178,12 +176,13 @@ fn app_requests(
 /// Only metadata is watched: the owner reference is all that is needed.
 fn owner_requests<K>(
     client: &Client,
+    config: watcher::Config,
     resource: &'static str,
 ) -> impl Stream<Item = Request> + Send + use<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
 {
-    let generated = watcher::Config::default().labels(LABEL_EDGEAPPLICATION_NAME);
+    let generated = config.labels(LABEL_EDGEAPPLICATION_NAME);
     let children = watcher(Api::<PartialObjectMeta<K>>::all(client.clone()), generated)
         .default_backoff()
         .touched_objects()

@@ -3,6 +3,7 @@
 //! both start it with [`Engine::spawn`].
 
 pub mod cluster;
+pub mod deadline;
 pub mod edge_application;
 pub mod events;
 pub mod leader;
@@ -12,6 +13,7 @@ pub mod served_schema;
 pub mod supervisor;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use kube::Client;
 use tokio::sync::broadcast;
@@ -35,6 +37,10 @@ pub struct EngineOptions {
     /// Where the engine records its metrics and progress (shared with
     /// `/metrics` and the console).
     pub telemetry: Arc<Telemetry>,
+    /// How long each controller watch lasts before the server ends it and
+    /// it starts again: also how soon a watch gone silent is noticed
+    /// (see [`deadline`]).
+    pub watch_timeout: Duration,
 }
 
 impl Default for EngineOptions {
@@ -44,6 +50,7 @@ impl Default for EngineOptions {
             lease: LeaseOptions::default(),
             event_capacity: 1024,
             telemetry: Arc::default(),
+            watch_timeout: deadline::WATCH_TIMEOUT,
         }
     }
 }
@@ -53,6 +60,8 @@ pub struct Context {
     pub client: Client,
     events: broadcast::Sender<EngineEvent>,
     pub telemetry: Arc<Telemetry>,
+    /// See [`EngineOptions::watch_timeout`].
+    pub watch_timeout: Duration,
 }
 
 impl Context {
@@ -69,7 +78,13 @@ impl Context {
             client,
             events,
             telemetry,
+            watch_timeout: deadline::WATCH_TIMEOUT,
         }
+    }
+
+    /// How the controllers watch (see [`deadline::watch_config`]).
+    pub fn watch_config(&self) -> kube::runtime::watcher::Config {
+        deadline::watch_config(self.watch_timeout)
     }
 
     /// Publishes an event; having no subscriber is fine.
@@ -103,12 +118,11 @@ impl Engine {
     ) -> (EngineHandle, broadcast::Receiver<EngineEvent>) {
         let (events, first) = broadcast::channel(options.event_capacity.max(1));
         let telemetry = options.telemetry.clone();
-        let client = telemetry::client::metered(client, telemetry.clone());
-        let ctx = Arc::new(Context::with_telemetry(
-            client,
-            events.clone(),
-            telemetry.clone(),
-        ));
+        let client =
+            telemetry::client::metered(deadline::with_deadlines(client), telemetry.clone());
+        let mut ctx = Context::with_telemetry(client, events.clone(), telemetry.clone());
+        ctx.watch_timeout = options.watch_timeout;
+        let ctx = Arc::new(ctx);
         let cancel = CancellationToken::new();
         let task = tokio::spawn(run(ctx, options, cancel.clone()));
         let handle = EngineHandle {

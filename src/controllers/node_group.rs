@@ -98,8 +98,14 @@ pub async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
     });
     observe(&state);
     let queue = stream::select_all([
-        group_requests(&client, group_writer, index.clone()).boxed(),
-        node_requests(&client, node_writer, index).boxed(),
+        group_requests(
+            &client,
+            state.ctx.watch_config(),
+            group_writer,
+            index.clone(),
+        )
+        .boxed(),
+        node_requests(&client, state.ctx.watch_config(), node_writer, index).boxed(),
     ])
     .inspect(supervisor::mark_queued(&state.ctx, CONTROLLER))
     .take_until(cancel.clone().cancelled_owned());
@@ -174,31 +180,30 @@ fn requests(names: Groups) -> impl Stream<Item = Request> {
 /// (a changed group always itself).
 fn group_requests(
     client: &Client,
+    config: watcher::Config,
     writer: Writer<NodeGroup>,
     index: Arc<Mutex<MembershipIndex>>,
 ) -> impl Stream<Item = Request> + Send + use<> {
     let mut feed = Feed::default();
-    watcher(
-        Api::<NodeGroup>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(writer)
-    .map_err(|source| WatchError {
-        resource: "nodegroups",
-        source,
-    })
-    .map_ok(move |event| requests(feed.on_group(&event, &mut lock(&index))))
-    .try_flatten()
+    watcher(Api::<NodeGroup>::all(client.clone()), config)
+        .default_backoff()
+        .reflect(writer)
+        .map_err(|source| WatchError {
+            resource: "nodegroups",
+            source,
+        })
+        .map_ok(move |event| requests(feed.on_group(&event, &mut lock(&index))))
+        .try_flatten()
 }
 
 fn node_requests(
     client: &Client,
+    config: watcher::Config,
     writer: Writer<Node>,
     index: Arc<Mutex<MembershipIndex>>,
 ) -> impl Stream<Item = Request> + Send + use<> {
     let mut feed = Feed::default();
-    watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
+    watcher(Api::<Node>::all(client.clone()), config)
         .modify(labels::slim)
         .default_backoff()
         .reflect(writer)

@@ -21,6 +21,18 @@
 //!
 //! Failed watches are reported through [`report_applier`]; each watch has
 //! its own backoff, so one failing watch never holds back the others.
+//!
+//! - **Stuck without ending.** A controller can also stop moving while it
+//!   runs: a reconcile waiting for an answer on a connection that went
+//!   silent when the API server restarted, a wedged applier. The engine
+//!   looked alive (only `/readyz` said "stalled") until someone restarted
+//!   it. [`supervise`] therefore watches each controller's progress (the
+//!   telemetry's queue and reconciles): one that owes work and finished no
+//!   reconcile for [`Restarts::stuck_deadlines`] progress deadlines is
+//!   stopped (dropped after [`WATCHDOG_GRACE`]) and started again at once,
+//!   with a warning in the log, a `Failed` engine event saying why, and
+//!   `edgedeck_watchdog_restarts_total` counted. Requests themselves have
+//!   deadlines too (see `deadline`), so this is the net under that net.
 
 use std::any::Any;
 use std::future::Future;
@@ -50,6 +62,10 @@ pub struct Restarts {
     pub first: Duration,
     pub max: Duration,
     pub healthy: Duration,
+    /// A controller that owes work and finished no reconcile for this many
+    /// progress deadlines is restarted by the watchdog. More than one, so
+    /// `/readyz` reports the stall before the engine acts on it.
+    pub stuck_deadlines: u32,
 }
 
 impl Default for Restarts {
@@ -58,11 +74,19 @@ impl Default for Restarts {
             first: Duration::from_secs(1),
             max: Duration::from_secs(60),
             healthy: Duration::from_secs(300),
+            stuck_deadlines: 2,
         }
     }
 }
 
 impl Restarts {
+    /// How long a controller may be stalled before the watchdog restarts it.
+    fn stuck_after(&self, ctx: &Context) -> Duration {
+        ctx.telemetry
+            .progress_deadline()
+            .saturating_mul(self.stuck_deadlines.max(1))
+    }
+
     /// The delay before restart number `attempt` (1 = the first) in a row.
     pub fn delay(&self, attempt: u32) -> Duration {
         let doublings = attempt.saturating_sub(1).min(31);
@@ -243,23 +267,43 @@ pub async fn supervise<F, Fut>(
         if let Some(c) = controller {
             ctx.telemetry.controller_started(c);
         }
-        let ended = AssertUnwindSafe(run(ctx.clone(), cancel.clone()))
-            .catch_unwind()
-            .await;
+        let run_cancel = cancel.child_token();
+        let running = AssertUnwindSafe(run(ctx.clone(), run_cancel.clone())).catch_unwind();
+        tokio::pin!(running);
+        let ended = tokio::select! {
+            ended = &mut running => Ended::Itself(ended),
+            stuck = watch_progress(&ctx, controller, restarts.stuck_after(&ctx)) => {
+                run_cancel.cancel();
+                // Whatever hangs would hang its grace too: drop it soon.
+                let _ = tokio::time::timeout(WATCHDOG_GRACE, &mut running).await;
+                Ended::Stuck(stuck)
+            }
+        };
         if cancel.is_cancelled() {
             stopped();
             return;
         }
-        let why = match ended {
-            Ok(()) => "it ended by itself".to_owned(),
-            Err(panic) => format!("it panicked: {}", panic_message(panic.as_ref())),
+        let (why, delay) = match ended {
+            Ended::Stuck(why) => {
+                if let Some(c) = controller {
+                    ctx.telemetry.watchdog_restarted(c);
+                }
+                // It was given the whole stuck time already: restart at once.
+                (format!("stuck: {why}"), Duration::ZERO)
+            }
+            Ended::Itself(ended) => {
+                let why = match ended {
+                    Ok(()) => "it ended by itself".to_owned(),
+                    Err(panic) => format!("it panicked: {}", panic_message(panic.as_ref())),
+                };
+                attempt = if started.elapsed() >= restarts.healthy {
+                    1
+                } else {
+                    attempt.saturating_add(1)
+                };
+                (why, restarts.delay(attempt))
+            }
         };
-        attempt = if started.elapsed() >= restarts.healthy {
-            1
-        } else {
-            attempt.saturating_add(1)
-        };
-        let delay = restarts.delay(attempt);
         ctx.emit(EngineEvent::new(
             source,
             "",
@@ -281,6 +325,34 @@ pub async fn supervise<F, Fut>(
                 message: format!("{source} controller restarted"),
             },
         ));
+    }
+}
+
+/// How one run of a supervised controller ended.
+enum Ended {
+    /// It returned, or panicked.
+    Itself(Result<(), Box<dyn Any + Send>>),
+    /// The watchdog found it stuck, for this reason, and stopped it.
+    Stuck(String),
+}
+
+/// How long a controller the watchdog stops gets to finish before it is dropped.
+const WATCHDOG_GRACE: Duration = Duration::from_secs(1);
+
+/// Resolves with the reason once `controller` is stuck for `after`: it
+/// owes work and finished no reconcile (the telemetry's progress watch).
+/// A controller without telemetry is never found stuck.
+async fn watch_progress(ctx: &Context, controller: Option<Controller>, after: Duration) -> String {
+    let Some(controller) = controller else {
+        return std::future::pending().await;
+    };
+    let every = (after / 8).clamp(Duration::from_millis(100), Duration::from_secs(10));
+    loop {
+        tokio::time::sleep(every).await;
+        if let Some(why) = ctx.telemetry.stuck(controller, after) {
+            tracing::warn!(%controller, %why, "watchdog: controller stuck, restarting it");
+            return why;
+        }
     }
 }
 
@@ -307,6 +379,7 @@ mod tests {
             first: 10 * MS,
             max: 40 * MS,
             healthy: Duration::from_secs(60),
+            stuck_deadlines: 2,
         }
     }
 
@@ -399,5 +472,72 @@ mod tests {
             .expect("the supervisor stops on cancel")
             .expect("no panic");
         assert_eq!(runs.load(Ordering::SeqCst), 3, "not restarted after cancel");
+    }
+
+    #[tokio::test]
+    async fn a_controller_stuck_with_work_is_restarted_by_the_watchdog_and_says_so() {
+        let config = kube::Config::new("http://127.0.0.1:9".parse().expect("url"));
+        let client = kube::Client::try_from(config).expect("client");
+        let (events, mut receiver) = broadcast::channel(64);
+        let telemetry = Arc::new(crate::telemetry::Telemetry::new(50 * MS));
+        let ctx = Arc::new(Context::with_telemetry(client, events, telemetry.clone()));
+        let cancel = CancellationToken::new();
+        let runs = Arc::new(AtomicU32::new(0));
+        let counter = runs.clone();
+        let supervisor = tokio::spawn(supervise(
+            ctx,
+            Source::EdgeApplication,
+            cancel.clone(),
+            quick(),
+            move |ctx: Arc<Context>, token: CancellationToken| {
+                let run = counter.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if run == 0 {
+                        // Triggered, reconciling, and never hearing back;
+                        // deaf to its cancel as a hung request is.
+                        ctx.telemetry
+                            .queued(Controller::EdgeApplication, Some("ns"), "app");
+                        let _guard =
+                            ctx.telemetry
+                                .reconcile(Controller::EdgeApplication, Some("ns"), "app");
+                        std::future::pending::<()>().await;
+                    }
+                    token.cancelled().await;
+                }
+            },
+        ));
+        let mut seen = Vec::new();
+        while seen.len() < 2 {
+            let event = tokio::time::timeout(Duration::from_secs(5), receiver.recv())
+                .await
+                .expect("an event in time")
+                .expect("event");
+            seen.push(event.to_string());
+        }
+        assert!(
+            seen[0].contains("stuck: 0 queued and 1 in flight"),
+            "{seen:?}"
+        );
+        assert!(seen[0].contains("restarting in 0ns"), "{seen:?}");
+        assert!(
+            seen[1].contains("edgeapplication controller restarted"),
+            "{seen:?}"
+        );
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        assert!(
+            telemetry
+                .encode()
+                .contains("edgedeck_watchdog_restarts_total{controller=\"edgeapplication\"} 1"),
+            "{}",
+            telemetry.encode()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(receiver.is_empty(), "an idle controller is left alone");
+
+        cancel.cancel();
+        tokio::time::timeout(Duration::from_secs(5), supervisor)
+            .await
+            .expect("the supervisor stops on cancel")
+            .expect("no panic");
     }
 }

@@ -147,6 +147,9 @@ pub enum ApiError {
     TooManyWatches(usize),
     #[error("{0}")]
     Internal(String),
+    /// An answer chosen by fault injection (see `faults`).
+    #[error("{}", .0.message())]
+    Injected(super::faults::Injected),
 }
 
 impl ApiError {
@@ -166,6 +169,9 @@ impl ApiError {
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::TooManyWatches(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Injected(fault) => {
+                StatusCode::from_u16(fault.code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
         }
     }
 
@@ -185,6 +191,7 @@ impl ApiError {
             ApiError::RequestTimeout(_) => "Timeout",
             ApiError::TooManyWatches(_) => "TooManyRequests",
             ApiError::Internal(_) => "InternalError",
+            ApiError::Injected(fault) => fault.reason(),
         }
     }
 
@@ -248,6 +255,7 @@ impl ApiError {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             ApiError::TooManyWatches(_) => Some(super::limits::WATCH_RETRY_AFTER_SECS),
+            ApiError::Injected(fault) => fault.retry_after(),
             _ => None,
         }
     }
@@ -296,6 +304,8 @@ pub enum ClusterError {
     Kubeconfig(#[from] serde_yaml_ng::Error),
     #[error(transparent)]
     Persist(#[from] super::persist::PersistError),
+    #[error("{}", super::faults::NO_DATA_DIR)]
+    RestartWithoutDataDir,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -32,6 +32,7 @@ mod decode;
 mod defaults;
 mod discovery;
 mod error;
+pub mod faults;
 mod fieldset;
 mod gc;
 mod limits;
@@ -95,6 +96,8 @@ pub struct ClusterOptions {
     pub simulate: bool,
     /// Timeouts for slow clients and the cap on open watches.
     pub limits: HttpLimits,
+    /// Faults to inject (none unless a spec is set); kept across restarts.
+    pub faults: Arc<faults::Faults>,
 }
 
 impl Default for ClusterOptions {
@@ -107,6 +110,7 @@ impl Default for ClusterOptions {
             initial_objects: Vec::new(),
             simulate: false,
             limits: HttpLimits::DEFAULT,
+            faults: Arc::default(),
         }
     }
 }
@@ -122,6 +126,8 @@ pub struct RunningCluster {
     task: Option<JoinHandle<()>>,
     cluster: Arc<Cluster>,
     simulator: Option<Arc<simulator::Simulator>>,
+    /// What it was started with, to start it again (see [`RunningCluster::restart`]).
+    options: Box<ClusterOptions>,
 }
 
 fn seed_namespaces(cluster: &Cluster) {
@@ -245,6 +251,10 @@ pub async fn start(opts: ClusterOptions) -> Result<RunningCluster, ClusterError>
     if !opts.listen.ip().is_loopback() {
         return Err(ClusterError::NotLoopback(opts.listen));
     }
+    let restarts = opts.faults.spec().and_then(|s| s.restart_every).is_some();
+    if restarts && opts.data_dir.is_none() {
+        return Err(ClusterError::RestartWithoutDataDir);
+    }
     // Recovery reads files; keep it off the async worker threads.
     let (store, credentials, fresh) = {
         let opts = opts.clone();
@@ -292,6 +302,8 @@ pub async fn start(opts: ClusterOptions) -> Result<RunningCluster, ClusterError>
         simulator: simulator.clone(),
         limits: opts.limits,
         watches: limits::WatchSlots::new(opts.limits.max_watches),
+        faults: opts.faults.clone(),
+        restartable: opts.data_dir.is_some(),
     });
     let app = server::router(state);
     let task = tokio::spawn(serve(
@@ -311,6 +323,10 @@ pub async fn start(opts: ClusterOptions) -> Result<RunningCluster, ClusterError>
         task: Some(task),
         cluster,
         simulator,
+        options: Box::new(ClusterOptions {
+            listen: addr,
+            ..opts
+        }),
     })
 }
 
@@ -369,6 +385,40 @@ async fn serve(
 }
 
 impl RunningCluster {
+    /// The faults this cluster injects (set or clear them here, or through
+    /// `/edgedeck/faults`).
+    pub fn faults(&self) -> &Arc<faults::Faults> {
+        &self.options.faults
+    }
+
+    /// Resolves when the faults want the server restarted (asked through
+    /// `/edgedeck/faults/restart`, or the spec's `restart=` period); the
+    /// owner then calls [`RunningCluster::restart`].
+    pub async fn restart_requested(&self) {
+        self.options.faults.restart_due().await;
+    }
+
+    /// Stops the server and starts it again on the same address and data
+    /// directory, as a restarted kube-apiserver comes back: same objects
+    /// and resourceVersions, every connection and watch gone.
+    pub async fn restart(self) -> Result<RunningCluster, ClusterError> {
+        if self.options.data_dir.is_none() {
+            return Err(ClusterError::RestartWithoutDataDir);
+        }
+        let options = (*self.options).clone();
+        // The simulated kubelets that were silent stay silent.
+        let offline: Vec<String> = self.offline_nodes().into_iter().collect();
+        self.shutdown().await;
+        tracing::warn!(addr = %options.listen, "embedded cluster restarting");
+        let restarted = start(options).await?;
+        if !offline.is_empty()
+            && let Some(sim) = &restarted.simulator
+        {
+            sim.set_offline(&offline, true);
+        }
+        Ok(restarted)
+    }
+
     /// `https://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         format!("https://{}", self.addr)

@@ -338,9 +338,67 @@ pub fn create(
     body: Value,
     opts: &WriteOptions,
 ) -> ApiResult<Value> {
-    cluster
-        .store
-        .transaction(|t| create_in(t, info, namespace, body, opts, "Update", false))
+    // Read before the transaction: the registry reads the store.
+    let registry = cluster.registry();
+    cluster.store.transaction(|t| {
+        let created = create_in(t, info, namespace, body, opts, "Update", false)?;
+        collect_if_orphaned(t, &registry, info, namespace, &created, opts)?;
+        Ok(created)
+    })
+}
+
+/// Like kube-controller-manager's garbage collector, an object created with
+/// owner references that all name objects gone (an owner deleted while a
+/// controller was still writing its dependents) is deleted: the cascade of
+/// the owner's delete ran before it existed. The soak found such objects
+/// outliving their EdgeApplication on this server and never on a real one.
+fn collect_if_orphaned(
+    txn: &mut Txn<'_>,
+    registry: &super::resources::Registry,
+    info: &ResourceInfo,
+    namespace: Option<&str>,
+    created: &Value,
+    opts: &WriteOptions,
+) -> ApiResult<()> {
+    let Some(refs) = created
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .filter(|refs| !refs.is_empty())
+    else {
+        return Ok(());
+    };
+    if opts.dry_run {
+        return Ok(());
+    }
+    let gone = |owner: &Value| -> bool {
+        let text = |f: &str| owner.get(f).and_then(Value::as_str).unwrap_or_default();
+        let (group, version) = text("apiVersion")
+            .rsplit_once('/')
+            .unwrap_or(("", text("apiVersion")));
+        let Some(owner_info) = registry
+            .in_group_version(group, version)
+            .find(|r| r.kind == text("kind"))
+        else {
+            // A kind this server does not serve: leave the object alone.
+            return false;
+        };
+        let owner_ns = if owner_info.namespaced {
+            namespace
+        } else {
+            None
+        };
+        let Ok(key) = object_key(owner_info, owner_ns, text("name")) else {
+            return false;
+        };
+        txn.get(&owner_info.key(), &key)
+            .is_none_or(|o| meta_str(&o, "uid") != Some(text("uid")))
+    };
+    if refs.iter().all(gone) {
+        let name = meta_str(created, "name").unwrap_or_default().to_owned();
+        let key = object_key(info, namespace, &name)?;
+        delete_in(txn, info, &key, &DeleteOptions::default())?;
+    }
+    Ok(())
 }
 
 fn create_in(
@@ -657,6 +715,7 @@ pub fn patch(
         ));
     }
     let key = object_key(info, namespace, name)?;
+    let registry = cluster.registry();
     cluster.store.transaction(|t| {
         let Some(old) = t.get(&info.key(), &key) else {
             if kind == PatchKind::Apply && sub == Subresource::Main {
@@ -667,7 +726,9 @@ pub fn patch(
                     meta.insert("name".into(), json!(name));
                 }
                 check_name_matches(&body, name)?;
-                return create_in(t, info, namespace, body, opts, "Apply", false);
+                let created = create_in(t, info, namespace, body, opts, "Apply", false)?;
+                collect_if_orphaned(t, &registry, info, namespace, &created, opts)?;
+                return Ok(created);
             }
             return Err(not_found(info, name));
         };

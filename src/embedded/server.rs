@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::cluster::Cluster;
 use super::discovery;
 use super::error::{ApiError, ApiResult};
+use super::faults::{self, Decision, Faults, RequestClass};
 use super::limits::WatchSlot;
 use super::openapi;
 use super::operations::{self, Deleted, Subresource};
@@ -35,6 +36,9 @@ pub struct ServerState {
     pub simulator: Option<Arc<super::simulator::Simulator>>,
     pub limits: super::limits::HttpLimits,
     pub watches: super::limits::WatchSlots,
+    pub faults: Arc<Faults>,
+    /// Whether a restart keeps the objects (the cluster has a data directory).
+    pub restartable: bool,
 }
 
 pub fn router(state: Arc<ServerState>) -> Router {
@@ -44,9 +48,16 @@ pub fn router(state: Arc<ServerState>) -> Router {
 async fn handle(State(state): State<Arc<ServerState>>, request: Request) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
-    let mut response = match dispatch(&state, request).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
+    let decision = injected(&state, &request);
+    if let Some(delay) = decision.delay {
+        tokio::time::sleep(delay).await;
+    }
+    let mut response = match decision.answer {
+        Some(fault) => ApiError::Injected(fault).into_response(),
+        None => match dispatch(&state, request, decision.cut_watch_after).await {
+            Ok(response) => response,
+            Err(error) => error.into_response(),
+        },
     };
     // A write is acknowledged only once it is durable (see store::Store::transaction).
     if !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS)
@@ -56,6 +67,30 @@ async fn handle(State(state): State<Arc<ServerState>>, request: Request) -> Resp
     }
     tracing::debug!(%method, %path, status = response.status().as_u16(), "embedded api request");
     response
+}
+
+/// What the fault injection does to this request: only the Kubernetes
+/// API is affected, never the control endpoints.
+fn injected(state: &ServerState, request: &Request) -> Decision {
+    let path = request.uri().path();
+    if !(path == "/api" || path.starts_with("/api/") || path.starts_with("/apis")) {
+        return Decision::default();
+    }
+    let query = Query::parse(request.uri().query()).ok();
+    let watch = query.as_ref().is_some_and(Query::is_watch);
+    let resumes = watch
+        && query
+            .as_ref()
+            .and_then(|q| q.get("resourceVersion"))
+            .is_some_and(|rv| !rv.is_empty() && rv != "0");
+    state.faults.decide(RequestClass {
+        write: !matches!(
+            *request.method(),
+            Method::GET | Method::HEAD | Method::OPTIONS
+        ),
+        watch,
+        resumes,
+    })
 }
 
 /// Compares without an early exit so response timing does not leak the token.
@@ -132,9 +167,26 @@ async fn collect_limited(body: Body, limit: usize) -> ApiResult<axum::body::Byte
     Ok(bytes.freeze())
 }
 
-async fn dispatch(state: &ServerState, request: Request) -> ApiResult<Response> {
+async fn dispatch(
+    state: &ServerState,
+    request: Request,
+    cut_watch: Option<std::time::Duration>,
+) -> ApiResult<Response> {
     if !authorized(request.headers(), &state.token) {
         return Err(ApiError::Unauthorized);
+    }
+    if request.uri().path().starts_with("/edgedeck/faults") {
+        let (parts, body) = request.into_parts();
+        let bytes = read_body(state, &parts.headers, body).await?;
+        let answer = faults::control(
+            &state.faults,
+            state.restartable,
+            parts.method.as_str(),
+            parts.uri.path(),
+            &bytes,
+        )
+        .map_err(ApiError::BadRequest)?;
+        return Ok(json_response(StatusCode::OK, &answer));
     }
     if request.uri().path().starts_with("/edgedeck/simulator") {
         let (parts, body) = request.into_parts();
@@ -190,6 +242,10 @@ async fn dispatch(state: &ServerState, request: Request) -> ApiResult<Response> 
                 Method::GET | Method::HEAD => None,
                 _ => Some(read_body(state, &parts.headers, body).await?),
             };
+            let cut = cut_watch.map(|after| WatchCut {
+                after,
+                faults: state.faults.clone(),
+            });
             resource_request(
                 state,
                 &info,
@@ -198,6 +254,7 @@ async fn dispatch(state: &ServerState, request: Request) -> ApiResult<Response> 
                 &parts.headers,
                 &query,
                 body,
+                cut,
             )
             .await
         }
@@ -224,6 +281,7 @@ async fn resource_request(
     headers: &HeaderMap,
     query: &Query,
     body: Option<axum::body::Bytes>,
+    cut: Option<WatchCut>,
 ) -> ApiResult<Response> {
     let cluster = &state.cluster;
     let ns = path.namespace.as_deref();
@@ -266,7 +324,9 @@ async fn resource_request(
         )));
     }
     match (method, path.name.as_deref()) {
-        (&Method::GET, None) if query.is_watch() => watch_response(state, info, ns, query, table),
+        (&Method::GET, None) if query.is_watch() => {
+            watch_response(state, info, ns, query, table, cut)
+        }
         (&Method::GET, Some(name)) if query.is_watch() => {
             // Legacy single-object watch: a watch filtered by name.
             let slot = watch_slot(state)?;
@@ -277,7 +337,7 @@ async fn resource_request(
                 &info.plural,
             )?;
             let stream = watch::start(cluster.clone(), info.clone(), opts, state.shutdown.clone())?;
-            Ok(stream_response(stream, slot))
+            Ok(stream_response(stream, slot, cut))
         }
         (&Method::GET, None) => {
             let opts = query.list_options(&info.group, &info.plural)?;
@@ -444,6 +504,7 @@ fn watch_response(
     ns: Option<&str>,
     query: &Query,
     table: Option<IncludeObject>,
+    cut: Option<WatchCut>,
 ) -> ApiResult<Response> {
     let slot = watch_slot(state)?;
     let opts = watch_options(info, ns, query, table)?;
@@ -453,7 +514,7 @@ fn watch_response(
         opts,
         state.shutdown.clone(),
     )?;
-    Ok(stream_response(stream, slot))
+    Ok(stream_response(stream, slot, cut))
 }
 
 fn watch_slot(state: &ServerState) -> ApiResult<WatchSlot> {
@@ -463,22 +524,56 @@ fn watch_slot(state: &ServerState) -> ApiResult<WatchSlot> {
         .ok_or(ApiError::TooManyWatches(state.limits.max_watches))
 }
 
-/// Streams a watch; its slot is freed when the client goes and the stream is dropped.
+/// A watch the faults chose to cut: after how long, and who counts it.
+struct WatchCut {
+    after: std::time::Duration,
+    faults: Arc<Faults>,
+}
+
+/// Streams a watch; its slot is freed when the client goes and the stream
+/// is dropped. A cut watch ends with an error, which aborts the connection
+/// mid-stream as a dropped link or a dying server does.
 fn stream_response(
     stream: impl futures::Stream<Item = Result<bytes::Bytes, std::convert::Infallible>> + Send + 'static,
     slot: WatchSlot,
+    cut: Option<WatchCut>,
 ) -> Response {
     use futures::StreamExt as _;
     let stream = stream.map(move |chunk| {
         let _held = &slot;
-        chunk
+        chunk.map_err(|never| match never {})
     });
+    let body = match cut {
+        None => Body::from_stream(stream),
+        Some(cut) => Body::from_stream(cut_after(stream, cut)),
+    };
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::CACHE_CONTROL, "no-cache, private")
-        .body(Body::from_stream(stream))
+        .body(body)
         .unwrap_or_else(|e| ApiError::Internal(e.to_string()).into_response())
+}
+
+/// `stream` until `cut.after` has passed, then one error and the end.
+fn cut_after(
+    stream: impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static,
+    cut: WatchCut,
+) -> impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
+    use futures::StreamExt as _;
+    let timer = Box::pin(tokio::time::sleep(cut.after));
+    let state = Some((stream.boxed(), timer, cut.faults));
+    futures::stream::unfold(state, |state| async move {
+        let (mut stream, mut timer, faults) = state?;
+        tokio::select! {
+            item = stream.next() => item.map(|item| (item, Some((stream, timer, faults)))),
+            () = &mut timer => {
+                faults.watch_cut();
+                let error = std::io::Error::other("injected fault: watch connection dropped");
+                Some((Err(error), None))
+            }
+        }
+    })
 }
 
 fn scale_request(

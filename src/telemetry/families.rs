@@ -75,6 +75,7 @@ pub(super) struct Families {
     pub(super) owned: Family<ControllerLabels, Gauge>,
     pub(super) stalled: Family<ControllerLabels, Gauge>,
     pub(super) watch_restarts: Family<WatchLabels, Counter>,
+    pub(super) watchdog_restarts: Family<ControllerLabels, Counter>,
     pub(super) writes: Family<WriteLabels, Counter>,
     pub(super) leader: Gauge,
     pub(super) edge_requests: Family<RequestLabels, Counter>,
@@ -95,6 +96,7 @@ impl Families {
             owned: Family::default(),
             stalled: Family::default(),
             watch_restarts: Family::default(),
+            watchdog_restarts: Family::default(),
             writes: Family::default(),
             leader: Gauge::default(),
             edge_requests: Family::default(),
@@ -147,6 +149,11 @@ impl Families {
             "edgedeck_watch_restarts",
             "Watches that failed and were restarted with backoff",
             f.watch_restarts.clone(),
+        );
+        r.register(
+            "edgedeck_watchdog_restarts",
+            "Controllers the watchdog restarted because they owed work and made no progress",
+            f.watchdog_restarts.clone(),
         );
         r.register(
             "edgedeck_api_writes",

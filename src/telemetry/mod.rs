@@ -243,6 +243,26 @@ impl Telemetry {
         }
     }
 
+    /// The progress deadline `/readyz` judges stalls by.
+    pub fn progress_deadline(&self) -> Duration {
+        self.progress_deadline
+    }
+
+    /// Why `controller` counts as stuck: it owes work and finished no
+    /// reconcile for longer than `after`; None if it moves.
+    pub fn stuck(&self, controller: Controller, after: Duration) -> Option<String> {
+        let now = Instant::now();
+        self.watches().get(&controller)?.stall(now, after)
+    }
+
+    /// The watchdog restarted `controller`.
+    pub fn watchdog_restarted(&self, controller: Controller) {
+        self.families
+            .watchdog_restarts
+            .get_or_create(&ControllerLabels { controller })
+            .inc();
+    }
+
     pub fn watch_restarted(&self, controller: Controller, resource: &'static str) {
         self.families
             .watch_restarts

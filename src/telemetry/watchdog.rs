@@ -122,6 +122,17 @@ impl ControllerWatch {
         (idle > deadline).then_some(idle)
     }
 
+    /// What the watchdog says of a controller stalled for longer than `after`.
+    pub(super) fn stall(&self, now: Instant, after: Duration) -> Option<String> {
+        let idle = self.stalled(now, after)?;
+        Some(format!(
+            "{} queued and {} in flight, no reconcile finished for {}s",
+            self.queued.len(),
+            self.in_flight.len(),
+            idle.as_secs()
+        ))
+    }
+
     pub(super) fn figures(&self, now: Instant, deadline: Duration) -> ControllerFigures {
         ControllerFigures {
             reconciles: 0,
