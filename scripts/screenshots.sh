@@ -154,7 +154,7 @@ keys Escape; wait_for "Regions ["; keys p; wait_for "Pods of hangzhou"; settle 1
 shot 15-pods
 keys / ; tm send-keys -t shots -l nginx-hangzhou; keys Enter; keys l; wait_for "streaming"; sleep 5
 shot 16-logs
-# The simulator records no Events: two are created with kubectl, one per API.
+# Two Events are created with kubectl, one per API, beside the simulator's own.
 KUBECONFIG=$WORK/kubeconfig kubectl apply -f - >/dev/null <<YAML
 apiVersion: v1
 kind: Event
