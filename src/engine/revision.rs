@@ -14,6 +14,8 @@ use k8s_openapi::api::apps::v1::ControllerRevision;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::runtime::RawExtension;
 use kube::{Resource, ResourceExt};
+use jiff::Timestamp;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::api::{EdgeApplication, EdgeApplicationSpec};
@@ -48,21 +50,68 @@ pub fn newest(revisions: &[ControllerRevision]) -> Option<&ControllerRevision> {
     revisions.iter().max_by_key(|r| number(r))
 }
 
-/// Who changed the spec last: the field manager whose entry owns `f:spec`
-/// and is the most recent. `None` when the server keeps no managedFields.
-pub fn change_cause(app: &EdgeApplication) -> Option<String> {
-    app.meta()
+/// Who changed the spec since `previous` was recorded: of the field
+/// managers whose owned spec fields hold a value that differs from the
+/// previous revision's, the one that wrote last; the last writer of any spec
+/// field when none can be told (no previous revision, or a change no owned
+/// field covers). Ownership rather than time alone, because a manager's
+/// time is that of its last write of any field, to the second: the latest
+/// is the wrong writer when two land in the same second or the last only
+/// touched a label. `None` without managedFields.
+pub fn change_cause(app: &EdgeApplication, previous: Option<&ControllerRevision>) -> Option<String> {
+    let new = serde_json::to_value(&app.spec).unwrap_or_default();
+    let old = previous.and_then(|r| r.data.as_ref()).map(|d| &d.0);
+    let entries: Vec<(&str, Option<Timestamp>, &Value)> = app
+        .meta()
         .managed_fields
         .iter()
         .flatten()
         .filter(|m| m.subresource.as_deref().unwrap_or_default().is_empty())
-        .filter(|m| {
-            m.fields_v1
-                .as_ref()
-                .is_some_and(|f| f.0.get("f:spec").is_some())
+        .filter_map(|m| {
+            let spec = m.fields_v1.as_ref()?.0.get("f:spec")?;
+            Some((m.manager.as_deref()?, m.time.as_ref().map(|t| t.0), spec))
         })
-        .max_by_key(|m| m.time.as_ref().map(|t| t.0))
-        .and_then(|m| m.manager.clone())
+        .collect();
+    let latest = |entries: Vec<&(&str, Option<Timestamp>, &Value)>| {
+        entries
+            .into_iter()
+            .max_by_key(|e| e.1)
+            .map(|e| e.0.to_owned())
+    };
+    let changed: Vec<_> = match old {
+        Some(old) => entries
+            .iter()
+            .filter(|e| owns_a_change(e.2, old, &new))
+            .collect(),
+        None => Vec::new(),
+    };
+    latest(changed).or_else(|| latest(entries.iter().collect()))
+}
+
+/// Whether the fieldsV1 set `fields` owns a field whose value differs
+/// between `old` and `new`. List members (`k:`, `v:`, `i:` keys) are taken
+/// as the whole list: a conservative answer, never a wrong "no".
+fn owns_a_change(fields: &Value, old: &Value, new: &Value) -> bool {
+    let Some(map) = fields.as_object() else {
+        return false;
+    };
+    map.iter().any(|(key, sub)| {
+        if key == "." {
+            return false;
+        }
+        let Some(name) = key.strip_prefix("f:") else {
+            return old != new;
+        };
+        let (o, n) = (
+            old.get(name).unwrap_or(&Value::Null),
+            new.get(name).unwrap_or(&Value::Null),
+        );
+        if o == n {
+            return false;
+        }
+        let leaf = sub.as_object().is_none_or(|m| m.keys().all(|k| k == "."));
+        leaf || owns_a_change(sub, o, n)
+    })
 }
 
 /// The revision to create for `app`, or `None` when its spec is the newest
@@ -84,7 +133,7 @@ pub fn to_record(app: &EdgeApplication, existing: &[ControllerRevision]) -> Opti
         block_owner_deletion: Some(true),
     };
     let mut annotations = std::collections::BTreeMap::from([(HASH_ANNOTATION.to_owned(), hash)]);
-    if let Some(cause) = change_cause(app) {
+    if let Some(cause) = change_cause(app, latest) {
         annotations.insert(CAUSE_ANNOTATION.to_owned(), cause);
     }
     Some(ControllerRevision {
@@ -198,7 +247,7 @@ mod tests {
     }
 
     #[test]
-    fn the_cause_is_the_latest_manager_of_the_spec() {
+    fn the_cause_is_the_owner_of_the_changed_field_else_the_last_writer() {
         let mut a = app("nginx:1");
         let entry = |manager: &str, at: &str, fields: serde_json::Value, sub: Option<&str>| {
             ManagedFieldsEntry {
@@ -215,10 +264,30 @@ mod tests {
             entry("edgedeck", "2026-01-03T00:00:00Z", json!({"f:status": {}}), Some("status")),
             entry("labeller", "2026-01-04T00:00:00Z", json!({"f:metadata": {}}), None),
         ]);
-        assert_eq!(change_cause(&a).as_deref(), Some("kubectl-edit"));
+        assert_eq!(change_cause(&a, None).as_deref(), Some("kubectl-edit"));
         let r = to_record(&a, &[]).unwrap();
         assert_eq!(r.annotations()[CAUSE_ANNOTATION], "kubectl-edit");
-        assert_eq!(change_cause(&app("x")), None);
+        assert_eq!(change_cause(&app("x"), None), None);
+
+        // The creator touches a label in the same second "tester" changes
+        // the image: the owner of the changed field is the cause, not
+        // whichever entry sorts last.
+        let before = to_record(&app("nginx:1"), &[]).unwrap();
+        let mut b = app("nginx:2");
+        let at = "2026-01-05T00:00:00Z";
+        b.metadata.managed_fields = Some(vec![
+            entry("tester", at, json!({"f:spec": {"f:workloadTemplate": {"f:manifests": {}}}}), None),
+            entry("kubectl-create", at,
+                json!({"f:metadata": {"f:labels": {}}, "f:spec": {".": {}, "f:workloadScope": {}}}), None),
+        ]);
+        assert_eq!(change_cause(&b, Some(&before)).as_deref(), Some("tester"));
+        b.metadata.managed_fields.as_mut().unwrap().reverse();
+        assert_eq!(change_cause(&b, Some(&before)).as_deref(), Some("tester"));
+        // Nobody owns what changed: the last writer of the spec.
+        b.metadata.managed_fields.as_mut().unwrap()[0].time =
+            Some(Time("2026-01-05T00:00:01Z".parse().unwrap()));
+        let same = to_record(&b, &[]).unwrap();
+        assert_eq!(change_cause(&b, Some(&same)).as_deref(), Some("kubectl-create"));
     }
 
     #[test]
