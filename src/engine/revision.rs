@@ -51,7 +51,7 @@ pub fn newest(revisions: &[ControllerRevision]) -> Option<&ControllerRevision> {
 }
 
 /// Who changed the spec since `previous` was recorded: of the field
-/// managers whose owned spec fields hold a value that differs from the
+/// managers owning the deepest spec field whose value differs from the
 /// previous revision's, the one that wrote last; the last writer of any spec
 /// field when none can be told (no previous revision, or a change no owned
 /// field covers). Ownership rather than time alone, because a manager's
@@ -78,40 +78,53 @@ pub fn change_cause(app: &EdgeApplication, previous: Option<&ControllerRevision>
             .max_by_key(|e| e.1)
             .map(|e| e.0.to_owned())
     };
-    let changed: Vec<_> = match old {
-        Some(old) => entries
-            .iter()
-            .filter(|e| owns_a_change(e.2, old, &new))
-            .collect(),
-        None => Vec::new(),
-    };
+    let depths: Vec<(usize, &(&str, Option<Timestamp>, &Value))> = old
+        .map(|old| {
+            entries
+                .iter()
+                .filter_map(|e| Some((owned_change_depth(e.2, old, &new)?, e)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let deepest = depths.iter().map(|(d, _)| *d).max();
+    let changed: Vec<_> = depths
+        .iter()
+        .filter(|(d, _)| Some(*d) == deepest)
+        .map(|(_, e)| *e)
+        .collect();
     latest(changed).or_else(|| latest(entries.iter().collect()))
 }
 
-/// Whether the fieldsV1 set `fields` owns a field whose value differs
-/// between `old` and `new`. List members (`k:`, `v:`, `i:` keys) are taken
-/// as the whole list: a conservative answer, never a wrong "no".
-fn owns_a_change(fields: &Value, old: &Value, new: &Value) -> bool {
-    let Some(map) = fields.as_object() else {
-        return false;
-    };
-    map.iter().any(|(key, sub)| {
-        if key == "." {
-            return false;
-        }
-        let Some(name) = key.strip_prefix("f:") else {
-            return old != new;
-        };
-        let (o, n) = (
-            old.get(name).unwrap_or(&Value::Null),
-            new.get(name).unwrap_or(&Value::Null),
-        );
-        if o == n {
-            return false;
-        }
-        let leaf = sub.as_object().is_none_or(|m| m.keys().all(|k| k == "."));
-        leaf || owns_a_change(sub, o, n)
-    })
+/// How deep the deepest field of the fieldsV1 set `fields` lies whose value
+/// differs between `old` and `new`, if it owns any. Deepest wins: a manager
+/// that kept only a parent map (`f:workloadTemplate: {}`) owns less of the
+/// change than the one owning `f:manifests` inside it. List members (`k:`,
+/// `v:`, `i:` keys) count as the whole list.
+fn owned_change_depth(fields: &Value, old: &Value, new: &Value) -> Option<usize> {
+    let map = fields.as_object()?;
+    map.iter()
+        .filter_map(|(key, sub)| {
+            if key == "." {
+                return None;
+            }
+            let Some(name) = key.strip_prefix("f:") else {
+                return (old != new).then_some(1);
+            };
+            let (o, n) = (
+                old.get(name).unwrap_or(&Value::Null),
+                new.get(name).unwrap_or(&Value::Null),
+            );
+            if o == n {
+                return None;
+            }
+            let leaf = sub.as_object().is_none_or(|m| m.keys().all(|k| k == "."));
+            if leaf {
+                Some(1)
+            } else {
+                owned_change_depth(sub, o, n).map(|d| d + 1)
+            }
+        })
+        .max()
 }
 
 /// The revision to create for `app`, or `None` when its spec is the newest
@@ -278,7 +291,8 @@ mod tests {
         b.metadata.managed_fields = Some(vec![
             entry("tester", at, json!({"f:spec": {"f:workloadTemplate": {"f:manifests": {}}}}), None),
             entry("kubectl-create", at,
-                json!({"f:metadata": {"f:labels": {}}, "f:spec": {".": {}, "f:workloadScope": {}}}), None),
+                json!({"f:metadata": {"f:labels": {}},
+                    "f:spec": {".": {}, "f:workloadScope": {}, "f:workloadTemplate": {}}}), None),
         ]);
         assert_eq!(change_cause(&b, Some(&before)).as_deref(), Some("tester"));
         b.metadata.managed_fields.as_mut().unwrap().reverse();
