@@ -398,11 +398,12 @@ async fn undo_directly(
 ) -> Result<(), String> {
     let app = current.name_any();
     if let Some(running) = rollouts.get_opt(&app).await.map_err(|e| e.to_string())?
-        && running.status.as_ref().is_none_or(|s| !s.phase.is_terminal())
+        && running
+            .status
+            .as_ref()
+            .is_none_or(|s| !s.phase.is_terminal())
     {
-        return Err(format!(
-            "rollout {app} is running: abort it before an undo"
-        ));
+        return Err(format!("rollout {app} is running: abort it before an undo"));
     }
     if current.spec == target {
         println!("EdgeApplication {app} already runs revision {n}'s spec");
@@ -503,9 +504,9 @@ mod tests {
                 revision: n,
                 ..ControllerRevision::default()
             };
-            r.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-                at.parse().unwrap(),
-            ));
+            r.metadata.creation_timestamp = Some(
+                k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at.parse().unwrap()),
+            );
             if let Some(c) = cause {
                 r.metadata.annotations =
                     Some([(revision::CAUSE_ANNOTATION.to_owned(), c.to_owned())].into());
@@ -520,7 +521,10 @@ mod tests {
             ],
             now,
         );
-        let lines: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
+        let lines: Vec<Vec<&str>> = table
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
         assert_eq!(
             lines,
             [

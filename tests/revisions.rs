@@ -32,18 +32,30 @@ async fn setup(client: &Client) -> (Api<EdgeApplication>, EngineHandle) {
     let node: Node = serde_json::from_value(json!({"apiVersion": "v1", "kind": "Node",
         "metadata": {"name": "node-0", "labels": {"location": "chengdu"}}}))
     .expect("node");
-    nodes.create(&PostParams::default(), &node).await.expect("node created");
+    nodes
+        .create(&PostParams::default(), &node)
+        .await
+        .expect("node created");
     let groups: Api<NodeGroup> = Api::all(client.clone());
     let group: NodeGroup = serde_json::from_value(json!({
         "apiVersion": "apps.kubeedge.io/v1alpha1", "kind": "NodeGroup",
         "metadata": {"name": "chengdu"}, "spec": {"matchLabels": {"location": "chengdu"}}}))
     .expect("group");
-    groups.create(&PostParams::default(), &group).await.expect("group created");
-    let apps: Api<EdgeApplication> = Api::namespaced(client.clone(), "default");
-    apps.create(&PostParams::default(), &EdgeApplication::new("web", app_spec("nginx:1")))
+    groups
+        .create(&PostParams::default(), &group)
         .await
-        .expect("app created");
-    (apps, Engine::spawn(client.clone(), EngineOptions::default()))
+        .expect("group created");
+    let apps: Api<EdgeApplication> = Api::namespaced(client.clone(), "default");
+    apps.create(
+        &PostParams::default(),
+        &EdgeApplication::new("web", app_spec("nginx:1")),
+    )
+    .await
+    .expect("app created");
+    (
+        apps,
+        Engine::spawn(client.clone(), EngineOptions::default()),
+    )
 }
 
 /// The revisions of `web`, by number.
@@ -75,9 +87,13 @@ async fn edit(apps: &Api<EdgeApplication>, image: &str) {
         field_manager: Some("tester".into()),
         ..PatchParams::default()
     };
-    apps.patch("web", &params, &Patch::Merge(json!({"spec": app_spec(image)})))
-        .await
-        .expect("app edited");
+    apps.patch(
+        "web",
+        &params,
+        &Patch::Merge(json!({"spec": app_spec(image)})),
+    )
+    .await
+    .expect("app edited");
 }
 
 fn edgedeck(kubeconfig: &std::path::Path, args: &[&str]) -> (bool, String, String) {

@@ -10,11 +10,11 @@
 //! revision 3 is a new revision (the newest is always what runs), so two
 //! revisions may hold the same spec and a hash name would collide.
 
+use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::ControllerRevision;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::runtime::RawExtension;
 use kube::{Resource, ResourceExt};
-use jiff::Timestamp;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -58,7 +58,10 @@ pub fn newest(revisions: &[ControllerRevision]) -> Option<&ControllerRevision> {
 /// time is that of its last write of any field, to the second: the latest
 /// is the wrong writer when two land in the same second or the last only
 /// touched a label. `None` without managedFields.
-pub fn change_cause(app: &EdgeApplication, previous: Option<&ControllerRevision>) -> Option<String> {
+pub fn change_cause(
+    app: &EdgeApplication,
+    previous: Option<&ControllerRevision>,
+) -> Option<String> {
     let new = serde_json::to_value(&app.spec).unwrap_or_default();
     let old = previous.and_then(|r| r.data.as_ref()).map(|d| &d.0);
     let entries: Vec<(&str, Option<Timestamp>, &Value)> = app
@@ -129,7 +132,10 @@ fn owned_change_depth(fields: &Value, old: &Value, new: &Value) -> Option<usize>
 
 /// The revision to create for `app`, or `None` when its spec is the newest
 /// revision's (nothing changed: nothing is written).
-pub fn to_record(app: &EdgeApplication, existing: &[ControllerRevision]) -> Option<ControllerRevision> {
+pub fn to_record(
+    app: &EdgeApplication,
+    existing: &[ControllerRevision],
+) -> Option<ControllerRevision> {
     let hash = spec_hash(&app.spec);
     let latest = newest(existing);
     if latest.is_some_and(|r| r.annotations().get(HASH_ANNOTATION) == Some(&hash)) {
@@ -158,7 +164,9 @@ pub fn to_record(app: &EdgeApplication, existing: &[ControllerRevision]) -> Opti
             owner_references: Some(vec![owner]),
             ..ObjectMeta::default()
         },
-        data: Some(RawExtension(serde_json::to_value(&app.spec).unwrap_or_default())),
+        data: Some(RawExtension(
+            serde_json::to_value(&app.spec).unwrap_or_default(),
+        )),
         revision: next,
     })
 }
@@ -177,8 +185,12 @@ pub fn spec_of(revision: &ControllerRevision) -> Result<EdgeApplicationSpec, Str
         .data
         .as_ref()
         .ok_or_else(|| format!("revision {} holds no data", number(revision)))?;
-    serde_json::from_value(data.0.clone())
-        .map_err(|e| format!("revision {} is not an EdgeApplication spec: {e}", number(revision)))
+    serde_json::from_value(data.0.clone()).map_err(|e| {
+        format!(
+            "revision {} is not an EdgeApplication spec: {e}",
+            number(revision)
+        )
+    })
 }
 
 /// The spec as YAML, the form history shows and diffs.
@@ -235,7 +247,10 @@ mod tests {
         assert_eq!(r.metadata.namespace.as_deref(), Some("edge"));
         assert_eq!(r.labels()[APP_LABEL], "web");
         let owner = &r.metadata.owner_references.as_ref().unwrap()[0];
-        assert_eq!((owner.kind.as_str(), owner.uid.as_str()), ("EdgeApplication", "uid-1"));
+        assert_eq!(
+            (owner.kind.as_str(), owner.uid.as_str()),
+            ("EdgeApplication", "uid-1")
+        );
         assert_eq!(spec_of(&r).unwrap(), app("nginx:1").spec);
     }
 
@@ -272,10 +287,30 @@ mod tests {
             }
         };
         a.metadata.managed_fields = Some(vec![
-            entry("kubectl-create", "2026-01-01T00:00:00Z", json!({"f:spec": {}}), None),
-            entry("kubectl-edit", "2026-01-02T00:00:00Z", json!({"f:spec": {}}), None),
-            entry("edgedeck", "2026-01-03T00:00:00Z", json!({"f:status": {}}), Some("status")),
-            entry("labeller", "2026-01-04T00:00:00Z", json!({"f:metadata": {}}), None),
+            entry(
+                "kubectl-create",
+                "2026-01-01T00:00:00Z",
+                json!({"f:spec": {}}),
+                None,
+            ),
+            entry(
+                "kubectl-edit",
+                "2026-01-02T00:00:00Z",
+                json!({"f:spec": {}}),
+                None,
+            ),
+            entry(
+                "edgedeck",
+                "2026-01-03T00:00:00Z",
+                json!({"f:status": {}}),
+                Some("status"),
+            ),
+            entry(
+                "labeller",
+                "2026-01-04T00:00:00Z",
+                json!({"f:metadata": {}}),
+                None,
+            ),
         ]);
         assert_eq!(change_cause(&a, None).as_deref(), Some("kubectl-edit"));
         let r = to_record(&a, &[]).unwrap();
@@ -289,10 +324,19 @@ mod tests {
         let mut b = app("nginx:2");
         let at = "2026-01-05T00:00:00Z";
         b.metadata.managed_fields = Some(vec![
-            entry("tester", at, json!({"f:spec": {"f:workloadTemplate": {"f:manifests": {}}}}), None),
-            entry("kubectl-create", at,
+            entry(
+                "tester",
+                at,
+                json!({"f:spec": {"f:workloadTemplate": {"f:manifests": {}}}}),
+                None,
+            ),
+            entry(
+                "kubectl-create",
+                at,
                 json!({"f:metadata": {"f:labels": {}},
-                    "f:spec": {".": {}, "f:workloadScope": {}, "f:workloadTemplate": {}}}), None),
+                    "f:spec": {".": {}, "f:workloadScope": {}, "f:workloadTemplate": {}}}),
+                None,
+            ),
         ]);
         assert_eq!(change_cause(&b, Some(&before)).as_deref(), Some("tester"));
         b.metadata.managed_fields.as_mut().unwrap().reverse();
@@ -301,19 +345,34 @@ mod tests {
         b.metadata.managed_fields.as_mut().unwrap()[0].time =
             Some(Time("2026-01-05T00:00:01Z".parse().unwrap()));
         let same = to_record(&b, &[]).unwrap();
-        assert_eq!(change_cause(&b, Some(&same)).as_deref(), Some("kubectl-create"));
+        assert_eq!(
+            change_cause(&b, Some(&same)).as_deref(),
+            Some("kubectl-create")
+        );
     }
 
     #[test]
     fn the_diff_is_unified_and_shows_only_the_change() {
         let (one, two) = (app("nginx:1").spec, app("nginx:2").spec);
         let text = diff((1, &one), (2, &two));
-        assert!(text.starts_with("--- revision 1\n+++ revision 2\n"), "{text}");
-        let removed: Vec<&str> = text.lines().filter(|l| l.starts_with('-') && !l.starts_with("---")).collect();
-        let added: Vec<&str> = text.lines().filter(|l| l.starts_with('+') && !l.starts_with("+++")).collect();
+        assert!(
+            text.starts_with("--- revision 1\n+++ revision 2\n"),
+            "{text}"
+        );
+        let removed: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with('-') && !l.starts_with("---"))
+            .collect();
+        let added: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with('+') && !l.starts_with("+++"))
+            .collect();
         assert_eq!(removed.len(), 1, "{text}");
         assert_eq!(added.len(), 1, "{text}");
-        assert!(removed[0].ends_with("image: nginx:1") && added[0].ends_with("image: nginx:2"), "{text}");
+        assert!(
+            removed[0].ends_with("image: nginx:1") && added[0].ends_with("image: nginx:2"),
+            "{text}"
+        );
         assert_eq!(diff((1, &one), (3, &one)), "");
     }
 }
