@@ -50,6 +50,9 @@ pub fn newest(revisions: &[ControllerRevision]) -> Option<&ControllerRevision> {
     revisions.iter().max_by_key(|r| number(r))
 }
 
+/// A managedFields entry: manager, time, its `f:spec` set.
+type Entry<'a> = (&'a str, Option<Timestamp>, &'a Value);
+
 /// Who changed the spec since `previous` was recorded: of the field
 /// managers owning the deepest spec field whose value differs from the
 /// previous revision's, the one that wrote last; the last writer of any spec
@@ -64,7 +67,7 @@ pub fn change_cause(
 ) -> Option<String> {
     let new = serde_json::to_value(&app.spec).unwrap_or_default();
     let old = previous.and_then(|r| r.data.as_ref()).map(|d| &d.0);
-    let entries: Vec<(&str, Option<Timestamp>, &Value)> = app
+    let entries: Vec<Entry> = app
         .meta()
         .managed_fields
         .iter()
@@ -75,13 +78,13 @@ pub fn change_cause(
             Some((m.manager.as_deref()?, m.time.as_ref().map(|t| t.0), spec))
         })
         .collect();
-    let latest = |entries: Vec<&(&str, Option<Timestamp>, &Value)>| {
+    let latest = |entries: Vec<&Entry>| {
         entries
             .into_iter()
             .max_by_key(|e| e.1)
             .map(|e| e.0.to_owned())
     };
-    let depths: Vec<(usize, &(&str, Option<Timestamp>, &Value))> = old
+    let depths: Vec<(usize, &Entry)> = old
         .map(|old| {
             entries
                 .iter()
