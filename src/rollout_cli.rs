@@ -1,7 +1,10 @@
-//! `edgedeck rollout start|status|pause|resume|promote|abort|undo`: the
-//! kubectl-style front of `rollouts.edgedeck.io`. Each command only reads or
-//! patches the Rollout (the engine does the work), so the same can be done
+//! `edgedeck rollout start|status|pause|resume|promote|abort|undo|history`:
+//! the kubectl-style front of `rollouts.edgedeck.io`. Each command only reads
+//! or patches the Rollout (the engine does the work), so the same can be done
 //! with `kubectl edit rollout`. One Rollout per application, named like it.
+//! `history` reads the application's ControllerRevisions (the engine records
+//! them); `undo --to-revision N` writes the application itself unless asked
+//! for waves.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -10,7 +13,13 @@ use clap::{Args, Subcommand};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
+use jiff::Timestamp;
+use k8s_openapi::api::apps::v1::ControllerRevision;
+use kube::ResourceExt;
+use kube::api::ListParams;
+
 use crate::api::{EdgeApplication, Promotion, Rollout, RolloutSpec, WaveSpec};
+use crate::engine::revision;
 
 #[derive(Args, Debug)]
 pub struct RolloutArgs {
@@ -60,13 +69,28 @@ pub enum RolloutCommand {
     Promote { app: String },
     /// Put APP back exactly as it was before the rollout.
     Abort { app: String },
-    /// Roll APP back to its spec before the last rollout, itself in waves.
+    /// Roll APP back to its spec before the last rollout, itself in waves;
+    /// or, with --to-revision, to that revision (directly unless --wave is given).
     Undo {
         app: String,
+        /// The revision to return to (see `history`).
+        #[arg(long = "to-revision", value_name = "N")]
+        to_revision: Option<i64>,
         #[arg(long = "wave", value_name = "WAVE")]
         waves: Vec<String>,
         #[arg(long, value_name = "SECONDS")]
         soak: Option<u32>,
+    },
+    /// The revisions of APP (the last 10 applied specs); one with --revision,
+    /// or the diff between two with --diff.
+    History {
+        app: String,
+        /// Print the spec of this revision.
+        #[arg(long, value_name = "N", conflicts_with = "diff")]
+        revision: Option<i64>,
+        /// A unified diff from revision A to revision B.
+        #[arg(long, num_args = 2, value_names = ["A", "B"])]
+        diff: Option<Vec<i64>>,
     },
 }
 
@@ -111,7 +135,8 @@ pub async fn run(args: RolloutArgs) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let rollouts: Api<Rollout> = Api::namespaced(client.clone(), &args.namespace);
-    let apps: Api<EdgeApplication> = Api::namespaced(client, &args.namespace);
+    let apps: Api<EdgeApplication> = Api::namespaced(client.clone(), &args.namespace);
+    let revisions: Api<ControllerRevision> = Api::namespaced(client, &args.namespace);
     let patch = |app: String, body: serde_json::Value| {
         let rollouts = rollouts.clone();
         async move {
@@ -178,7 +203,71 @@ pub async fn run(args: RolloutArgs) -> Result<(), String> {
             patch(app, json!({"spec": {"approvedWaves": approved}})).await
         }
         RolloutCommand::Abort { app } => patch(app, json!({"spec": {"abort": true}})).await,
-        RolloutCommand::Undo { app, waves, soak } => {
+        RolloutCommand::History {
+            app,
+            revision: None,
+            diff: None,
+        } => {
+            let (_, history) = history(&apps, &revisions, &app).await?;
+            print!("{}", history_table(&history, Timestamp::now()));
+            Ok(())
+        }
+        RolloutCommand::History {
+            app,
+            revision: Some(n),
+            ..
+        } => {
+            let (_, history) = history(&apps, &revisions, &app).await?;
+            let spec = revision::spec_of(find(&history, &app, n)?)?;
+            print!("{}", revision::spec_yaml(&spec));
+            Ok(())
+        }
+        RolloutCommand::History {
+            app,
+            diff: Some(pair),
+            ..
+        } => {
+            let (_, history) = history(&apps, &revisions, &app).await?;
+            let [a, b] = pair[..] else {
+                return Err("--diff takes two revisions".into());
+            };
+            let old = revision::spec_of(find(&history, &app, a)?)?;
+            let new = revision::spec_of(find(&history, &app, b)?)?;
+            print!("{}", revision::diff((a, &old), (b, &new)));
+            Ok(())
+        }
+        RolloutCommand::Undo {
+            app,
+            to_revision: Some(n),
+            waves,
+            soak,
+        } => {
+            let (current, history) = history(&apps, &revisions, &app).await?;
+            let target = revision::spec_of(find(&history, &app, n)?)?;
+            if !waves.is_empty() {
+                let spec = RolloutSpec {
+                    edge_application: app.clone(),
+                    target,
+                    waves: waves
+                        .iter()
+                        .map(|w| parse_wave(w))
+                        .collect::<Result<_, _>>()?,
+                    soak_seconds: soak,
+                    ..RolloutSpec::default()
+                };
+                return create(&rollouts, &apps, &app, spec).await;
+            }
+            if soak.is_some() {
+                return Err("--soak applies to a staged undo: give --wave too".into());
+            }
+            undo_directly(&rollouts, &apps, current, target, n).await
+        }
+        RolloutCommand::Undo {
+            app,
+            to_revision: None,
+            waves,
+            soak,
+        } => {
             let last = rollouts
                 .get(&app)
                 .await
@@ -257,6 +346,111 @@ async fn create(
     Ok(())
 }
 
+/// The application and its revisions, oldest first.
+async fn history(
+    apps: &Api<EdgeApplication>,
+    revisions: &Api<ControllerRevision>,
+    app: &str,
+) -> Result<(EdgeApplication, Vec<ControllerRevision>), String> {
+    let current = apps
+        .get_opt(app)
+        .await
+        .map_err(|e| format!("EdgeApplication {app}: {e}"))?
+        .ok_or_else(|| format!("no EdgeApplication {app} in this namespace"))?;
+    let uid = current.uid().unwrap_or_default();
+    let selector = format!("{}={app}", revision::APP_LABEL);
+    let mut list = revisions
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|e| format!("revisions of {app}: {e}"))?
+        .items;
+    list.retain(|r| r.owner_references().iter().any(|o| o.uid == uid));
+    list.sort_by_key(revision::number);
+    Ok((current, list))
+}
+
+fn find<'a>(
+    history: &'a [ControllerRevision],
+    app: &str,
+    n: i64,
+) -> Result<&'a ControllerRevision, String> {
+    history
+        .iter()
+        .find(|r| revision::number(r) == n)
+        .ok_or_else(|| match (history.first(), history.last()) {
+            (Some(first), Some(last)) => format!(
+                "{app} has no revision {n} (it keeps {} to {})",
+                revision::number(first),
+                revision::number(last)
+            ),
+            _ => format!("{app} has no revisions yet (the engine records them)"),
+        })
+}
+
+/// Writes `target` into the application on its resourceVersion, so an edit
+/// made since it was read fails instead of being overwritten.
+async fn undo_directly(
+    rollouts: &Api<Rollout>,
+    apps: &Api<EdgeApplication>,
+    current: EdgeApplication,
+    target: crate::api::EdgeApplicationSpec,
+    n: i64,
+) -> Result<(), String> {
+    let app = current.name_any();
+    if let Some(running) = rollouts.get_opt(&app).await.map_err(|e| e.to_string())?
+        && running
+            .status
+            .as_ref()
+            .is_none_or(|s| !s.phase.is_terminal())
+    {
+        return Err(format!("rollout {app} is running: abort it before an undo"));
+    }
+    if current.spec == target {
+        println!("EdgeApplication {app} already runs revision {n}'s spec");
+        return Ok(());
+    }
+    let mut next = current;
+    next.spec = target;
+    let params = PostParams {
+        field_manager: Some(revision::UNDO_MANAGER.into()),
+        ..PostParams::default()
+    };
+    apps.replace(&app, &params, &next)
+        .await
+        .map_err(|e| format!("writing EdgeApplication {app}: {e}"))?;
+    println!("EdgeApplication {app} rolled back to revision {n}");
+    Ok(())
+}
+
+/// What `history` prints: REVISION, CHANGE-CAUSE, AGE.
+pub fn history_table(history: &[ControllerRevision], now: Timestamp) -> String {
+    let mut out = format!("{:<10}{:<32}{}\n", "REVISION", "CHANGE-CAUSE", "AGE");
+    for r in history {
+        let cause = r
+            .annotations()
+            .get(revision::CAUSE_ANNOTATION)
+            .map_or("<none>", String::as_str);
+        let age = r
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map_or_else(|| "<unknown>".to_owned(), |t| age(t.0, now));
+        let _ = writeln!(out, "{:<10}{:<32}{age}", revision::number(r), cause);
+    }
+    out
+}
+
+/// kubectl's short age: 45s, 12m, 3h, 5d.
+fn age(at: Timestamp, now: Timestamp) -> String {
+    let secs = now.as_second().saturating_sub(at.as_second()).max(0);
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 2 * 3600 => format!("{}m", s / 60),
+        s if s < 2 * 86400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    }
+}
+
 /// What `status` prints.
 pub fn describe(rollout: &Rollout) -> String {
     let mut out = String::new();
@@ -300,5 +494,45 @@ mod tests {
         );
         assert!(parse_wave("x%").unwrap_err().contains("not a percentage"));
         assert!(parse_wave(" , ").is_err());
+    }
+
+    #[test]
+    fn the_history_table_shows_number_cause_and_age() {
+        let now: Timestamp = "2026-01-01T12:00:00Z".parse().unwrap();
+        let revision = |n: i64, cause: Option<&str>, at: &str| {
+            let mut r = ControllerRevision {
+                revision: n,
+                ..ControllerRevision::default()
+            };
+            r.metadata.creation_timestamp = Some(
+                k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at.parse().unwrap()),
+            );
+            if let Some(c) = cause {
+                r.metadata.annotations =
+                    Some([(revision::CAUSE_ANNOTATION.to_owned(), c.to_owned())].into());
+            }
+            r
+        };
+        let table = history_table(
+            &[
+                revision(1, Some("kubectl-create"), "2025-12-29T12:00:00Z"),
+                revision(2, None, "2026-01-01T11:00:00Z"),
+                revision(3, Some("edgedeck-rollout"), "2026-01-01T11:59:30Z"),
+            ],
+            now,
+        );
+        let lines: Vec<Vec<&str>> = table
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                vec!["REVISION", "CHANGE-CAUSE", "AGE"],
+                vec!["1", "kubectl-create", "3d"],
+                vec!["2", "<none>", "60m"],
+                vec!["3", "edgedeck-rollout", "30s"],
+            ]
+        );
     }
 }

@@ -43,6 +43,7 @@ use serde_json::Value;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
+mod revisions;
 mod status;
 
 use super::cluster::{self, KindCache};
@@ -76,6 +77,7 @@ struct State {
     kinds: KindCache,
     schemas: ServedSchema<StatusSchema>,
     reported: status::Reported,
+    revisions: revisions::Recorded,
 }
 
 /// Runs until `cancel` fires; in-flight reconciles get
@@ -88,6 +90,7 @@ pub async fn run(ctx: Arc<Context>, cancel: CancellationToken) {
         kinds: KindCache::default(),
         schemas: status::served_schema(),
         reported: status::Reported::default(),
+        revisions: revisions::Recorded::default(),
     });
     let queue = stream::select_all([
         app_requests(&client, state.ctx.watch_config(), writer).boxed(),
@@ -253,6 +256,14 @@ async fn reconcile(app: Arc<EdgeApplication>, state: Arc<State>) -> Result<Actio
         .collect();
     for gone in &doomed {
         delete(&state, &namespace, gone, &mut pass).await;
+    }
+    match revisions::record(client, &state.revisions, &app, &namespace, &uid).await {
+        Ok(changes) => pass.changes.extend(changes),
+        // Not a failure of the application: the next pass records it.
+        Err(e) => {
+            tracing::warn!(error = %e, "revision history");
+            pass.changes.push(format!("revision not recorded: {e}"));
+        }
     }
 
     let full_status = summarize(

@@ -170,7 +170,12 @@ async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Action, E
     if let Some(spec) = write {
         let mut next = app.clone();
         next.spec = spec;
-        apps.replace(app_name, &PostParams::default(), &next)
+        let params = PostParams {
+            // Names the change in the revision history.
+            field_manager: Some(crate::engine::revision::ROLLOUT_MANAGER.into()),
+            ..PostParams::default()
+        };
+        apps.replace(app_name, &params, &next)
             .await
             .map_err(|source| Error::WriteApp {
                 name: app_name.clone(),

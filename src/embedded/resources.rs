@@ -175,6 +175,15 @@ const BUILTINS: &[Builtin] = &[
         true,
         &["rs"],
     )))),
+    // The revision history of EdgeApplications (engine::revision).
+    builtin(
+        "apps",
+        "v1",
+        "ControllerRevision",
+        "controllerrevisions",
+        true,
+        &[],
+    ),
     builtin(
         "discovery.k8s.io",
         "v1",

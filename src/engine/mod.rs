@@ -10,6 +10,7 @@ pub mod overrides;
 pub mod ownership;
 pub mod prune;
 pub mod render;
+pub mod revision;
 pub mod rollout;
 pub mod status;
 pub mod status_schema;
