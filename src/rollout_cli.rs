@@ -130,7 +130,17 @@ pub fn parse_wave(text: &str) -> Result<WaveSpec, String> {
     })
 }
 
-pub async fn run(args: RolloutArgs) -> Result<(), String> {
+/// The soak a rollout gets: `--soak`, else the config file's `soak_time`,
+/// else the engine's default (left unset in the Rollout).
+pub fn soak_seconds(flag: Option<u32>, config: Option<std::time::Duration>) -> Option<u32> {
+    flag.or_else(|| config.map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX)))
+}
+
+/// `default_soak` is the config file's `soak_time`, read by the caller.
+pub async fn run(
+    args: RolloutArgs,
+    default_soak: Option<std::time::Duration>,
+) -> Result<(), String> {
     let client = crate::connect::client(args.kubeconfig.as_deref(), args.context.as_deref())
         .await
         .map_err(|e| e.to_string())?;
@@ -165,7 +175,7 @@ pub async fn run(args: RolloutArgs) -> Result<(), String> {
                     .iter()
                     .map(|w| parse_wave(w))
                     .collect::<Result<_, _>>()?,
-                soak_seconds: soak,
+                soak_seconds: soak_seconds(soak, default_soak),
                 progress_deadline_seconds: deadline,
                 promotion: if manual {
                     Promotion::Manual
@@ -252,7 +262,7 @@ pub async fn run(args: RolloutArgs) -> Result<(), String> {
                         .iter()
                         .map(|w| parse_wave(w))
                         .collect::<Result<_, _>>()?,
-                    soak_seconds: soak,
+                    soak_seconds: soak_seconds(soak, default_soak),
                     ..RolloutSpec::default()
                 };
                 return create(&rollouts, &apps, &app, spec).await;
@@ -283,7 +293,7 @@ pub async fn run(args: RolloutArgs) -> Result<(), String> {
                     .iter()
                     .map(|w| parse_wave(w))
                     .collect::<Result<_, _>>()?,
-                soak_seconds: soak,
+                soak_seconds: soak_seconds(soak, default_soak),
                 ..RolloutSpec::default()
             };
             create(&rollouts, &apps, &app, spec).await
@@ -483,6 +493,14 @@ pub fn describe(rollout: &Rollout) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_flag_wins_over_the_config_files_soak_time() {
+        let config = Some(std::time::Duration::from_secs(45));
+        assert_eq!(soak_seconds(Some(5), config), Some(5));
+        assert_eq!(soak_seconds(None, config), Some(45));
+        assert_eq!(soak_seconds(None, None), None);
+    }
 
     #[test]
     fn waves_parse_as_groups_counts_and_shares() {
