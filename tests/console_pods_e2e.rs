@@ -83,8 +83,12 @@ async fn a_regions_pods_a_pods_log_and_an_event_found_with_slash(cluster) {
     console.type_text("ProbeFromE2E");
     console.keys(&["Enter"]);
     let s = console
+        // The whole filter typed first: under load the console can draw a
+        // frame while only "Pr" of it has arrived.
         .wait_until("the event, alone", |s| {
-            row(s, "⚠ Warning ProbeFromE2E").is_some_and(|r| r.contains("the e2e test left this event"))
+            s.contains("/ProbeFromE2E")
+                && row(s, "⚠ Warning ProbeFromE2E")
+                    .is_some_and(|r| r.contains("the e2e test left this event"))
         })
         .await;
     let rows = s
