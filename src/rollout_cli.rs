@@ -94,7 +94,12 @@ pub enum RolloutCommand {
     },
 }
 
-/// Parses `--wave` values.
+/// Every `--wave`, in order.
+fn parse_waves(waves: &[String]) -> Result<Vec<WaveSpec>, String> {
+    waves.iter().map(|w| parse_wave(w)).collect()
+}
+
+/// Parses one `--wave` value.
 pub fn parse_wave(text: &str) -> Result<WaveSpec, String> {
     let text = text.trim();
     if let Some(p) = text.strip_suffix('%') {
@@ -171,10 +176,7 @@ pub async fn run(
             let spec = RolloutSpec {
                 edge_application: app.clone(),
                 target,
-                waves: waves
-                    .iter()
-                    .map(|w| parse_wave(w))
-                    .collect::<Result<_, _>>()?,
+                waves: parse_waves(&waves)?,
                 soak_seconds: soak_seconds(soak, default_soak),
                 progress_deadline_seconds: deadline,
                 promotion: if manual {
@@ -258,10 +260,7 @@ pub async fn run(
                 let spec = RolloutSpec {
                     edge_application: app.clone(),
                     target,
-                    waves: waves
-                        .iter()
-                        .map(|w| parse_wave(w))
-                        .collect::<Result<_, _>>()?,
+                    waves: parse_waves(&waves)?,
                     soak_seconds: soak_seconds(soak, default_soak),
                     ..RolloutSpec::default()
                 };
@@ -289,10 +288,7 @@ pub async fn run(
             let spec = RolloutSpec {
                 edge_application: app.clone(),
                 target: original,
-                waves: waves
-                    .iter()
-                    .map(|w| parse_wave(w))
-                    .collect::<Result<_, _>>()?,
+                waves: parse_waves(&waves)?,
                 soak_seconds: soak_seconds(soak, default_soak),
                 ..RolloutSpec::default()
             };

@@ -5,29 +5,12 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::{Ctx, Screen};
-use crate::console::keymap::{Keymap, Scope};
+use crate::console::keymap::Keymap;
 use crate::console::widgets::text;
 
 pub fn lines(keymap: &Keymap, ctx: &Ctx, log_path: Option<&str>) -> Vec<Line<'static>> {
     let theme = ctx.theme;
-    let scopes = [
-        Scope::Global,
-        Scope::Table,
-        Scope::Regions,
-        Scope::Group,
-        Scope::Nodes,
-        Scope::Apps,
-        Scope::Matrix,
-        Scope::AppDetail,
-        Scope::Pods,
-        Scope::Events,
-        Scope::Logs,
-        Scope::Text,
-        Scope::Editor,
-        Scope::GroupForm,
-        Scope::Diff,
-        Scope::Conflict,
-    ];
+    let scopes = crate::console::config::ALL_SCOPES.iter().copied();
     let mut out = Vec::new();
     if ctx.readonly {
         out.push(Line::from(Span::styled(
