@@ -134,6 +134,10 @@ fn y_and_d_on_a_pod_show_it_with_its_cluster_events() {
         s.contains("kind: Pod") && s.contains("nodeName: node-f"),
         "{s}"
     );
+    assert!(
+        s.contains("# The console keeps pods slim: env, ports, probes"),
+        "what the console left out is said:\n{s}"
+    );
 }
 
 #[test]

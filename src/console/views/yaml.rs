@@ -42,6 +42,16 @@ pub fn highlight(yaml: &str, theme: &Theme) -> Vec<Line<'static>> {
 
 pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, ctx: &Ctx, obj: &ObjRef) {
     let lines = match obj.resolve(ctx.fleet) {
+        // What is left out must not read as absent from the pod.
+        Some(v) if matches!(obj, ObjRef::Pod { .. }) => {
+            let mut lines = vec![Line::from(Span::styled(
+                "# The console keeps pods slim: env, ports, probes, volumes, annotations and \
+                 owners are left out (kubectl get pod -o yaml shows them).",
+                ctx.theme.muted(),
+            ))];
+            lines.extend(highlight(&yaml_of(v), ctx.theme));
+            lines
+        }
         Some(v) => highlight(&yaml_of(v), ctx.theme),
         None => vec![Line::from(Span::styled(
             format!("{} no longer exists", obj.label()),
