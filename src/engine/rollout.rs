@@ -427,14 +427,26 @@ fn judge(rollout: &Rollout, cluster: &Cluster, mut status: RolloutStatus, now: T
         let soaked = since(&status.healthy_since);
         if soaked < soak {
             let left = soak - soaked;
+            // The end of the soak, not the seconds left: a status that
+            // changed with every look would be a write every look.
+            let until = status
+                .healthy_since
+                .as_deref()
+                .and_then(|t| t.parse::<Timestamp>().ok())
+                .unwrap_or(now)
+                .checked_add(jiff::SignedDuration::from_secs(soak))
+                .map_or_else(
+                    |_| format!("{left}s from now"),
+                    |t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                );
             set_groups(&mut status, wave, |_| {
                 (
                     GroupRolloutState::Soaking,
-                    Some(format!("healthy; {left}s of soak left")),
+                    Some(format!("healthy; soaking until {until}")),
                 )
             });
             status.phase = RolloutPhase::Progressing;
-            status.message = Some(format!("wave {wave} soaking, {left}s left"));
+            status.message = Some(format!("wave {wave} soaking until {until}"));
             return requeue(status, left.max(1) as u64);
         }
         set_groups(&mut status, wave, |_| (GroupRolloutState::Healthy, None));

@@ -252,6 +252,9 @@ fn a_healthy_wave_soaks_before_the_next_starts() {
             .any(|g| g.state == GroupRolloutState::Soaking)
     );
     assert_eq!(world.image_in("hangzhou"), "nginx:1.0");
+    // Still soaking five seconds later, and nothing to write about it.
+    let again = world.tick();
+    assert_eq!(again.status, first.status);
 }
 
 #[test]
