@@ -415,17 +415,38 @@ async fn undo_directly(
         println!("EdgeApplication {app} already runs revision {n}'s spec");
         return Ok(());
     }
-    let mut next = current;
-    next.spec = target;
     let params = PostParams {
         field_manager: Some(revision::UNDO_MANAGER.into()),
         ..PostParams::default()
     };
-    apps.replace(&app, &params, &next)
-        .await
-        .map_err(|e| format!("writing EdgeApplication {app}: {e}"))?;
-    println!("EdgeApplication {app} rolled back to revision {n}");
-    Ok(())
+    let read_spec = current.spec.clone();
+    let mut next = current;
+    // The engine's status writes move the resourceVersion too: a conflict
+    // is retried on the fresh object as long as nobody changed its spec.
+    for _ in 0..5 {
+        next.spec = target.clone();
+        match apps.replace(&app, &params, &next).await {
+            Ok(_) => {
+                println!("EdgeApplication {app} rolled back to revision {n}");
+                return Ok(());
+            }
+            Err(kube::Error::Api(e)) if e.code == 409 => {
+                next = apps
+                    .get(&app)
+                    .await
+                    .map_err(|e| format!("reading EdgeApplication {app}: {e}"))?;
+                if next.spec != read_spec {
+                    return Err(format!(
+                        "EdgeApplication {app} was edited during the undo: nothing written; run it again"
+                    ));
+                }
+            }
+            Err(e) => return Err(format!("writing EdgeApplication {app}: {e}")),
+        }
+    }
+    Err(format!(
+        "writing EdgeApplication {app}: still conflicting after 5 tries; nothing written"
+    ))
 }
 
 /// What `history` prints: REVISION, CHANGE-CAUSE, AGE.
