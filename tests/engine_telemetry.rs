@@ -412,23 +412,7 @@ async fn the_standby_takes_over_when_the_leader_dies_with_no_duplicate_writes(cl
 
 /// A kubeconfig for `cluster` whose server is a [`FreezingProxy`] in front of it.
 async fn behind_proxy(cluster: &TestCluster) -> (PathBuf, FreezingProxy) {
-    let text = std::fs::read_to_string(cluster.kubeconfig()).expect("kubeconfig");
-    let mut config: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("yaml");
-    let server = config["clusters"][0]["cluster"]["server"]
-        .as_str()
-        .expect("server")
-        .to_owned();
-    let upstream: SocketAddr = server
-        .trim_start_matches("https://")
-        .trim_end_matches('/')
-        .parse()
-        .expect("the test clusters listen on an IP address");
-    let proxy = FreezingProxy::start(upstream).await;
-    // The certificates name 127.0.0.1, not a port: TLS passes through unchanged.
-    config["clusters"][0]["cluster"]["server"] = format!("https://{}", proxy.addr).into();
-    let path = cluster.kubeconfig().with_file_name("proxied.kubeconfig");
-    std::fs::write(&path, serde_yaml_ng::to_string(&config).expect("yaml")).expect("write");
-    (path, proxy)
+    support::proxy::kubeconfig_behind(cluster.kubeconfig(), "proxied.kubeconfig").await
 }
 
 #[test]

@@ -122,3 +122,28 @@ async fn relay(
         () = downstream => {}
     }
 }
+
+/// A copy of the kubeconfig at `kubeconfig`, written beside it as
+/// `file_name`, whose server is a [`FreezingProxy`] in front of the cluster.
+pub async fn kubeconfig_behind(
+    kubeconfig: &std::path::Path,
+    file_name: &str,
+) -> (std::path::PathBuf, FreezingProxy) {
+    let text = std::fs::read_to_string(kubeconfig).expect("kubeconfig");
+    let mut config: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("yaml");
+    let server = config["clusters"][0]["cluster"]["server"]
+        .as_str()
+        .expect("server")
+        .to_owned();
+    let upstream: SocketAddr = server
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        .parse()
+        .expect("the test clusters listen on an IP address");
+    let proxy = FreezingProxy::start(upstream).await;
+    // The certificates name 127.0.0.1, not a port: TLS passes through unchanged.
+    config["clusters"][0]["cluster"]["server"] = format!("https://{}", proxy.addr).into();
+    let path = kubeconfig.with_file_name(file_name);
+    std::fs::write(&path, serde_yaml_ng::to_string(&config).expect("yaml")).expect("write");
+    (path, proxy)
+}
